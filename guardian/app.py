@@ -1,0 +1,198 @@
+"""The one composition root: `create_app(settings, clock)` wires storage, plugins, the scheduler.
+
+Resources are opened in `cleanup_ctx`, whose cleanup half runs if and only if start-up finished;
+background tasks are cancelled and awaited there, because aiohttp's graceful shutdown waits for
+request handlers, not for tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import ValidationError
+
+from guardian import household as household_store
+from guardian.clock import Clock, SystemClock
+from guardian.database import STORAGE_ERRORS, opened
+from guardian.delivery import AppriseSender, Deliverer, Sender
+from guardian.household import HouseholdView
+from guardian.ingest import GroupCommitter, Ingest, error_response
+from guardian.models import Household
+from guardian.plugin import PluginContext, PluginRegistry, PushPlugin
+from guardian.scheduler import Scheduler
+from guardian.settings import Settings, format_validation_errors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Guardian:
+    """The running service's state, held by the app under the GUARDIAN key."""
+
+    settings: Settings
+    clock: Clock
+    registry: PluginRegistry
+    sender: Sender
+    view: HouseholdView | None = None
+    plugins: dict[str, PushPlugin[Any]] = field(default_factory=dict)
+    plugin_errors: dict[str, str] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    committer: GroupCommitter = field(default_factory=GroupCommitter)
+    scheduler: Scheduler | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def household(self) -> HouseholdView:
+        assert self.view is not None, "the household is loaded at start-up"
+        return self.view
+
+
+GUARDIAN = web.AppKey("guardian", Guardian)
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    registry: PluginRegistry | None = None,
+    sender: Sender | None = None,
+    run_scheduler: bool = True,
+) -> web.Application:
+    guardian = Guardian(
+        settings=settings,
+        clock=clock or SystemClock(),
+        registry=registry or PluginRegistry.discover(),
+        sender=sender or AppriseSender(settings.delivery.timeout),
+    )
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
+    app[GUARDIAN] = guardian
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_plugins)
+    app.cleanup_ctx.append(_background(run_scheduler))
+    ingest = Ingest(
+        clock=guardian.clock,
+        committer=guardian.committer,
+        max_body_bytes=settings.server.max_body_bytes,
+        wake=guardian.wake,
+    )
+
+    async def hook(request: web.Request) -> web.StreamResponse:
+        return await ingest.handle(request, guardian.household(), guardian.plugins)
+
+    app.router.add_route("*", "/hooks/{source}", hook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.middlewares.append(json_errors)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    guardian = app[GUARDIAN]
+    async with opened(guardian.settings.database.url):
+        now = guardian.clock.now()
+        await household_store.seed(guardian.settings, now)
+        guardian.view = await household_store.load(guardian.settings.household.id)
+        yield
+
+
+async def _plugins(app: web.Application) -> AsyncIterator[None]:
+    """One plugin instance per source; a source whose plugin is missing or broken is isolated."""
+    guardian = app[GUARDIAN]
+    loaded = guardian.registry.loaded()
+    async with aiohttp.ClientSession() as session:
+        for source in guardian.household().sources.values():
+            plugin = loaded.get(source.plugin)
+            if plugin is None:
+                reason = guardian.registry.broken().get(source.plugin, "not installed")
+                guardian.plugin_errors[source.id] = f"plugin {source.plugin!r}: {reason}"
+                log.error("source %s unavailable: %s", source.id, guardian.plugin_errors[source.id])
+                continue
+            try:
+                settings = plugin.settings_model.model_validate(source.settings)
+                context = PluginContext(
+                    source_id=source.id,
+                    settings=settings,
+                    session=session,
+                    log=logging.getLogger(f"guardian.plugins.{source.plugin}.{source.id}"),
+                )
+                guardian.plugins[source.id] = plugin(context)
+            except Exception as error:  # isolate: the other sources keep running
+                detail = (
+                    "; ".join(format_validation_errors(error))
+                    if isinstance(error, ValidationError)
+                    else f"{type(error).__name__}: {error}"
+                )
+                guardian.plugin_errors[source.id] = detail
+                log.error("source %s unavailable: %s", source.id, detail)
+        yield
+
+
+def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        guardian = app[GUARDIAN]
+        deliverer = Deliverer(guardian.sender, guardian.settings.delivery, guardian.household)
+        guardian.scheduler = Scheduler(guardian.clock, deliverer, guardian.household, guardian.wake)
+        await guardian.scheduler.prepare(guardian.clock.now())
+        guardian.tasks.append(asyncio.create_task(guardian.committer.run(), name="group-commit"))
+        if run_scheduler:
+            guardian.tasks.append(asyncio.create_task(guardian.scheduler.run(), name="scheduler"))
+        yield
+        for task in guardian.tasks:
+            task.cancel()
+        for task in guardian.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        guardian.tasks.clear()
+
+    return background
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error as JSON `{"error", "detail"}`; a failing database as 503, never a 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return error_response(
+            error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason
+        )
+    except STORAGE_ERRORS as error:
+        log.warning("storage unavailable while handling %s: %s", request.path, error)
+        return error_response(
+            503, "storage_unavailable", "the database is unavailable", **{"Retry-After": "5"}
+        )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    guardian = request.app[GUARDIAN]
+    checks: dict[str, Any] = {}
+    try:
+        await Household.filter(id=guardian.settings.household.id).exists()
+        checks["database"] = "ok"
+    except STORAGE_ERRORS as error:
+        checks["database"] = f"unavailable: {type(error).__name__}"
+    scheduler = guardian.scheduler
+    checks["scheduler"] = "running" if scheduler and scheduler.running else "stopped"
+    checks["sources"] = {
+        source_id: "ok" if source_id in guardian.plugins else guardian.plugin_errors[source_id]
+        for source_id in guardian.household().sources
+    }
+    ready = checks["database"] == "ok" and checks["scheduler"] == "running"
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )

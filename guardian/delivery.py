@@ -1,0 +1,235 @@
+"""Delivery through Apprise: claim a due delivery, send it outside any transaction, record it.
+
+Each channel (Apprise URL) has its own Apprise object, built once and reused, and its own
+result: a retry sends only to the channels that have not succeeded yet. A failed delivery is
+retried with exponential backoff from the database, so retries survive a restart. A channel
+that Apprise cannot parse, or that matches no service, is reported as misconfigured and not
+retried; it is never counted as a success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import apprise
+
+from guardian.household import HouseholdView
+from guardian.models import Delivery
+from guardian.settings import DeliverySettings
+
+log = logging.getLogger(__name__)
+
+SUCCESS = "SUCCESS"
+MISCONFIGURED = "MISCONFIGURED"
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    status: str  # an AppriseResultStatus name, or MISCONFIGURED
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SUCCESS
+
+    @property
+    def permanent(self) -> bool:
+        return self.status in (MISCONFIGURED, "NOMATCH")
+
+
+def channel_id(url: str) -> str:
+    """A stable, secret-free name for a channel URL (to match results to channels)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def privacy_url(url: str) -> str:
+    """The URL with its secrets masked, as Apprise prints it; never the raw URL."""
+    service = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if not service:
+        scheme = url.split("://", 1)[0] if "://" in url else "?"
+        return f"{scheme}://… (not understood by Apprise)"
+    masked: Any = service.url(privacy=True)  # type: ignore[no-untyped-call]
+    return str(masked)
+
+
+class Sender(Protocol):
+    async def send(self, url: str, title: str, body: str, notify_type: str) -> ChannelResult: ...
+
+
+class AppriseSender:
+    """Sends through one reusable Apprise object per channel URL."""
+
+    def __init__(self, timeout: timedelta) -> None:
+        self._timeout = timeout.total_seconds()
+        self._objects: dict[str, apprise.Apprise | None] = {}
+
+    def _apprise(self, url: str) -> apprise.Apprise | None:
+        if url not in self._objects:
+            instance = apprise.Apprise()
+            self._objects[url] = instance if instance.add(url) else None
+        return self._objects[url]
+
+    async def send(self, url: str, title: str, body: str, notify_type: str) -> ChannelResult:
+        instance = self._apprise(url)
+        if instance is None:
+            return ChannelResult(MISCONFIGURED, "Apprise does not understand this URL")
+        result = await instance.async_notify(
+            body=body,
+            title=title,
+            notify_type=notify_type,
+            body_format=apprise.NotifyFormat.TEXT,
+            timeout=self._timeout,
+        )
+        status = result.status.name
+        if status == "NOMATCH":
+            return ChannelResult(status, "no Apprise service matched this channel")
+        return ChannelResult(status, "" if result else f"{result.failed_count} service(s) failed")
+
+
+class RecordingSender:
+    """Sends nothing; remembers what would have been sent (for `guardian simulate`)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def send(self, url: str, title: str, body: str, notify_type: str) -> ChannelResult:
+        self.sent.append((url, title, body))
+        return ChannelResult(SUCCESS)
+
+
+@dataclass
+class Deliverer:
+    sender: Sender
+    settings: DeliverySettings
+    household: Callable[[], HouseholdView]
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential, capped, with jitter so that failing channels do not retry in lockstep."""
+        base = self.settings.backoff * (1 << max(attempts - 1, 0))
+        capped = min(base, self.settings.backoff_max)
+        return capped * self.rng.uniform(0.8, 1.0)
+
+    async def send_due(self, now: datetime) -> int:
+        """Claim and send every delivery due at `now`; return how many were attempted."""
+        due = (
+            await Delivery.filter(status="pending", next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")
+            .limit(100)
+        )
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(delivery: Delivery) -> bool:
+            async with limit:
+                return await self.send_one(delivery, now)
+
+        sent = await asyncio.gather(*(one(d) for d in due))
+        return sum(sent)
+
+    async def send_one(self, delivery: Delivery, now: datetime) -> bool:
+        """Claim the delivery and attempt it; False if another worker claimed it first."""
+        # A conditional update is the claim: two workers never send the same delivery.
+        taken = await Delivery.filter(id=delivery.id, status="pending").update(
+            status="sending", claimed_at=now
+        )
+        if taken:
+            await self._attempt(delivery, now)
+        return bool(taken)
+
+    async def _attempt(self, delivery: Delivery, now: datetime) -> None:
+        view = self.household()
+        member = view.member_by_pk(delivery.member_id)  # type: ignore[attr-defined]
+        states: dict[str, dict[str, Any]] = {s["id"]: s for s in delivery.channels}
+        for url in member.channels:
+            key = channel_id(url)
+            state = states.setdefault(
+                key, {"id": key, "channel": privacy_url(url), "status": "pending", "attempts": 0}
+            )
+            if state["status"] == SUCCESS or state["status"] in (MISCONFIGURED, "NOMATCH"):
+                continue
+            try:
+                result = await self.sender.send(
+                    url, delivery.title, delivery.body, delivery.notify_type
+                )
+            except Exception as error:  # a channel plugin bug must not lose the delivery
+                log.exception("channel %s raised", state["channel"])
+                result = ChannelResult("FAILURE", type(error).__name__)
+            state.update(
+                status=result.status,
+                detail=result.detail,
+                attempts=state["attempts"] + 1,
+                at=now.isoformat(),
+            )
+        current = {channel_id(url) for url in member.channels}
+        results = [s for key, s in states.items() if key in current]
+        delivery.channels = list(states.values())
+        delivery.attempts += 1
+        delivery.claimed_at = None
+        failing = [s for s in results if s["status"] != SUCCESS]
+        if not results:
+            delivery.status, delivery.last_error = "failed", "the member has no channels"
+        elif not failing:
+            delivery.status, delivery.sent_at = "sent", now
+            delivery.last_error = None  # type: ignore[assignment]  # a nullable column
+        elif all(s["status"] in (MISCONFIGURED, "NOMATCH") for s in failing):
+            delivery.status = "failed"
+            delivery.last_error = "misconfigured channel: " + ", ".join(
+                s["channel"] for s in failing
+            )
+        elif delivery.attempts >= self.settings.max_attempts:
+            delivery.status = "failed"
+            delivery.last_error = f"gave up after {delivery.attempts} attempts"
+        else:
+            delivery.status = "pending"
+            delivery.next_attempt_at = now + self.backoff(delivery.attempts)
+            delivery.last_error = "; ".join(f"{s['channel']}: {s['status']}" for s in failing)
+        await delivery.save(
+            update_fields=[
+                "channels",
+                "attempts",
+                "claimed_at",
+                "status",
+                "sent_at",
+                "last_error",
+                "next_attempt_at",
+            ]
+        )
+        level = logging.INFO if delivery.status == "sent" else logging.WARNING
+        log.log(
+            level,
+            "delivery %s (%s to %s): %s",
+            delivery.id,
+            delivery.kind,
+            member.id,
+            delivery.status,
+        )
+
+
+async def release_stale_claims(now: datetime, lease: timedelta) -> int:
+    """Deliveries left `sending` by a crashed worker go back to pending (at most one repeat)."""
+    return await Delivery.filter(status="sending", claimed_at__lt=now - lease).update(
+        status="pending", claimed_at=None
+    )
+
+
+@apprise.decorators.notify(  # type: ignore[untyped-decorator, no-untyped-call]
+    on="console", name="Guardian console (offline demo channel)"
+)
+def console_channel(
+    body: str, title: str, notify_type: str, meta: dict[str, Any], *args: Any, **kwargs: Any
+) -> bool:
+    """`console://` prints each delivery; `console://?file=var/deliveries.log` also appends it."""
+    block = f"── {title} ──\n{body}\n"
+    print(block, flush=True)
+    path = (meta.get("qsd") or {}).get("file")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(block + "\n")
+    return True

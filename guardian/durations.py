@@ -1,0 +1,29 @@
+"""Durations as people write them in settings: `90s`, `10m`, `1h30m`, `2d`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    compact = text.strip().lower().replace(" ", "")
+    if not compact or _PART.sub("", compact):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h30m, 2d)")
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive: {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    parts = []
+    for unit, size in _UNITS.items():
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"

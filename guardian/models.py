@@ -1,0 +1,166 @@
+"""The database: tortoise models. Instants are stored in UTC (tortoise `use_tz`), never naive.
+
+Schema changes go through tortoise's built-in migrations in `guardian/migrations/`
+(`tortoise makemigrations`), applied by `guardian migrate` and at start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Household(Model):
+    id = fields.CharField(pk=True, max_length=64)
+    name = fields.CharField(max_length=200)
+    timezone = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "households"
+
+
+class Policy(Model):
+    id = fields.IntField(pk=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="policies", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=64)
+    spec: Any = fields.JSONField()
+
+    class Meta:
+        table = "policies"
+        unique_together = (("household", "name"),)
+
+
+class Member(Model):
+    id = fields.IntField(pk=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="members", on_delete=fields.CASCADE
+    )
+    slug = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    role = fields.CharField(max_length=16)
+    policy = fields.CharField(max_length=64, null=True)
+    channels: Any = fields.JSONField(default=list)
+
+    class Meta:
+        table = "members"
+        unique_together = (("household", "slug"),)
+
+
+class Contact(Model):
+    id = fields.IntField(pk=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="contacts", on_delete=fields.CASCADE
+    )
+    slug = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    trust = fields.CharField(max_length=16, default="normal")
+    addresses: Any = fields.JSONField(default=list)
+
+    class Meta:
+        table = "contacts"
+        unique_together = (("household", "slug"),)
+
+
+class Source(Model):
+    id = fields.IntField(pk=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="sources", on_delete=fields.CASCADE
+    )
+    slug = fields.CharField(max_length=64)
+    plugin = fields.CharField(max_length=64)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="sources", on_delete=fields.CASCADE
+    )
+    settings: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "sources"
+        unique_together = (("household", "slug"),)
+
+
+class Delivery(Model):
+    """One outbound message to the channels of a member; sent outside any transaction."""
+
+    id = fields.IntField(pk=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)
+    # Makes building the same delivery twice (a summary for one window end) impossible.
+    dedup_key = fields.CharField(max_length=255, unique=True)
+    title = fields.CharField(max_length=250)
+    body = fields.TextField()
+    notify_type = fields.CharField(max_length=16, default="info")
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    claimed_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    # Per channel: {"channel": privacy URL, "status": AppriseResult status or "pending", ...}
+    channels: Any = fields.JSONField(default=list)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "deliveries"
+
+
+class Notification(Model):
+    id = fields.UUIDField(pk=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="notifications", on_delete=fields.CASCADE
+    )
+    source: fields.ForeignKeyRelation[Source] = fields.ForeignKeyField(
+        "guardian.Source", related_name="notifications", on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="notifications", on_delete=fields.CASCADE
+    )
+    external_id = fields.CharField(max_length=255)
+    network = fields.CharField(max_length=32)
+    sender_address = fields.CharField(max_length=300)
+    sender_name = fields.CharField(max_length=200, null=True)
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "guardian.Contact", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+    conversation_id = fields.CharField(max_length=255, null=True)
+    conversation_title = fields.CharField(max_length=200, null=True)
+    is_group = fields.BooleanField(default=False)
+    text = fields.TextField()
+    sent_at = fields.DatetimeField()
+    received_at = fields.DatetimeField()
+    # held → summarised, or forwarded at once.
+    status = fields.CharField(max_length=16)
+    reason = fields.CharField(max_length=64, null=True)
+    delivery: fields.ForeignKeyNullableRelation[Delivery] = fields.ForeignKeyField(
+        "guardian.Delivery", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "notifications"
+        unique_together = (("source", "external_id"),)
+        indexes = (("member", "status"),)
+
+
+class Schedule(Model):
+    """The next due instant of a timed job of a member, kept in the database, not in memory."""
+
+    id = fields.IntField(pk=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="schedules", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)
+    next_due_at = fields.DatetimeField(null=True, db_index=True)
+    last_due_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "schedules"
+        unique_together = (("member", "kind"),)

@@ -1,0 +1,63 @@
+"""Standard Webhooks (standardwebhooks.com): HMAC-SHA256 over `{id}.{timestamp}.{body}`.
+
+The secret is `whsec_` + base64; the signature header holds space-separated `v1,<base64>`
+entries (several during a key rotation). Used by the `webhook` plugin and by test kits.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+TOLERANCE = timedelta(minutes=5)
+PREFIX = "whsec_"
+
+
+class SignatureInvalid(ValueError):
+    pass
+
+
+def secret_key(secret: str) -> bytes:
+    encoded = secret.removeprefix(PREFIX)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not a whsec_ secret (whsec_ followed by base64)") from None
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value for one request."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signed_headers(secret: str, message_id: str, now: datetime, body: bytes) -> dict[str, str]:
+    timestamp = int(now.timestamp())
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "content-type": "application/json",
+    }
+
+
+def verify(
+    secret: str, message_id: str, timestamp: str, signatures: str, body: bytes, now: datetime
+) -> None:
+    """Raise SignatureInvalid unless one `v1` signature matches and the timestamp is fresh."""
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise SignatureInvalid("webhook-timestamp is not a Unix time") from None
+    if abs(now.timestamp() - sent) > TOLERANCE.total_seconds():
+        raise SignatureInvalid("webhook-timestamp is outside the 5-minute tolerance")
+    expected = sign(secret, message_id, sent, body).split(",", 1)[1]
+    for entry in signatures.split():
+        version, _, value = entry.partition(",")
+        if version == "v1" and hmac.compare_digest(value, expected):
+            return
+    raise SignatureInvalid("no matching v1 signature")

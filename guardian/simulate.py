@@ -1,0 +1,178 @@
+"""`guardian simulate`: replay a scenario through the real pipeline on a virtual clock.
+
+The same app as `serve` (storage, normalise, decide, group commit, scheduler, delivery) runs on
+a throwaway SQLite database; only the clock is virtual and the sender records instead of
+sending. The replay jumps from one due instant to the next, so a week takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.clock import VirtualClock
+from guardian.delivery import RecordingSender
+from guardian.ingest import normalise
+from guardian.models import Delivery, Notification
+from guardian.plugin import HookError, PluginRegistry
+from guardian.settings import DatabaseSettings, Settings, format_validation_errors
+from guardian.webhook_format import WebhookMessage
+
+#: Without --until, the replay stops once nothing is held, or this long after the last event.
+HORIZON = timedelta(days=14)
+
+
+class ScenarioError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: AwareDatetime
+    source: str
+    message: WebhookMessage
+
+
+@dataclass(frozen=True)
+class SimulatedDelivery:
+    at: datetime
+    member: str
+    kind: str
+    title: str
+    body: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "member": self.member,
+            "kind": self.kind,
+            "title": self.title,
+            "body": self.body,
+        }
+
+
+def read_scenario(path: Path, settings: Settings) -> list[Event]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError([f"cannot read: {error}"]) from None
+    events, problems = [], []
+    sources = {s.id for s in settings.sources}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            event = Event.model_validate(json.loads(line))
+        except json.JSONDecodeError as error:
+            problems.append(f"line {number}: not JSON: {error}")
+            continue
+        except ValidationError as error:
+            problems.extend(f"line {number}: {p}" for p in format_validation_errors(error))
+            continue
+        if event.source not in sources:
+            problems.append(f"line {number}: source: unknown source {event.source!r}")
+            continue
+        events.append(event)
+    if problems:
+        raise ScenarioError(problems)
+    if not events:
+        raise ScenarioError(["the scenario has no events"])
+    return sorted(events, key=lambda e: e.at)
+
+
+async def simulate(
+    settings: Settings,
+    scenario: Path,
+    *,
+    until: datetime | None = None,
+    registry: PluginRegistry | None = None,
+) -> list[SimulatedDelivery]:
+    events = read_scenario(scenario, settings)
+    with tempfile.TemporaryDirectory(prefix="guardian-simulate-") as folder:
+        throwaway = settings.model_copy(
+            update={"database": DatabaseSettings(url=f"sqlite://{folder}/simulate.db")}
+        )
+        clock = VirtualClock(events[0].at)
+        app = create_app(
+            throwaway, clock, registry=registry, sender=RecordingSender(), run_scheduler=False
+        )
+        runner = web.AppRunner(app)
+        await runner.setup()  # runs the same start-up as serve, without listening
+        try:
+            guardian = app[GUARDIAN]
+            for number, event in enumerate(events, start=1):
+                await _run_until(guardian, clock, event.at)
+                await _ingest(guardian, event, number)
+            await _run_until(guardian, clock, until or await _quiet_end(guardian, clock))
+            return await _deliveries(guardian)
+        finally:
+            await runner.cleanup()
+
+
+async def _run_until(guardian: Guardian, clock: VirtualClock, target: datetime) -> None:
+    """Move the clock to `target`, ticking at every due instant on the way."""
+    scheduler = guardian.scheduler
+    assert scheduler is not None
+    while True:
+        await scheduler.tick()
+        due = await scheduler.next_due()
+        if due is None or due > target:
+            break
+        await clock.set(max(due, clock.now()))
+    if target > clock.now():
+        await clock.set(target)
+        await scheduler.tick()
+
+
+async def _quiet_end(guardian: Guardian, clock: VirtualClock) -> datetime:
+    """Without --until: run on until nothing is held or pending, within HORIZON."""
+    scheduler = guardian.scheduler
+    assert scheduler is not None
+    limit = clock.now() + HORIZON
+    while clock.now() < limit:
+        held = await Notification.filter(status="held").exists()
+        pending = await Delivery.filter(status__in=["pending", "sending"]).exists()
+        if not held and not pending:
+            break
+        due = await scheduler.next_due()
+        if due is None or due > limit:
+            break
+        await clock.set(max(due, clock.now()))
+        await scheduler.tick()
+    return clock.now()
+
+
+async def _ingest(guardian: Guardian, event: Event, number: int) -> None:
+    view = guardian.household()
+    source = view.sources[event.source]
+    try:
+        rows = normalise([event.message.incoming()], source, view, guardian.clock.now())
+    except HookError as error:
+        raise ScenarioError([f"event {number}: {error.detail}"]) from None
+    await guardian.committer.submit(rows)
+
+
+async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:
+    view = guardian.household()
+    rows = await Delivery.filter(household_id=view.id).order_by("created_at", "id")
+    return [
+        SimulatedDelivery(
+            at=d.sent_at or d.created_at,
+            member=view.member_by_pk(d.member_id).id,  # type: ignore[attr-defined]
+            kind=d.kind,
+            title=d.title,
+            body=d.body,
+        )
+        for d in rows
+    ]

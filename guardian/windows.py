@@ -1,0 +1,175 @@
+"""Quiet windows and daily times in household local time, resolved to UTC instants.
+
+PRODUCT.md's DST rule, made explicit instead of left to `fold` defaults:
+quiet hours never get shorter. A wall time that does not exist (spring forward) moves to the
+first instant after the gap; an ambiguous start takes the earlier instant, an ambiguous end the
+later one. Every boundary is computed per local date and resolved on its own: never by adding
+24 hours to the previous one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Ambiguity(Enum):
+    EARLIER = 0
+    LATER = 1
+
+
+@dataclass(frozen=True)
+class QuietWindow:
+    """Quiet from `start` to `end` on `days` (0 = Monday); end <= start crosses midnight."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    def __contains__(self, instant: datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+def parse_days(spec: str) -> frozenset[int]:
+    """`mon-thu,sun` → {0, 1, 2, 3, 6}; ranges may wrap (`fri-mon`); `daily` is every day."""
+    spec = spec.strip().lower()
+    if spec in ("daily", "every day", "*"):
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"([a-z]{3})(?:\s*-\s*([a-z]{3}))?", part)
+        if not match or match[1] not in DAY_NAMES or (match[2] and match[2] not in DAY_NAMES):
+            raise ValueError(f"not a day or day range: {part!r} (use mon, tue, ..., sun)")
+        first = DAY_NAMES.index(match[1])
+        last = DAY_NAMES.index(match[2]) if match[2] else first
+        day = first
+        days.add(day)
+        while day != last:
+            day = (day + 1) % 7
+            days.add(day)
+    return frozenset(days)
+
+
+def resolve_local(day: date, wall: time, zone: ZoneInfo, ambiguity: Ambiguity) -> datetime:
+    """The UTC instant of `wall` on local `day`, by the DST rule above."""
+    naive = datetime.combine(day, wall)
+    earlier = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    later = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if earlier == later:
+        return earlier
+    if _exists(earlier, naive, zone) and _exists(later, naive, zone):
+        return earlier if ambiguity is Ambiguity.EARLIER else later
+    # A gap: the wall time never happens; the first instant after it is the transition.
+    return _transition_between(min(earlier, later), max(earlier, later), zone)
+
+
+def _exists(instant: datetime, naive: datetime, zone: ZoneInfo) -> bool:
+    return instant.astimezone(zone).replace(tzinfo=None) == naive
+
+
+def _transition_between(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant in (low, high] whose UTC offset differs from low's (to the second)."""
+    before = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        middle = middle.replace(microsecond=0)
+        if middle.astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def occurrences(
+    windows: Iterable[QuietWindow], zone: ZoneInfo, start: datetime, end: datetime
+) -> list[Interval]:
+    """Every quiet interval that overlaps [start, end), overlapping ones merged, in order."""
+    first_day = start.astimezone(zone).date() - timedelta(days=2)
+    last_day = end.astimezone(zone).date() + timedelta(days=1)
+    found: list[Interval] = []
+    for window in windows:
+        day = first_day
+        while day <= last_day:
+            if day.weekday() in window.days:
+                end_day = day + timedelta(days=1) if window.crosses_midnight else day
+                interval = Interval(
+                    resolve_local(day, window.start, zone, Ambiguity.EARLIER),
+                    resolve_local(end_day, window.end, zone, Ambiguity.LATER),
+                )
+                if interval.end > start and interval.start < end and interval.end > interval.start:
+                    found.append(interval)
+            day += timedelta(days=1)
+    return _merge(found)
+
+
+def _merge(intervals: Sequence[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for interval in sorted(intervals, key=lambda i: i.start):
+        if merged and interval.start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Interval(last.start, max(last.end, interval.end))
+        else:
+            merged.append(interval)
+    return merged
+
+
+def quiet_interval_at(
+    windows: Sequence[QuietWindow], zone: ZoneInfo, instant: datetime
+) -> Interval | None:
+    """The quiet interval containing `instant`, or None when it is not quiet hours."""
+    # Merged intervals can chain across days; look far enough back to see a whole chain.
+    for interval in occurrences(
+        windows, zone, instant - timedelta(days=8), instant + timedelta(days=8)
+    ):
+        if instant in interval:
+            return interval
+    return None
+
+
+def window_ends(
+    windows: Sequence[QuietWindow], zone: ZoneInfo, after: datetime, upto: datetime
+) -> list[datetime]:
+    """Ends of quiet intervals in (after, upto], oldest first."""
+    span = occurrences(windows, zone, after - timedelta(days=8), upto + timedelta(days=8))
+    return [i.end for i in span if after < i.end <= upto]
+
+
+def daily_times(
+    times: Sequence[time], zone: ZoneInfo, after: datetime, upto: datetime
+) -> list[datetime]:
+    """Instants of local daily `times` in (after, upto]; an ambiguous time fires once, the first."""
+    found: set[datetime] = set()
+    day = after.astimezone(zone).date() - timedelta(days=1)
+    last_day = upto.astimezone(zone).date() + timedelta(days=1)
+    while day <= last_day:
+        for wall in times:
+            instant = resolve_local(day, wall, zone, Ambiguity.EARLIER)
+            if after < instant <= upto:
+                found.add(instant)
+        day += timedelta(days=1)
+    return sorted(found)
+
+
+def next_window_end(
+    windows: Sequence[QuietWindow], zone: ZoneInfo, after: datetime
+) -> datetime | None:
+    """The first quiet-interval end after `after`, looking up to two weeks ahead."""
+    ends = window_ends(windows, zone, after, after + timedelta(days=15))
+    return ends[0] if ends else None

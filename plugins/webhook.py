@@ -1,0 +1,71 @@
+"""The generic `webhook` plugin: anything that can POST JSON (forwarders, home automation, bridges).
+
+Auth: Standard Webhooks headers with the source's `whsec_` secret (5-minute tolerance), or
+`Authorization: Bearer <token>` when the source has a token. The body format is
+`guardian.webhook_format`. It doubles as the reference plugin for plugin authors.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from guardian.plugin import HookRequest, PluginSettings, PushPlugin, Received, Unauthorized
+from guardian.signatures import SignatureInvalid, secret_key, verify
+from guardian.webhook_format import parse_body
+
+
+class WebhookSettings(PluginSettings):
+    secret: SecretStr | None = Field(None, description="Standard Webhooks secret, whsec_...")
+    token: SecretStr | None = Field(None, description="bearer token, when a sender cannot sign")
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None:
+            secret_key(secret.get_secret_value())
+        return secret
+
+    @model_validator(mode="after")
+    def _some_auth(self) -> WebhookSettings:
+        if self.secret is None and self.token is None:
+            raise ValueError("a webhook source needs a secret (whsec_...) or a token")
+        return self
+
+
+class WebhookPlugin(PushPlugin[WebhookSettings]):
+    settings_model = WebhookSettings
+
+    async def receive(self, request: HookRequest) -> Received:
+        self._authenticate(request)
+        return Received(parse_body(request.body))
+
+    def _authenticate(self, request: HookRequest) -> None:
+        authorization = request.headers.get("Authorization", "")
+        if self.settings.token is not None and authorization.startswith("Bearer "):
+            offered = authorization.removeprefix("Bearer ").strip().encode()
+            if hmac.compare_digest(offered, self.settings.token.get_secret_value().encode()):
+                return
+            raise Unauthorized("wrong bearer token")
+        if self.settings.secret is None:
+            raise Unauthorized("missing Authorization: Bearer <token>")
+        headers = request.headers
+        missing = [
+            name
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+            if name not in headers
+        ]
+        if missing:
+            raise Unauthorized(f"missing signature headers: {', '.join(missing)}")
+        try:
+            verify(
+                self.settings.secret.get_secret_value(),
+                headers["webhook-id"],
+                headers["webhook-timestamp"],
+                headers["webhook-signature"],
+                request.body,
+                request.received_at,
+            )
+        except SignatureInvalid as error:
+            raise Unauthorized(str(error)) from None
