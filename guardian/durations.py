@@ -16,7 +16,10 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
     if seconds <= 0:
         raise ValueError(f"a duration must be positive: {text!r}")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"too long for a duration: {text!r}") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +29,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -36,6 +38,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as EnvParseError
 
 from guardian.durations import format_duration, parse_duration
 from guardian.windows import DAY_NAMES, QuietWindow, parse_days
@@ -81,7 +84,8 @@ class ServerSettings(_Strict):
 
 
 class DatabaseSettings(_Strict):
-    url: str = "sqlite://var/guardian.db"
+    # Not in repr: a postgres:// URL carries a password.
+    url: str = Field("sqlite://var/guardian.db", repr=False)
 
     @field_validator("url")
     @classmethod
@@ -190,11 +194,20 @@ class PolicySettings(_Strict):
     retention: int = Field(30, ge=1, description="days that metadata is kept")
 
     def windows(self) -> list[QuietWindow]:
-        return [q.window() for q in self.quiet]
+        return list(_windows(tuple(self.quiet)))
+
+
+@lru_cache(maxsize=512)
+def _windows(quiet: tuple[QuietWindowSettings, ...]) -> tuple[QuietWindow, ...]:
+    return tuple(q.window() for q in quiet)
 
 
 class SourceSettings(BaseModel):
-    """A source; its plugin's own settings (secrets) stay as extra keys, checked by the plugin."""
+    """A source; its plugin's own settings (secrets) stay as extra keys, checked by the plugin.
+
+    Guardian cannot tell which of them are secrets, so every string among them is kept as a
+    `SecretStr` (never in a repr or a dump); `plugin_settings()` gives the plain values.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -202,8 +215,23 @@ class SourceSettings(BaseModel):
     plugin: str = Field(min_length=1)
     member: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_plugin_strings(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: SecretStr(value)
+            if key not in cls.model_fields and isinstance(value, str)
+            else value
+            for key, value in data.items()
+        }
+
     def plugin_settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        return {
+            key: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for key, value in (self.model_extra or {}).items()
+        }
 
 
 _config_path: ContextVar[Path] = ContextVar("guardian_config_path")
@@ -246,14 +274,17 @@ class Settings(BaseSettings):
 
 
 _ITEM_TABLES = ("members", "contacts", "sources")
+#: Tables of tables, overridden by name: `GUARDIAN_POLICIES__SCHOOL_NIGHT__CONTENT=preview`.
+_NAMED_TABLES = ("policies",)
 
 
 class _EnvTables(EnvSettingsSource):
-    """Environment overrides for tables; the lists of tables are handled by item id below."""
+    """Environment overrides for tables; the lists of tables are handled by item id below, and
+    the policies by name (an environment variable cannot spell `school-night`)."""
 
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
-        for table in _ITEM_TABLES:
+        for table in (*_ITEM_TABLES, *_NAMED_TABLES):
             data.pop(table, None)
         return data
 
@@ -270,18 +301,35 @@ def _env_key(slug: str) -> str:
 
 
 def _apply_item_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    targets: list[tuple[str, dict[str, Any]]] = []
     for table in _ITEM_TABLES:
         items = data.get(table)
-        if not isinstance(items, list):
-            continue
-        prefix = f"{ENV_PREFIX}{table.upper()}__"
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                continue
-            item_prefix = f"{prefix}{_env_key(item['id'])}__"
-            for name, value in environ.items():
-                if name.startswith(item_prefix):
-                    item[name[len(item_prefix) :].lower()] = _env_value(value)
+        if isinstance(items, list):
+            targets += [
+                (f"{table}__{item['id']}", item)
+                for item in items
+                if isinstance(item, dict) and isinstance(item.get("id"), str)
+            ]
+    for table in _NAMED_TABLES:
+        named = data.get(table)
+        if isinstance(named, dict):
+            targets += [(f"{table}__{k}", v) for k, v in named.items() if isinstance(v, dict)]
+    for key, item in targets:
+        item_prefix = f"{ENV_PREFIX}{_env_key(key)}__"
+        for name, value in environ.items():
+            if name.upper().startswith(item_prefix):
+                path = name[len(item_prefix) :].lower().split("__")
+                _set_path(item, path, _env_value(value))
+
+
+def _set_path(item: dict[str, Any], path: list[str], value: Any) -> None:
+    """`burst__limit` sets item["burst"]["limit"], keeping the rest of `burst`."""
+    for part in path[:-1]:
+        child = item.get(part)
+        if not isinstance(child, dict):
+            child = item[part] = {}
+        item = child
+    item[path[-1]] = value
 
 
 def _env_value(value: str) -> Any:
@@ -319,10 +367,17 @@ def load_settings(
     token = _config_path.set(path)
     try:
         settings = Settings()
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise SettingsError([f"{path}: not valid TOML: {error}"]) from None
+    except EnvParseError as error:
+        message = str(error).split(" from source ")[0]  # the source is an internal name
+        raise SettingsError([f"environment: {message}"]) from None
     except ValidationError as error:
-        raise SettingsError(format_validation_errors(error)) from None
+        # Report the cross-table problems too, so that one run lists every error.
+        problems = format_validation_errors(error)
+        raw = _TomlWithItemOverrides(Settings, toml_file=path)()
+        problems += [p for p in _cross_check_data(raw, plugin_settings) if p not in problems]
+        raise SettingsError(problems) from None
     finally:
         _config_path.reset(token)
     problems = cross_check(settings, plugin_settings)
@@ -354,49 +409,91 @@ def cross_check(
     settings: Settings, plugin_settings: Mapping[str, type[BaseModel]] | None
 ) -> list[str]:
     """Checks that span tables: references, unique ids, each source's plugin settings."""
+    data = settings.model_dump(include={"members", "contacts", "policies"})
+    data["sources"] = [
+        {"id": s.id, "plugin": s.plugin, "member": s.member, **s.plugin_settings()}
+        for s in settings.sources
+    ]
+    return _cross_check_data(data, plugin_settings)
+
+
+def _cross_check_data(
+    data: Mapping[str, Any], plugin_settings: Mapping[str, type[BaseModel]] | None
+) -> list[str]:
+    """`cross_check` on plain data, which may be invalid: whatever is malformed is skipped here
+    (validation reports it), so that a bad file still gets every other problem listed."""
     problems: list[str] = []
 
-    def unique(table: str, ids: list[str]) -> None:
+    def items(table: str) -> list[tuple[int, Mapping[str, Any]]]:
+        rows = data.get(table)
+        if not isinstance(rows, list):
+            return []
+        return [(index, row) for index, row in enumerate(rows) if isinstance(row, Mapping)]
+
+    def text(row: Mapping[str, Any], key: str) -> str | None:
+        value = row.get(key)
+        return value if isinstance(value, str) else None
+
+    def unique(table: str) -> set[str]:
         seen: set[str] = set()
-        for index, item_id in enumerate(ids):
+        for index, row in items(table):
+            item_id = text(row, "id")
+            if item_id is None:
+                continue
             if item_id in seen:
                 problems.append(f"{table}[{index}].id: duplicate id {item_id!r}")
             seen.add(item_id)
+        return seen
 
-    unique("members", [m.id for m in settings.members])
-    unique("contacts", [c.id for c in settings.contacts])
-    unique("sources", [s.id for s in settings.sources])
-    member_ids = {m.id for m in settings.members}
-    for index, member in enumerate(settings.members):
-        if member.policy is not None and member.policy not in settings.policies:
-            problems.append(f"members[{index}].policy: unknown policy {member.policy!r}")
+    member_ids = unique("members")
+    unique("contacts")
+    unique("sources")
+    policies = data.get("policies")
+    policies = policies if isinstance(policies, Mapping) else {}
+    for index, member in items("members"):
+        policy_name = text(member, "policy")
+        if policy_name is not None and policy_name not in policies:
+            problems.append(f"members[{index}].policy: unknown policy {policy_name!r}")
     owner: dict[str, str] = {}
-    for index, contact in enumerate(settings.contacts):
-        for n, address in enumerate(contact.addresses):
-            if address in owner and owner[address] != contact.id:
+    for index, contact in items("contacts"):
+        contact_id, addresses = text(contact, "id"), contact.get("addresses")
+        if contact_id is None or not isinstance(addresses, list):
+            continue
+        for n, address in enumerate(addresses):
+            if not isinstance(address, str):
+                continue
+            if address in owner and owner[address] != contact_id:
                 problems.append(
                     f"contacts[{index}].addresses[{n}]: {address!r} already belongs to "
                     f"{owner[address]!r}"
                 )
-            owner.setdefault(address, contact.id)
-    for name, policy in settings.policies.items():
-        for index, window in enumerate(policy.quiet):
-            if window.start == window.end:
+            owner.setdefault(address, contact_id)
+    for name, policy in policies.items():
+        quiet = policy.get("quiet") if isinstance(policy, Mapping) else None
+        for index, window in enumerate(quiet if isinstance(quiet, list) else []):
+            try:
+                same = _wall_time(window["start"]) == _wall_time(window["end"])
+            except (TypeError, KeyError, ValueError):
+                continue
+            if same:
                 problems.append(f"policies.{name}.quiet[{index}]: start and end are the same")
-    for index, source in enumerate(settings.sources):
-        if source.member not in member_ids:
-            problems.append(f"sources[{index}].member: unknown member {source.member!r}")
-        if plugin_settings is None:
+    for index, source in items("sources"):
+        member_id = text(source, "member")
+        if member_id is not None and member_id not in member_ids:
+            problems.append(f"sources[{index}].member: unknown member {member_id!r}")
+        plugin = text(source, "plugin")
+        if plugin_settings is None or not plugin:
             continue
-        model = plugin_settings.get(source.plugin)
+        model = plugin_settings.get(plugin)
         if model is None:
             known = ", ".join(sorted(plugin_settings)) or "none"
             problems.append(
-                f"sources[{index}].plugin: unknown plugin {source.plugin!r} (installed: {known})"
+                f"sources[{index}].plugin: unknown plugin {plugin!r} (installed: {known})"
             )
             continue
+        own = {k: v for k, v in source.items() if k not in SourceSettings.model_fields}
         try:
-            model.model_validate(source.plugin_settings())
+            model.model_validate(own)
         except ValidationError as error:
             problems.extend(format_validation_errors(error, f"sources[{index}]"))
     return problems

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -113,7 +114,9 @@ def occurrences(
                     resolve_local(day, window.start, zone, Ambiguity.EARLIER),
                     resolve_local(end_day, window.end, zone, Ambiguity.LATER),
                 )
-                if interval.end > start and interval.start < end and interval.end > interval.start:
+                # A window wholly inside a spring-forward gap is empty (start and end both move
+                # to the end of the gap) but keeps its end: its summary is never skipped.
+                if interval.end > start and interval.start < end and interval.end >= interval.start:
                     found.append(interval)
             day += timedelta(days=1)
     return _merge(found)
@@ -134,13 +137,19 @@ def quiet_interval_at(
     windows: Sequence[QuietWindow], zone: ZoneInfo, instant: datetime
 ) -> Interval | None:
     """The quiet interval containing `instant`, or None when it is not quiet hours."""
-    # Merged intervals can chain across days; look far enough back to see a whole chain.
-    for interval in occurrences(
-        windows, zone, instant - timedelta(days=8), instant + timedelta(days=8)
-    ):
+    for interval in _calendar(tuple(windows), zone, instant.astimezone(UTC).date()):
         if instant in interval:
             return interval
     return None
+
+
+@lru_cache(maxsize=1024)
+def _calendar(windows: tuple[QuietWindow, ...], zone: ZoneInfo, day: date) -> tuple[Interval, ...]:
+    """The merged quiet intervals around `day`, computed once per day: `decide` runs for every
+    notification, and resolving boundaries in a zone is the expensive part."""
+    # Merged intervals can chain across days; look far enough back to see a whole chain.
+    middle = datetime.combine(day, time(12), tzinfo=UTC)
+    return tuple(occurrences(windows, zone, middle - timedelta(days=9), middle + timedelta(days=9)))
 
 
 def window_ends(
