@@ -44,6 +44,7 @@ class NewNotification:
 class Outcome:
     accepted: int
     duplicates: int
+    forwarded: int
 
 
 def item_of(message: IncomingMessage, view: HouseholdView, at: datetime) -> Item:
@@ -136,9 +137,10 @@ class GroupCommitter:
                     future.set_exception(StorageUnavailable(str(error)))
             return
         for part, future in batch:
-            taken = sum(1 for new in part if new.row.id in accepted)
+            taken = [new for new in part if new.row.id in accepted]
+            forwarded = sum(1 for new in taken if new.forward is not None)
             if not future.done():
-                future.set_result(Outcome(taken, len(part) - taken))
+                future.set_result(Outcome(len(taken), len(part) - len(taken), forwarded))
 
 
 async def store(rows: list[NewNotification]) -> set[uuid.UUID]:
@@ -247,8 +249,8 @@ class Ingest:
                 "the database cannot take writes right now; nothing was stored",
                 **{"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        if outcome.accepted:
-            self.wake.set()
+        if outcome.forwarded:
+            self.wake.set()  # a forward goes out at once; held notifications can wait
         if received.reply is not None:
             return received.reply
         return web.json_response(
