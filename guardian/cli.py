@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_SETTINGS
-    configure_logging(args.log_level)
+    # Only serve narrates its work; the one-shot commands print their results and warnings.
+    configure_logging(args.log_level or ("INFO" if args.command == "serve" else "WARNING"))
     result: int = args.run(args)
     return result
 
@@ -46,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         help="settings file (default: $GUARDIAN_CONFIG or settings.toml in this directory)",
     )
-    common.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    common.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: INFO for serve, else WARNING)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str, run: Any) -> argparse.ArgumentParser:

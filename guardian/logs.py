@@ -33,3 +33,4 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Apprise logs each service's full URL at DEBUG and more; keep it to warnings.
     logging.getLogger("apprise").setLevel(logging.WARNING)
+    logging.getLogger("tortoise").setLevel(logging.WARNING)

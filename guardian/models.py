@@ -13,7 +13,7 @@ from tortoise.models import Model
 
 
 class Household(Model):
-    id = fields.CharField(pk=True, max_length=64)
+    id = fields.CharField(primary_key=True, max_length=64)
     name = fields.CharField(max_length=200)
     timezone = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
@@ -23,7 +23,7 @@ class Household(Model):
 
 
 class Policy(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="policies", on_delete=fields.CASCADE
     )
@@ -36,7 +36,7 @@ class Policy(Model):
 
 
 class Member(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="members", on_delete=fields.CASCADE
     )
@@ -52,7 +52,7 @@ class Member(Model):
 
 
 class Contact(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="contacts", on_delete=fields.CASCADE
     )
@@ -67,7 +67,7 @@ class Contact(Model):
 
 
 class Source(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="sources", on_delete=fields.CASCADE
     )
@@ -86,7 +86,7 @@ class Source(Model):
 class Delivery(Model):
     """One outbound message to the channels of a member; sent outside any transaction."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="deliveries", on_delete=fields.CASCADE
     )
@@ -114,7 +114,7 @@ class Delivery(Model):
 
 
 class Notification(Model):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="notifications", on_delete=fields.CASCADE
     )
@@ -153,7 +153,7 @@ class Notification(Model):
 class Schedule(Model):
     """The next due instant of a timed job of a member, kept in the database, not in memory."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="schedules", on_delete=fields.CASCADE
     )

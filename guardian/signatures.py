@@ -20,12 +20,20 @@ class SignatureInvalid(ValueError):
     pass
 
 
+MIN_KEY_BYTES = 16
+
+
 def secret_key(secret: str) -> bytes:
-    encoded = secret.removeprefix(PREFIX)
+    """The signing key in a `whsec_<base64>` secret; too short a key is refused."""
+    if not secret.startswith(PREFIX):
+        raise ValueError("not a whsec_ secret (whsec_ followed by base64)")
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = base64.b64decode(secret.removeprefix(PREFIX), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("not a whsec_ secret (whsec_ followed by base64)") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"the whsec_ key is too short (at least {MIN_KEY_BYTES} bytes)")
+    return key
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

@@ -1,0 +1,233 @@
+"""Real parts for tests: a local JSON receiver and an SMTP server for Apprise, real SQLite files,
+Guardian apps on a virtual clock behind pytest-aiohttp's real HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import textwrap
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from aiosmtpd.controller import Controller
+
+from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.clock import VirtualClock
+from guardian.plugin import PluginRegistry
+from guardian.settings import Settings, load_settings
+from guardian.signatures import signed_headers
+
+SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
+TOKEN = "test-token-7f3a"
+AMSTERDAM = "Europe/Amsterdam"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Receiver:
+    """A local HTTP endpoint that Apprise's json:// posts to; it can be told to fail."""
+
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    fail_with: int | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def channel(self, path: str = "notify") -> str:
+        return f"json://{self.url.removeprefix('http://')}/{path}"
+
+    async def wait_for(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.received
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Any) -> Receiver:
+    state = Receiver()
+
+    async def handle(request: web.Request) -> web.Response:
+        if state.fail_with:
+            return web.Response(status=state.fail_with)
+        state.received.append(await request.json())
+        state.arrived.set()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", handle)
+    server = await aiohttp_server(app)
+    state.url = str(server.make_url("")).rstrip("/")
+    return state
+
+
+@dataclass
+class Mailbox:
+    port: int
+    messages: list[Message] = field(default_factory=list)
+
+    def channel(self, to: str = "mia@example.org") -> str:
+        return f"mailto://127.0.0.1:{self.port}?from=guardian@example.org&to={to}&mode=insecure"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    async def wait_for(self, count: int, timeout: float = 10) -> list[Message]:
+        async with asyncio.timeout(timeout):
+            while len(self.messages) < count:
+                await asyncio.sleep(0.02)
+        return self.messages
+
+
+@pytest.fixture
+def smtp() -> Iterator[Mailbox]:
+    mailbox = Mailbox(port=free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+def settings_toml(
+    db_path: Path,
+    *,
+    mia_channels: list[str] = (),  # type: ignore[assignment]
+    sam_channels: list[str] = (),  # type: ignore[assignment]
+    extra: str = "",
+) -> str:
+    return textwrap.dedent(
+        f"""
+        [server]
+        port = {free_port()}
+
+        [database]
+        url = "sqlite://{db_path}"
+
+        [delivery]
+        backoff = "10s"
+        max_attempts = 3
+        timeout = "5s"
+
+        [household]
+        name = "Test household"
+        timezone = "{AMSTERDAM}"
+
+        [[members]]
+        id = "mia"
+        name = "Mia"
+        role = "child"
+        policy = "school-night"
+        channels = {json.dumps(list(mia_channels))}
+
+        [[members]]
+        id = "sam"
+        name = "Sam"
+        role = "guardian"
+        channels = {json.dumps(list(sam_channels))}
+
+        [[contacts]]
+        id = "sophie"
+        name = "Sophie"
+        addresses = ["sms:+31612345678", "telegram:99887766"]
+
+        [policies.school-night]
+        quiet = [{{ days = "mon-thu,sun", start = "21:30", end = "07:00" }}]
+        content = "senders"
+
+        [[sources]]
+        id = "mia-phone"
+        plugin = "webhook"
+        member = "mia"
+        secret = "{SECRET}"
+
+        [[sources]]
+        id = "mia-bridge"
+        plugin = "webhook"
+        member = "mia"
+        token = "{TOKEN}"
+        """
+    ) + textwrap.dedent(extra)
+
+
+@pytest.fixture
+def write_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def write(**kwargs: Any) -> Settings:
+        path = tmp_path / "settings.toml"
+        path.write_text(settings_toml(tmp_path / "guardian.db", **kwargs))
+        return load_settings(path, PluginRegistry.discover().settings_models())
+
+    return write
+
+
+def at(text: str) -> datetime:
+    """An aware instant from ISO text with an offset."""
+    instant = datetime.fromisoformat(text)
+    assert instant.tzinfo is not None
+    return instant.astimezone(UTC)
+
+
+def message(n: int | str, text: str = "are you awake?", **fields: Any) -> dict[str, Any]:
+    body = {
+        "id": f"msg-{n}",
+        "network": "sms",
+        "from": {"id": "+31612345678", "name": "Sophie"},
+        "text": text,
+    }
+    body.update(fields)
+    return body
+
+
+@dataclass
+class Running:
+    """A Guardian app on a virtual clock, reached through a real HTTP client."""
+
+    client: TestClient[Any, Any]
+    clock: VirtualClock
+
+    @property
+    def guardian(self) -> Guardian:
+        return self.client.app[GUARDIAN]  # type: ignore[index]
+
+    async def post(
+        self, body: Any, source: str = "mia-phone", headers: dict[str, str] | None = None
+    ) -> Any:
+        raw = json.dumps(body).encode()
+        signed = signed_headers(SECRET, f"wh-{uuid.uuid4()}", self.clock.now(), raw)
+        return await self.client.post(f"/hooks/{source}", data=raw, headers=headers or signed)
+
+    async def tick_at(self, instant: datetime) -> None:
+        await self.clock.set(instant)
+        scheduler = self.guardian.scheduler
+        assert scheduler is not None
+        await scheduler.tick()
+
+
+@pytest.fixture
+def start_guardian(
+    aiohttp_client: Any,
+) -> Callable[[Settings, datetime], Awaitable[Running]]:
+    async def start(settings: Settings, now: datetime) -> Running:
+        clock = VirtualClock(now)
+        app = create_app(settings, clock)
+        client = await aiohttp_client(app)
+        return Running(client, clock)
+
+    return start
