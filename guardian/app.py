@@ -171,6 +171,9 @@ async def json_errors(
         return error_response(
             503, "storage_unavailable", "the database is unavailable", **{"Retry-After": "5"}
         )
+    except Exception:  # a bug, not bad input: logged in full, answered without internals
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return error_response(500, "internal", "an unexpected error; it has been logged")
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from guardian.app import create_app
+from guardian.clock import VirtualClock
 from guardian.models import Delivery, Notification
-from guardian.settings import Settings
+from guardian.plugin import PluginInfo, PluginRegistry
+from guardian.settings import DatabaseSettings, Settings
 from guardian.signatures import signed_headers
 from tests.conftest import SECRET, TOKEN, Running, at, message
 
@@ -165,7 +171,9 @@ async def test_bad_signatures_get_401(guardian: Running, tamper: str) -> None:
     elif tamper == "missing":
         del headers["webhook-signature"]
     elif tamper == "other-secret":
-        headers = signed_headers("whsec_YW5vdGhlci1zZWNyZXQtb2YtZW5vdWdoLWxlbmd0aA==", "wh-1", now, raw)
+        headers = signed_headers(
+            "whsec_YW5vdGhlci1zZWNyZXQtb2YtZW5vdWdoLWxlbmd0aA==", "wh-1", now, raw
+        )
     elif tamper == "body-changed":
         raw = raw.replace(b"awake", b"asleep")
     response = await guardian.client.post("/hooks/mia-phone", data=raw, headers=headers)
@@ -225,3 +233,41 @@ def test_webhook_settings_refuse_weak_or_malformed_secrets() -> None:
     settings = WebhookSettings(secret=SECRET, token=TOKEN)  # type: ignore[arg-type]
     assert SECRET not in repr(settings)
     assert TOKEN not in repr(settings)
+
+
+async def test_locked_database_answers_503_and_stores_nothing(
+    tmp_path: Path, write_settings: Callable[..., Settings], start_guardian: Start
+) -> None:
+    settings = write_settings()
+    locked_url = settings.database.url + "?busy_timeout=200"
+    settings = settings.model_copy(update={"database": DatabaseSettings(url=locked_url)})
+    guardian = await start_guardian(settings, QUIET)
+    blocker = sqlite3.connect(tmp_path / "guardian.db", isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        response = await guardian.post(message(1))
+        assert response.status == 503
+        assert response.headers["Retry-After"] == "5"
+        assert (await response.json())["error"] == "storage_unavailable"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert await Notification.all().count() == 0
+    retried = await guardian.post(message(1))  # the sender retries: nothing was half-written
+    assert await retried.json() == {"accepted": 1, "duplicates": 0}
+
+
+async def test_a_source_whose_plugin_is_not_installed_answers_503(
+    write_settings: Callable[..., Settings], aiohttp_client: Any
+) -> None:
+    settings = write_settings()
+    registry = PluginRegistry(
+        plugins={"webhook": PluginInfo("webhook", "guardian", "0", error="ImportError: gone")}
+    )
+    client = await aiohttp_client(create_app(settings, VirtualClock(QUIET), registry=registry))
+    response = await client.post("/hooks/mia-phone", json=message(1))
+    assert response.status == 503
+    assert (await response.json())["error"] == "source_unavailable"
+    ready = await client.get("/readyz")
+    sources = (await ready.json())["checks"]["sources"]
+    assert sources["mia-phone"] == "plugin 'webhook': ImportError: gone"
