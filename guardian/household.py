@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from tortoise.transactions import in_transaction
 
+from guardian.contacts import canonical, match_keys
 from guardian.models import Contact, Household, Member, Policy, Schedule, Source
 from guardian.settings import PolicySettings, Settings, SourceSettings
 
@@ -61,7 +62,10 @@ class HouseholdView:
     by_address: dict[str, ContactView]
 
     def contact_for(self, address: str) -> ContactView | None:
-        return self.by_address.get(address)
+        for key in match_keys(address):
+            if key in self.by_address:
+                return self.by_address[key]
+        return None
 
     def member_by_pk(self, pk: int) -> MemberView:
         return next(m for m in self.members.values() if m.pk == pk)
@@ -153,5 +157,5 @@ async def load(household_id: str) -> HouseholdView:
         members=members,
         contacts=contacts,
         sources=sources,
-        by_address={a: c for c in contacts.values() for a in c.addresses},
+        by_address={canonical(a): c for c in contacts.values() for a in c.addresses},
     )
