@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from guardian import household as household_store
+from guardian.activity import Activity
 from guardian.clock import Clock, SystemClock
 from guardian.database import STORAGE_ERRORS, opened
 from guardian.delivery import AppriseSender, Deliverer, Sender
@@ -45,6 +46,7 @@ class Guardian:
     plugin_errors: dict[str, str] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     committer: GroupCommitter = field(default_factory=GroupCommitter)
+    activity: Activity = field(default_factory=Activity)
     scheduler: Scheduler | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -80,6 +82,7 @@ def create_app(
         committer=guardian.committer,
         max_body_bytes=settings.server.max_body_bytes,
         wake=guardian.wake,
+        activity=guardian.activity,
     )
 
     async def hook(request: web.Request) -> web.StreamResponse:
@@ -98,6 +101,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         now = guardian.clock.now()
         await household_store.seed(guardian.settings, now)
         guardian.view = await household_store.load(guardian.settings.household.id)
+        await guardian.activity.load(guardian.view, now)
         yield
 
 

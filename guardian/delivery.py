@@ -59,8 +59,33 @@ def privacy_url(url: str) -> str:
     return str(masked)
 
 
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    #: The same body in Markdown, for channels that render it; plain channels get `body`.
+    markdown: str | None = None
+    notify_type: str = "info"
+
+    @property
+    def urgent(self) -> bool:
+        return self.notify_type in ("warning", "failure")
+
+
 class Sender(Protocol):
-    async def send(self, url: str, title: str, body: str, notify_type: str) -> ChannelResult: ...
+    async def send(self, url: str, message: Message) -> ChannelResult: ...
+
+
+#: Where a service has a priority, urgent deliveries (breakthroughs, storm alerts) use it.
+URGENT_PARAMS = {"ntfy": "priority=max", "ntfys": "priority=max", "pover": "priority=high"}
+
+
+def urgent_url(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower()
+    extra = URGENT_PARAMS.get(scheme)
+    if extra is None or "priority=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{extra}"
 
 
 class AppriseSender:
@@ -76,15 +101,16 @@ class AppriseSender:
             self._objects[url] = instance if instance.add(url) else None
         return self._objects[url]
 
-    async def send(self, url: str, title: str, body: str, notify_type: str) -> ChannelResult:
-        instance = self._apprise(url)
+    async def send(self, url: str, message: Message) -> ChannelResult:
+        instance = self._apprise(urgent_url(url) if message.urgent else url)
         if instance is None:
             return ChannelResult(MISCONFIGURED, "Apprise does not understand this URL")
+        rich = message.markdown is not None and _renders_rich_text(instance)
         result = await instance.async_notify(
-            body=body,
-            title=title,
-            notify_type=notify_type,
-            body_format=apprise.NotifyFormat.TEXT,
+            body=message.markdown if rich else message.body,
+            title=message.title,
+            notify_type=message.notify_type,
+            body_format=apprise.NotifyFormat.MARKDOWN if rich else apprise.NotifyFormat.TEXT,
             timeout=self._timeout,
         )
         status = result.status.name
@@ -93,14 +119,28 @@ class AppriseSender:
         return ChannelResult(status, "" if result else f"{result.failed_count} service(s) failed")
 
 
+def _renders_rich_text(instance: apprise.Apprise) -> bool:
+    """Markdown for services that prefer Markdown or HTML (Apprise converts it to HTML);
+    plain text where the service prefers text (a Markdown body would show its asterisks)."""
+    services = list(instance)
+    if not services:
+        return False
+    for service in services:
+        formats = service.notify_format
+        preferred = formats[0] if isinstance(formats, tuple) else formats
+        if preferred == apprise.NotifyFormat.TEXT:
+            return False
+    return True
+
+
 class RecordingSender:
     """Sends nothing; remembers what would have been sent (for `guardian simulate`)."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
+        self.sent: list[tuple[str, Message]] = []
 
-    async def send(self, url: str, title: str, body: str, notify_type: str) -> ChannelResult:
-        self.sent.append((url, title, body))
+    async def send(self, url: str, message: Message) -> ChannelResult:
+        self.sent.append((url, message))
         return ChannelResult(SUCCESS)
 
 
@@ -156,7 +196,10 @@ class Deliverer:
                 continue
             try:
                 result = await self.sender.send(
-                    url, delivery.title, delivery.body, delivery.notify_type
+                    url,
+                    Message(
+                        delivery.title, delivery.body, delivery.body_markdown, delivery.notify_type
+                    ),
                 )
             except Exception as error:  # a channel plugin bug must not lose the delivery
                 log.exception("channel %s raised", state["channel"])

@@ -67,6 +67,9 @@ class HouseholdView:
                 return self.by_address[key]
         return None
 
+    def contact_by_pk(self, pk: int | None) -> ContactView | None:
+        return next((c for c in self.contacts.values() if c.pk == pk), None)
+
     def member_by_pk(self, pk: int) -> MemberView:
         return next(m for m in self.members.values() if m.pk == pk)
 

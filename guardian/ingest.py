@@ -13,18 +13,27 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from tortoise.transactions import in_transaction
 
+from guardian.activity import Activity
 from guardian.clock import Clock
+from guardian.contacts import canonical
 from guardian.database import STORAGE_ERRORS, StorageUnavailable
 from guardian.household import HouseholdView, SourceView
-from guardian.models import Delivery, Notification
+from guardian.models import Delivery, Episode, Notification
 from guardian.plugin import HookError, HookRequest, IncomingMessage, InvalidFields, PushPlugin
-from guardian.policy import Action, decide
-from guardian.summary import Item, Rendered, render_forward
+from guardian.policy import Action, Seen, decide
+from guardian.summary import (
+    Item,
+    Rendered,
+    render_breakthrough,
+    render_forward,
+    render_storm_alert,
+)
+from guardian.windows import quiet_interval_at
 
 log = logging.getLogger(__name__)
 
@@ -32,74 +41,158 @@ MAX_ROWS_PER_COMMIT = 2000
 RETRY_AFTER_SECONDS = 5
 
 
+STATUS = {
+    Action.FORWARD: "forwarded",
+    Action.BREAKTHROUGH: "breakthrough",
+    Action.HOLD: "held",
+    Action.FOLD: "folded",
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A delivery decided at ingest: a forward, a breakthrough or a storm alert."""
+
+    member_pk: int
+    kind: str
+    rendered: Rendered
+
+
 @dataclass(frozen=True)
 class NewNotification:
-    """A notification ready to store, with the decision taken for it."""
+    """A notification ready to store, with what was decided for it."""
 
     row: Notification
-    forward: Rendered | None
+    outgoing: tuple[Outgoing, ...] = ()
+    #: Folded: the burst's notice interval. Storm: the window a storm is counted in.
+    burst_every: timedelta | None = None
+    storm_within: timedelta | None = None
+    #: A storm starts with this notification: how many it counts, since when.
+    storm_count: int = 0
+    storm_first: datetime | None = None
+    label: str = ""
 
 
 @dataclass(frozen=True)
 class Outcome:
     accepted: int
     duplicates: int
-    forwarded: int
+    pushed: int
 
 
-def item_of(message: IncomingMessage, view: HouseholdView, at: datetime) -> Item:
-    contact = view.contact_for(message.sender_address)
+def item_of(
+    message: IncomingMessage, key: str, label: str, at: datetime, text: str | None = None
+) -> Item:
     return Item(
-        sender_key=f"contact:{contact.id}" if contact else message.sender_address,
-        sender_label=contact.name if contact else (message.sender_name or message.sender_address),
+        sender_key=key,
+        sender_label=label,
         network=message.network,
-        text=message.text,
+        text=message.text if text is None else text,
         at=at,
         conversation=message.conversation_title,
+        conversation_key=f"{message.network}:{message.conversation_id}" if message.group else None,
+        group=message.group,
     )
 
 
 def normalise(
-    messages: Sequence[IncomingMessage], source: SourceView, view: HouseholdView, now: datetime
+    messages: Sequence[IncomingMessage],
+    source: SourceView,
+    view: HouseholdView,
+    now: datetime,
+    activity: Activity,
 ) -> list[NewNotification]:
     """Turn plugin messages into rows and decisions; raise InvalidFields for unknown members."""
-    problems = []
-    rows = []
-    for index, message in enumerate(messages):
-        member_id = message.to or source.member
-        member = view.members.get(member_id)
-        if member is None:
-            path = f"[{index}].to" if len(messages) > 1 else "to"
-            problems.append({"path": path, "message": f"unknown member {member_id!r}"})
-            continue
-        contact = view.contact_for(message.sender_address)
-        decision = decide(member.policy, view.zone, now)
-        forward = None
-        if decision.action is Action.FORWARD:
-            forward = render_forward(item_of(message, view, now), member.policy.content)
-        row = Notification(
-            id=uuid.uuid4(),
-            household_id=view.id,
-            source_id=source.pk,
-            member_id=member.pk,
-            external_id=message.external_id,
-            network=message.network,
-            sender_address=message.sender_address[:300],
-            sender_name=message.sender_name,
-            contact_id=contact.pk if contact else None,
-            conversation_id=message.conversation_id,
-            conversation_title=message.conversation_title,
-            is_group=message.group,
-            text=message.text,
-            sent_at=message.sent_at or now,
-            received_at=now,
-            status="forwarded" if forward else "held",
-            reason=decision.reason,
-        )
-        rows.append(NewNotification(row, forward))
+    problems = [
+        {
+            "path": f"[{index}].to" if len(messages) > 1 else "to",
+            "message": f"unknown member {message.to!r}",
+        }
+        for index, message in enumerate(messages)
+        if (message.to or source.member) not in view.members
+    ]
     if problems:
         raise InvalidFields(problems)
-    return rows
+    return [decided(message, source, view, now, activity) for message in messages]
+
+
+def decided(
+    message: IncomingMessage,
+    source: SourceView,
+    view: HouseholdView,
+    now: datetime,
+    activity: Activity,
+) -> NewNotification:
+    """Decide on one message from the member's policy and the sender's recent messages."""
+    member = view.members[message.to or source.member]
+    policy = member.policy
+    contact = view.contact_for(message.sender_address)
+    key = f"contact:{contact.id}" if contact else canonical(message.sender_address)
+    label = contact.name if contact else (message.sender_name or message.sender_address)
+    quiet = quiet_interval_at(policy.windows(), view.zone, now) is not None
+    recent = activity.recent(member.pk, key, now)
+    decision = decide(
+        policy,
+        view.zone,
+        now,
+        trust=contact.trust if contact else "normal",
+        text=message.text,
+        recent=recent,
+    )
+    activity.record(member.pk, key, Seen(now, decision.action, decision.reason, quiet))
+    item = item_of(message, key, label, now)
+    outgoing: list[Outgoing] = []
+    if decision.action is Action.FORWARD:
+        outgoing.append(Outgoing(member.pk, "forward", render_forward(item, policy.content)))
+    elif decision.action is Action.BREAKTHROUGH:
+        rendered = render_breakthrough(item, policy.content, decision.reason, quiet=quiet)
+        outgoing.append(Outgoing(member.pk, "breakthrough", rendered))
+    storm_count, storm_first = 0, now
+    if decision.storm and policy.storm is not None:
+        window = [s.at for s in recent if s.quiet and now - s.at < policy.storm.within]
+        storm_count, storm_first = len(window) + 1, min([*window, now])
+    if decision.storm and policy.storm is not None and policy.storm.alert_guardians:
+        alert = render_storm_alert(
+            member.name, label, storm_count, storm_first, now, view.zone, policy.guardian_view
+        )
+        outgoing += [
+            Outgoing(guardian.pk, "storm", alert)
+            for guardian in view.members.values()
+            if guardian.role == "guardian"
+        ]
+    keeps_text = decision.action in (Action.HOLD, Action.FOLD)
+    row = Notification(
+        id=uuid.uuid4(),
+        household_id=view.id,
+        source_id=source.pk,
+        member_id=member.pk,
+        external_id=message.external_id,
+        network=message.network,
+        sender_address=canonical(message.sender_address)[:300],
+        sender_name=message.sender_name,
+        sender_key=key[:300],
+        contact_id=contact.pk if contact else None,
+        conversation_id=message.conversation_id,
+        conversation_title=message.conversation_title,
+        is_group=message.group,
+        # Pushed notifications have been delivered at the member's level: their text goes.
+        text=message.text if keeps_text else "",
+        sent_at=message.sent_at or now,
+        received_at=now,
+        status=STATUS[decision.action],
+        reason=decision.reason,
+    )
+    return NewNotification(
+        row,
+        tuple(outgoing),
+        burst_every=policy.burst.notice_every
+        if decision.action is Action.FOLD and policy.burst
+        else None,
+        storm_within=policy.storm.within if quiet and policy.storm else None,
+        storm_count=storm_count,
+        storm_first=storm_first,
+        label=label,
+    )
 
 
 class GroupCommitter:
@@ -138,41 +231,95 @@ class GroupCommitter:
             return
         for part, future in batch:
             taken = [new for new in part if new.row.id in accepted]
-            forwarded = sum(1 for new in taken if new.forward is not None)
+            pushed = sum(len(new.outgoing) for new in taken)
             if not future.done():
-                future.set_result(Outcome(len(taken), len(part) - len(taken), forwarded))
+                future.set_result(Outcome(len(taken), len(part) - len(taken), pushed))
 
 
 async def store(rows: list[NewNotification]) -> set[uuid.UUID]:
-    """Insert what is new, skip what was seen before (same source and id); return the new ids."""
+    """Insert what is new, skip what was seen before (same source and id); return the new ids.
+
+    The notifications, the deliveries decided for them and their bursts and storms are one
+    transaction: a 202 means all of it is stored, a failure means none of it is.
+    """
     if not rows:
         return set()
     async with in_transaction():
         await Notification.bulk_create([new.row for new in rows], ignore_conflicts=True)
         # Our ids are fresh UUIDs: the ones now in the table are exactly the rows inserted.
-        inserted = set(
-            await Notification.filter(id__in=[new.row.id for new in rows]).values_list(
+        inserted = {
+            uuid.UUID(str(i))
+            for i in await Notification.filter(id__in=[new.row.id for new in rows]).values_list(
                 "id", flat=True
             )
-        )
-        forwards = [
+        }
+        new_rows = [new for new in rows if new.row.id in inserted]
+        deliveries = [
             Delivery(
                 household_id=new.row.household_id,  # type: ignore[attr-defined]
-                member_id=new.row.member_id,  # type: ignore[attr-defined]
-                kind="forward",
-                dedup_key=f"forward:{new.row.id}",
-                title=new.forward.title[:250],
-                body=new.forward.body,
-                notify_type=new.forward.notify_type,
+                member_id=out.member_pk,
+                kind=out.kind,
+                dedup_key=f"{out.kind}:{out.member_pk}:{new.row.id}",
+                title=out.rendered.title[:250],
+                body=out.rendered.body,
+                notify_type=out.rendered.notify_type,
                 created_at=new.row.received_at,
                 next_attempt_at=new.row.received_at,
             )
-            for new in rows
-            if new.forward is not None and new.row.id in inserted
+            for new in new_rows
+            for out in new.outgoing
         ]
-        if forwards:
-            await Delivery.bulk_create(forwards, ignore_conflicts=True)
-    return {uuid.UUID(str(i)) for i in inserted}
+        if deliveries:
+            await Delivery.bulk_create(deliveries, ignore_conflicts=True)
+        for new in new_rows:
+            if new.burst_every is not None or new.storm_within is not None:
+                await _episodes(new)
+    return inserted
+
+
+async def _episodes(new: NewNotification) -> None:
+    """Keep the sender's burst or storm up to date with this notification."""
+    row = new.row
+    member_pk = row.member_id  # type: ignore[attr-defined]
+    now = row.received_at
+    if new.burst_every is not None:
+        burst = await Episode.filter(
+            member_id=member_pk, kind="burst", sender_key=row.sender_key, ended_at__isnull=True
+        ).first()
+        if burst is None:
+            burst = await Episode.create(
+                member_id=member_pk,
+                kind="burst",
+                sender_key=row.sender_key,
+                sender_label=new.label[:200],
+                started_at=now,
+                last_at=now,
+                next_notice_at=now + new.burst_every,
+            )
+        burst.last_at, burst.count = now, burst.count + 1
+        await burst.save(update_fields=["last_at", "count"])
+        await Notification.filter(id=row.id).update(episode_id=burst.id)
+    if new.storm_within is not None:
+        storm = await Episode.filter(
+            member_id=member_pk, kind="storm", sender_key=row.sender_key, ended_at__isnull=True
+        ).first()
+        if storm is not None and now - storm.last_at >= new.storm_within:
+            storm.ended_at = storm.last_at
+            await storm.save(update_fields=["ended_at"])
+            storm = None
+        if storm is None and new.storm_count:
+            await Episode.create(
+                member_id=member_pk,
+                kind="storm",
+                sender_key=row.sender_key,
+                sender_label=new.label[:200],
+                started_at=new.storm_first or now,
+                last_at=now,
+                count=new.storm_count,
+            )
+        elif storm is not None:
+            storm.last_at, storm.count = now, storm.count + 1
+            await storm.save(update_fields=["last_at", "count"])
 
 
 def error_response(status: int, error: str, detail: object, **headers: str) -> web.Response:
@@ -201,6 +348,7 @@ class Ingest:
     committer: GroupCommitter
     max_body_bytes: int
     wake: asyncio.Event
+    activity: Activity
 
     async def handle(
         self,
@@ -235,7 +383,7 @@ class Ingest:
         )
         try:
             received = await plugin.receive(hook_request)
-            rows = normalise(received.messages, source, view, now)
+            rows = normalise(received.messages, source, view, now, self.activity)
         except HookError as error:
             return error_response(error.status, error.error, error.detail)
         if not rows and received.reply is not None:
@@ -249,7 +397,7 @@ class Ingest:
                 "the database cannot take writes right now; nothing was stored",
                 **{"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        if outcome.forwarded:
+        if outcome.pushed:
             self.wake.set()  # a forward goes out at once; held notifications can wait
         if received.reply is not None:
             return received.reply

@@ -2,6 +2,9 @@
 
 Schema changes go through tortoise's built-in migrations in `guardian/migrations/`
 (`tortoise makemigrations`), applied by `guardian migrate` and at start.
+
+Model docstrings avoid quotes and semicolons, and field comments are plain `#` comments:
+tortoise writes docstrings and `#:` comments into the schema SQL unescaped.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ class Source(Model):
 
 
 class Delivery(Model):
-    """One outbound message to the channels of a member; sent outside any transaction."""
+    """One outbound message to the channels of a member, sent outside any transaction."""
 
     id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
@@ -98,6 +101,8 @@ class Delivery(Model):
     dedup_key = fields.CharField(max_length=255, unique=True)
     title = fields.CharField(max_length=250)
     body = fields.TextField()
+    # The same body in Markdown, for channels that show rich text; plain ones get `body`.
+    body_markdown = fields.TextField(null=True)
     notify_type = fields.CharField(max_length=16, default="info")
     status = fields.CharField(max_length=16, default="pending", db_index=True)
     attempts = fields.IntField(default=0)
@@ -128,26 +133,56 @@ class Notification(Model):
     network = fields.CharField(max_length=32)
     sender_address = fields.CharField(max_length=300)
     sender_name = fields.CharField(max_length=200, null=True)
+    # The person: `contact:<id>` for a known contact, else the canonical address.
+    sender_key = fields.CharField(max_length=300)
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
         "guardian.Contact", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
     conversation_id = fields.CharField(max_length=255, null=True)
     conversation_title = fields.CharField(max_length=200, null=True)
     is_group = fields.BooleanField(default=False)
+    # Erased once summarised or pushed; `preview` keeps 80 characters where the report of a
+    # guardian at the `preview` level still needs them, until that report is built.
     text = fields.TextField()
+    preview = fields.CharField(max_length=100, null=True)
     sent_at = fields.DatetimeField()
     received_at = fields.DatetimeField()
-    # held → summarised, or forwarded at once.
+    # held → summarised; folded → noticed; or forwarded / breakthrough at once.
     status = fields.CharField(max_length=16)
     reason = fields.CharField(max_length=64, null=True)
     delivery: fields.ForeignKeyNullableRelation[Delivery] = fields.ForeignKeyField(
         "guardian.Delivery", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+    episode: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "guardian.Episode", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
 
     class Meta:
         table = "notifications"
         unique_together = (("source", "external_id"),)
         indexes = (("member", "status"),)
+
+
+class Episode(Model):
+    """A burst (outside quiet hours) or a storm (inside them) from one sender to one member."""
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="episodes", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=8)  # burst or storm
+    sender_key = fields.CharField(max_length=300)
+    sender_label = fields.CharField(max_length=200)
+    started_at = fields.DatetimeField()
+    last_at = fields.DatetimeField()
+    count = fields.IntField(default=0)
+    # Bursts: when the next notice is due; None once the burst is over.
+    next_notice_at = fields.DatetimeField(null=True, db_index=True)
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "episodes"
+        indexes = (("member", "kind", "sender_key"),)
 
 
 class Schedule(Model):

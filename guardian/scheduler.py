@@ -19,26 +19,41 @@ from tortoise.transactions import in_transaction
 
 from guardian.clock import Clock
 from guardian.database import STORAGE_ERRORS
-from guardian.delivery import Deliverer, release_stale_claims
+from guardian.delivery import SUCCESS, Deliverer, release_stale_claims
 from guardian.household import HouseholdView, MemberView
-from guardian.models import Delivery, Notification, Schedule
+from guardian.models import Delivery, Episode, Notification, Schedule
 from guardian.policy import next_summary_time, summary_times
-from guardian.summary import Item, render_summary
+from guardian.summary import (
+    PREVIEW_CHARS,
+    BreakthroughNote,
+    ChildActivity,
+    Item,
+    Rendered,
+    render_burst_notice,
+    render_report,
+    render_summary,
+)
+from guardian.summary import Episode as ReportEpisode
+from guardian.windows import daily_times, quiet_interval_at
 
 log = logging.getLogger(__name__)
 
 POLL = timedelta(seconds=30)
+PURGE_EVERY = timedelta(hours=1)
 
 
 def held_item(n: Notification, view: HouseholdView) -> Item:
-    contact = next((c for c in view.contacts.values() if c.pk == n.contact_id), None)  # type: ignore[attr-defined]
+    contact = view.contact_by_pk(n.contact_id)  # type: ignore[attr-defined]
     return Item(
-        sender_key=f"contact:{contact.id}" if contact else n.sender_address,
+        sender_key=n.sender_key,
         sender_label=contact.name if contact else (n.sender_name or n.sender_address),
         network=n.network,
         text=n.text,
         at=n.received_at,
         conversation=n.conversation_title,
+        conversation_key=f"{n.network}:{n.conversation_id}" if n.is_group else None,
+        group=n.is_group,
+        preview=n.preview,
     )
 
 
@@ -52,28 +67,43 @@ class Scheduler:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     running: bool = False
     last_tick: datetime | None = None
+    _last_purge: datetime | None = None
 
     async def prepare(self, now: datetime) -> None:
-        """Give every member a schedule row with its next due instant (kept if already set)."""
+        """Give every member its schedule rows with their next due instants (kept if set)."""
         view = self.household()
         for member in view.members.values():
-            schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind="summary")
-            if schedule.next_due_at is None:
-                schedule.next_due_at = next_summary_time(member.policy, view.zone, now)
-                await schedule.save(update_fields=["next_due_at"])
+            for kind, due in (
+                ("summary", next_summary_time(member.policy, view.zone, now)),
+                ("report", next_report_time(member, view, now)),
+            ):
+                schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
+                if schedule.next_due_at is None and due is not None:
+                    schedule.next_due_at = due
+                    await schedule.save(update_fields=["next_due_at"])
         await release_stale_claims(now, self.claim_lease)
 
     async def tick(self, now: datetime | None = None) -> None:
-        """Do everything due at `now` (the clock's now by default)."""
+        """Do everything due at `now` (the clock's now by default), oldest kind of work first."""
         async with self._lock:
             now = now or self.clock.now()
             view = self.household()
-            due = await Schedule.filter(
+            for burst in await self._active_bursts(view):
+                if _burst_due(burst, view) <= now:
+                    await self._burst_notice(burst, view, now)
+            for schedule in await Schedule.filter(
                 kind="summary", next_due_at__lte=now, member__household_id=view.id
-            )
-            for schedule in due:
+            ):
                 member = view.member_by_pk(schedule.member_id)  # type: ignore[attr-defined]
                 await self._summarise(schedule, member, view, now)
+            reports = await Schedule.filter(
+                kind="report", next_due_at__lte=now, member__household_id=view.id
+            ).order_by("next_due_at")
+            if reports:
+                await self._reports(reports, view, now)
+            if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+                await purge(view, now)
+                self._last_purge = now
             await self.deliverer.send_due(now)
             self.last_tick = now
 
@@ -97,22 +127,18 @@ class Scheduler:
             ).order_by("received_at")
             if not held:
                 return
-            rendered = render_summary(
-                [held_item(n, view) for n in held], member.policy.content, view.zone
-            )
-            delivery = await Delivery.create(
-                household_id=view.id,
-                member_id=member.pk,
-                kind="summary",
-                dedup_key=f"summary:{member.pk}:{covered_until.isoformat()}",
-                title=rendered.title[:250],
-                body=rendered.body,
-                notify_type=rendered.notify_type,
-                created_at=now,
-                next_attempt_at=now,
-            )
-            await Notification.filter(id__in=[n.id for n in held]).update(
-                status="summarised", delivery_id=delivery.id
+            items = [held_item(n, view) for n in held]
+            level = member.policy.content
+            await _deliver(
+                view,
+                member,
+                "summary",
+                f"summary:{member.pk}:{covered_until.isoformat()}",
+                render_summary(items, level, view.zone),
+                render_summary(items, level, view.zone, markdown=True),
+                now,
+                held,
+                "summarised",
             )
         log.info(
             "summary for %s: %d held notifications (window end %s, %d missed)",
@@ -122,16 +148,109 @@ class Scheduler:
             len(missed),
         )
 
+    async def _burst_notice(self, burst: Episode, view: HouseholdView, now: datetime) -> None:
+        """A burst notice every `notice_every`, and a last one once `per` passed in silence."""
+        member = view.member_by_pk(burst.member_id)  # type: ignore[attr-defined]
+        policy = member.policy
+        assert burst.next_notice_at is not None
+        per = policy.burst.per if policy.burst else timedelta(0)
+        every = policy.burst.notice_every if policy.burst else timedelta(minutes=15)
+        over = now - burst.last_at >= per
+        quiet = quiet_interval_at(policy.windows(), view.zone, now) is not None
+        async with in_transaction():
+            claimed = await Episode.filter(id=burst.id, next_notice_at=burst.next_notice_at).update(
+                next_notice_at=None if over or quiet else now + every,
+                ended_at=burst.last_at if over or quiet else None,
+            )
+            if not claimed:
+                return
+            folded = await Notification.filter(episode_id=burst.id, status="folded").order_by(
+                "received_at"
+            )
+            if not folded:
+                return
+            if quiet:
+                # Nothing is pushed in quiet hours: what is still folded waits for the summary.
+                await Notification.filter(id__in=[n.id for n in folded]).update(status="held")
+                return
+            level = policy.content
+            rendered = render_burst_notice(
+                burst.sender_label,
+                len(folded),
+                folded[0].received_at,
+                folded[-1].received_at,
+                view.zone,
+                level,
+                final=over,
+            )
+            await _deliver(
+                view,
+                member,
+                "burst",
+                f"burst:{burst.id}:{now.isoformat()}",
+                rendered,
+                None,
+                now,
+                folded,
+                "noticed",
+            )
+
+    async def _active_bursts(self, view: HouseholdView) -> list[Episode]:
+        return await Episode.filter(
+            kind="burst", next_notice_at__isnull=False, member__household_id=view.id
+        )
+
+    async def _reports(self, due: list[Schedule], view: HouseholdView, now: datetime) -> None:
+        """One report per guardian for the children whose report times came, grouped by time."""
+        by_instant: dict[datetime, list[Schedule]] = {}
+        for schedule in due:
+            assert schedule.next_due_at is not None
+            by_instant.setdefault(schedule.next_due_at, []).append(schedule)
+        for instant, schedules in by_instant.items():
+            children = []
+            async with in_transaction():
+                for schedule in schedules:
+                    child = view.member_by_pk(schedule.member_id)  # type: ignore[attr-defined]
+                    claimed = await Schedule.filter(
+                        id=schedule.id, next_due_at=schedule.next_due_at
+                    ).update(
+                        next_due_at=next_report_time(child, view, now),
+                        last_due_at=instant,
+                    )
+                    if claimed:
+                        since = schedule.last_due_at or instant - timedelta(days=1)
+                        children.append(await child_activity(child, view, since, instant))
+                if not children:
+                    continue
+                guardians = [m for m in view.members.values() if m.role == "guardian"]
+                for guardian in guardians:
+                    await _deliver(
+                        view,
+                        guardian,
+                        "report",
+                        f"report:{guardian.pk}:{instant.isoformat()}",
+                        render_report(children, view.zone),
+                        render_report(children, view.zone, markdown=True),
+                        now,
+                        [],
+                        "",
+                    )
+                # The previews were kept for this report only.
+                await Notification.filter(
+                    member_id__in=[s.member_id for s in schedules],  # type: ignore[attr-defined]
+                    received_at__lte=instant,
+                    preview__isnull=False,
+                ).update(preview=None)
+
     async def next_due(self) -> datetime | None:
         """The earliest instant at which something is due: a summary or a delivery attempt."""
         view = self.household()
         schedule = (
-            await Schedule.filter(
-                kind="summary", next_due_at__isnull=False, member__household_id=view.id
-            )
+            await Schedule.filter(next_due_at__isnull=False, member__household_id=view.id)
             .order_by("next_due_at")
             .first()
         )
+        bursts = [_burst_due(b, view) for b in await self._active_bursts(view)]
         delivery = (
             await Delivery.filter(status="pending", household_id=view.id)
             .order_by("next_attempt_at")
@@ -141,6 +260,7 @@ class Scheduler:
             instant
             for instant in (
                 schedule.next_due_at if schedule else None,
+                min(bursts, default=None),
                 delivery.next_attempt_at if delivery else None,
             )
             if instant is not None
@@ -175,3 +295,112 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.wake.clear()
+
+
+def _burst_due(burst: Episode, view: HouseholdView) -> datetime:
+    """The next notice, or the end of the burst (`per` of silence) if that comes first."""
+    assert burst.next_notice_at is not None
+    policy = view.member_by_pk(burst.member_id).policy  # type: ignore[attr-defined]
+    if policy.burst is None:
+        return burst.next_notice_at
+    return min(burst.next_notice_at, burst.last_at + policy.burst.per)
+
+
+def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -> datetime | None:
+    """A child's next report instant; guardians and children without a report time have none."""
+    report = member.policy.report
+    if member.role != "child" or report is None:
+        return None
+    upcoming = daily_times([report], view.zone, after, after + timedelta(days=2))
+    return upcoming[0] if upcoming else None
+
+
+async def _deliver(
+    view: HouseholdView,
+    member: MemberView,
+    kind: str,
+    dedup_key: str,
+    text: Rendered,
+    markdown: Rendered | None,
+    now: datetime,
+    covered: list[Notification],
+    status: str,
+) -> None:
+    """Create the delivery and mark what it covers; their text is erased from here on."""
+    delivery = await Delivery.create(
+        household_id=view.id,
+        member_id=member.pk,
+        kind=kind,
+        dedup_key=dedup_key,
+        title=text.title[:250],
+        body=text.body,
+        body_markdown=markdown.body if markdown else None,
+        notify_type=text.notify_type,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    if not covered:
+        return
+    # A guardian report at the preview level still needs 80 characters of each held message.
+    keep_preview = member.role == "child" and member.policy.guardian_view == "preview"
+    if keep_preview:
+        for n in covered:
+            await Notification.filter(id=n.id).update(
+                status=status, delivery_id=delivery.id, text="", preview=n.text[:PREVIEW_CHARS]
+            )
+    else:
+        await Notification.filter(id__in=[n.id for n in covered]).update(
+            status=status, delivery_id=delivery.id, text=""
+        )
+
+
+async def child_activity(
+    child: MemberView, view: HouseholdView, since: datetime, until: datetime
+) -> ChildActivity:
+    """What a guardian's report says about one child for (since, until]."""
+    rows = await Notification.filter(
+        member_id=child.pk, received_at__gt=since, received_at__lte=until
+    ).order_by("received_at")
+    windows = child.policy.windows()
+    episodes = await Episode.filter(
+        member_id=child.pk, started_at__gt=since, started_at__lte=until
+    ).order_by("started_at")
+    failed = await Delivery.filter(
+        member_id=child.pk, status="failed", created_at__gt=since, created_at__lte=until
+    )
+    failed_channels = sorted(
+        {c["channel"] for d in failed for c in d.channels if c.get("status") != SUCCESS}
+    )
+
+    def episode(e: Episode) -> ReportEpisode:
+        return ReportEpisode(e.sender_label, e.count, e.started_at, e.last_at)
+
+    return ChildActivity(
+        name=child.name,
+        level=child.policy.guardian_view,
+        passed=sum(1 for n in rows if n.status in ("forwarded", "breakthrough")),
+        held=sum(1 for n in rows if n.status in ("held", "summarised")),
+        quiet_activity=sum(
+            1 for n in rows if quiet_interval_at(windows, view.zone, n.received_at) is not None
+        ),
+        bursts=[episode(e) for e in episodes if e.kind == "burst"],
+        storms=[episode(e) for e in episodes if e.kind == "storm"],
+        breakthroughs=[
+            BreakthroughNote(held_item(n, view).sender_label, n.reason or "", n.received_at)
+            for n in rows
+            if n.status == "breakthrough"
+        ],
+        failed_channels=failed_channels,
+        held_items=[held_item(n, view) for n in rows if n.status in ("held", "summarised")],
+    )
+
+
+async def purge(view: HouseholdView, now: datetime) -> None:
+    """Forget notification metadata, deliveries and episodes older than each policy's retention."""
+    for member in view.members.values():
+        cutoff = now - timedelta(days=member.policy.retention)
+        await Notification.filter(member_id=member.pk, received_at__lt=cutoff).delete()
+        await Episode.filter(member_id=member.pk, last_at__lt=cutoff).delete()
+        await Delivery.filter(
+            member_id=member.pk, created_at__lt=cutoff, status__in=["sent", "failed"]
+        ).delete()

@@ -112,15 +112,15 @@ async def simulate(
         try:
             guardian = app[GUARDIAN]
             for number, event in enumerate(events, start=1):
-                await _run_until(guardian, clock, event.at)
+                await run_until(guardian, clock, event.at)
                 await _ingest(guardian, event, number)
-            await _run_until(guardian, clock, until or await _quiet_end(guardian, clock))
+            await run_until(guardian, clock, until or await _quiet_end(guardian, clock))
             return await _deliveries(guardian)
         finally:
             await runner.cleanup()
 
 
-async def _run_until(guardian: Guardian, clock: VirtualClock, target: datetime) -> None:
+async def run_until(guardian: Guardian, clock: VirtualClock, target: datetime) -> None:
     """Move the clock to `target`, ticking at every due instant on the way."""
     scheduler = guardian.scheduler
     assert scheduler is not None
@@ -157,7 +157,9 @@ async def _ingest(guardian: Guardian, event: Event, number: int) -> None:
     view = guardian.household()
     source = view.sources[event.source]
     try:
-        rows = normalise([event.message.incoming()], source, view, guardian.clock.now())
+        rows = normalise(
+            [event.message.incoming()], source, view, guardian.clock.now(), guardian.activity
+        )
     except HookError as error:
         raise ScenarioError([f"event {number}: {error.detail}"]) from None
     await guardian.committer.submit(rows)

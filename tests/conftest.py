@@ -26,6 +26,7 @@ from guardian.clock import VirtualClock
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from guardian.signatures import signed_headers
+from guardian.simulate import run_until
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
 TOKEN = "test-token-7f3a"
@@ -65,7 +66,7 @@ async def receiver(aiohttp_server: Any) -> Receiver:
     async def handle(request: web.Request) -> web.Response:
         if state.fail_with:
             return web.Response(status=state.fail_with)
-        state.received.append(await request.json())
+        state.received.append({**await request.json(), "_path": request.match_info["path"]})
         state.arrived.set()
         return web.Response(text="ok")
 
@@ -212,6 +213,10 @@ class Running:
         raw = json.dumps(body).encode()
         signed = signed_headers(SECRET, f"wh-{uuid.uuid4()}", self.clock.now(), raw)
         return await self.client.post(f"/hooks/{source}", data=raw, headers=headers or signed)
+
+    async def run_until(self, instant: datetime) -> None:
+        """Move the clock to `instant`, ticking at every due instant on the way."""
+        await run_until(self.guardian, self.clock, instant)
 
     async def tick_at(self, instant: datetime) -> None:
         await self.clock.set(instant)

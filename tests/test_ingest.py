@@ -84,10 +84,13 @@ async def test_fields_default_and_text_is_cut(guardian: Running) -> None:
     body["sent_at"] = "2026-11-25T22:10:00+01:00"
     assert (await guardian.post(body)).status == 202
     stored = await Notification.get(external_id="msg-1").prefetch_related("member")
-    assert len(stored.text) == 4096
+    assert stored.text == ""  # Sam has no quiet hours: forwarded, and pushed text is not kept
     assert stored.member.slug == "sam"
     assert stored.network == "whatsapp"
     assert stored.sent_at == at("2026-11-25T22:10:00+01:00")
+    assert (await guardian.post(message(2, text="y" * 5000))).status == 202
+    held = await Notification.get(external_id="msg-2")
+    assert (held.status, len(held.text)) == ("held", 4096)
 
 
 def _raw(guardian: Running, raw: bytes, **headers: str) -> dict[str, str]:

@@ -136,6 +136,7 @@ class Migration(migrations.Migration):
                 ("dedup_key", fields.CharField(unique=True, max_length=255)),
                 ("title", fields.CharField(max_length=250)),
                 ("body", fields.TextField(unique=False)),
+                ("body_markdown", fields.TextField(null=True, unique=False)),
                 ("notify_type", fields.CharField(default="info", max_length=16)),
                 ("status", fields.CharField(default="pending", db_index=True, max_length=16)),
                 ("attempts", fields.IntField(default=0)),
@@ -160,7 +161,48 @@ class Migration(migrations.Migration):
                 "table": "deliveries",
                 "app": "guardian",
                 "pk_attr": "id",
-                "table_description": "One outbound message to the channels of a member: sent outside any transaction, then recorded.",
+                "table_description": "One outbound message to the channels of a member, sent outside any transaction.",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="Episode",
+            fields=[
+                (
+                    "id",
+                    fields.IntField(generated=True, primary_key=True, unique=True, db_index=True),
+                ),
+                (
+                    "member",
+                    fields.ForeignKeyField(
+                        "guardian.Member",
+                        source_field="member_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="episodes",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("kind", fields.CharField(max_length=8)),
+                ("sender_key", fields.CharField(max_length=300)),
+                ("sender_label", fields.CharField(max_length=200)),
+                ("started_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ("last_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ("count", fields.IntField(default=0)),
+                (
+                    "next_notice_at",
+                    fields.DatetimeField(
+                        null=True, db_index=True, auto_now=False, auto_now_add=False
+                    ),
+                ),
+                ("ended_at", fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={
+                "table": "episodes",
+                "app": "guardian",
+                "indexes": [Index(fields=["member", "kind", "sender_key"])],
+                "pk_attr": "id",
+                "table_description": "A burst (outside quiet hours) or a storm (inside them) from one sender to one member.",
             },
             bases=["Model"],
         ),
@@ -329,6 +371,7 @@ class Migration(migrations.Migration):
                 ("network", fields.CharField(max_length=32)),
                 ("sender_address", fields.CharField(max_length=300)),
                 ("sender_name", fields.CharField(null=True, max_length=200)),
+                ("sender_key", fields.CharField(max_length=300)),
                 (
                     "contact",
                     fields.ForeignKeyField(
@@ -345,6 +388,7 @@ class Migration(migrations.Migration):
                 ("conversation_title", fields.CharField(null=True, max_length=200)),
                 ("is_group", fields.BooleanField(default=False)),
                 ("text", fields.TextField(unique=False)),
+                ("preview", fields.CharField(null=True, max_length=100)),
                 ("sent_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ("received_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ("status", fields.CharField(max_length=16)),
@@ -354,6 +398,18 @@ class Migration(migrations.Migration):
                     fields.ForeignKeyField(
                         "guardian.Delivery",
                         source_field="delivery_id",
+                        null=True,
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="notifications",
+                        on_delete=OnDelete.SET_NULL,
+                    ),
+                ),
+                (
+                    "episode",
+                    fields.ForeignKeyField(
+                        "guardian.Episode",
+                        source_field="episode_id",
                         null=True,
                         db_constraint=True,
                         to_field="id",
