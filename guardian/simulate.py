@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,6 +101,19 @@ async def simulate(
     registry: PluginRegistry | None = None,
 ) -> list[SimulatedDelivery]:
     events = read_scenario(scenario, settings)
+    async with replay(settings, events, until=until, registry=registry) as guardian:
+        return await _deliveries(guardian)
+
+
+@asynccontextmanager
+async def replay(
+    settings: Settings,
+    events: Sequence[Event],
+    *,
+    until: datetime | None = None,
+    registry: PluginRegistry | None = None,
+) -> AsyncIterator[Guardian]:
+    """The app after replaying `events`, still open (its database can be read) in the block."""
     with tempfile.TemporaryDirectory(prefix="guardian-simulate-") as folder:
         throwaway = settings.model_copy(
             update={"database": DatabaseSettings(url=f"sqlite://{folder}/simulate.db")}
@@ -115,7 +130,7 @@ async def simulate(
                 await run_until(guardian, clock, event.at)
                 await _ingest(guardian, event, number)
             await run_until(guardian, clock, until or await _quiet_end(guardian, clock))
-            return await _deliveries(guardian)
+            yield guardian
         finally:
             await runner.cleanup()
 
