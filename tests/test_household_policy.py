@@ -203,3 +203,31 @@ async def test_metadata_is_purged_after_retention(
     await guardian.tick_at(AFTERNOON + timedelta(days=2, hours=2))
     assert await Notification.all().count() == 0
     assert await Delivery.filter(kind="forward").count() == 0
+
+
+async def test_at_counts_level_apprise_never_receives_names_or_text(
+    household: Callable[..., Settings], start_guardian: Start, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Every kind of delivery, captured as Apprise sends it, at the `counts` level."""
+    settings = household(view="counts")
+    counts_policy = settings.policies["school-night"].model_copy(update={"content": "counts"})
+    settings = settings.model_copy(update={"policies": {"school-night": counts_policy}})
+    guardian = await start_guardian(settings, AFTERNOON)
+    for n in range(6):  # a burst in the afternoon
+        await guardian.run_until(AFTERNOON + timedelta(seconds=45 * n))
+        await guardian.post(message(f"day-{n}", text=f"afternoon secret {n}"))
+    await guardian.run_until(NIGHT)
+    await guardian.post(message("urgent", text="emergency secret"))
+    for n in range(6):  # a storm at night
+        await guardian.run_until(NIGHT + timedelta(minutes=3 * (n + 1)))
+        await guardian.post(message(f"night-{n}", text=f"night secret {n}"))
+    await guardian.run_until(at("2026-11-26T08:00:00+01:00"))
+    await settle()
+    kinds = {d.kind for d in await Delivery.all()}
+    assert kinds >= {"forward", "burst", "breakthrough", "storm", "summary", "report"}
+    assert len(receiver.received) == await Delivery.filter(status="sent").count()
+    for payload in receiver.received:
+        shown = f"{payload['title']} {payload['message']}"
+        assert "secret" not in shown
+        assert "Sophie" not in shown
+        assert "“emergency”" not in shown  # the generic "an emergency keyword" is allowed
