@@ -1,16 +1,21 @@
 """Guardian: a self-hosted notification guardian for a family.
 
-This module is the public surface for plugin authors; everything else is internal.
+This module is the public surface for plugin authors; everything else is internal, except
+`guardian.testing`, the test kit for plugins (imported on its own: it starts real apps).
 """
 
 from guardian.plugin import (
+    ENTRY_POINT_GROUP,
     BadRequest,
     HookError,
     HookRequest,
     IncomingMessage,
     InvalidFields,
+    Plugin,
     PluginContext,
     PluginSettings,
+    PullBatch,
+    PullPlugin,
     PushPlugin,
     Received,
     TooLarge,
@@ -20,13 +25,17 @@ from guardian.plugin import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "BadRequest",
     "HookError",
     "HookRequest",
     "IncomingMessage",
     "InvalidFields",
+    "Plugin",
     "PluginContext",
     "PluginSettings",
+    "PullBatch",
+    "PullPlugin",
     "PushPlugin",
     "Received",
     "TooLarge",

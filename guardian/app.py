@@ -114,6 +114,8 @@ async def _plugins(app: web.Application) -> AsyncIterator[None]:
             plugin = loaded.get(source.plugin)
             if plugin is None:
                 reason = guardian.registry.broken().get(source.plugin, "not installed")
+                if source.plugin in guardian.registry.pulling():
+                    reason = "a pull plugin: pull sources are not run yet"
                 guardian.plugin_errors[source.id] = f"plugin {source.plugin!r}: {reason}"
                 log.error("source %s unavailable: %s", source.id, guardian.plugin_errors[source.id])
                 continue
@@ -124,6 +126,7 @@ async def _plugins(app: web.Application) -> AsyncIterator[None]:
                     settings=settings,
                     session=session,
                     log=logging.getLogger(f"guardian.plugins.{source.plugin}.{source.id}"),
+                    clock=guardian.clock,
                 )
                 guardian.plugins[source.id] = plugin(context)
             except Exception as error:  # isolate: the other sources keep running

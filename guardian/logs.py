@@ -34,3 +34,6 @@ def configure_logging(level: str = "INFO") -> None:
     # Apprise logs each service's full URL at DEBUG and more; keep it to warnings.
     logging.getLogger("apprise").setLevel(logging.WARNING)
     logging.getLogger("tortoise").setLevel(logging.WARNING)
+    # At DEBUG these log SQL parameters, which include source secrets.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    logging.getLogger("tortoise.db_client").setLevel(logging.WARNING)

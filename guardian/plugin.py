@@ -1,25 +1,30 @@
 """What a plugin is, and how Guardian finds plugins: the entry-point group `guardian.plugins`.
 
-A push plugin turns one HTTP request into `IncomingMessage`s (or refuses it with a `HookError`).
-It is given its settings, a shared `aiohttp.ClientSession` and a logger, and nothing else: the
-core owns the route, storage, the policy and delivery. Built-in plugins register through the
-same entry points as third-party ones.
+Two kinds. A push plugin turns one HTTP request into `IncomingMessage`s (or refuses it with a
+`HookError`); a pull plugin reads a network from a cursor and yields `PullBatch`es, each with the
+cursor to store after it. Either is given its settings, a shared `aiohttp.ClientSession`, a
+logger and the clock, and nothing else: the core owns the route, storage, the cursor, the policy
+and delivery. Built-in plugins register through the same entry points as third-party ones, and a
+plugin that fails to load is kept in the registry with its error instead of taking others down.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiMapping
 from pydantic import BaseModel, ConfigDict
+
+from guardian.clock import Clock, SystemClock
 
 ENTRY_POINT_GROUP = "guardian.plugins"
 log = logging.getLogger(__name__)
@@ -35,11 +40,14 @@ class PluginSettings(BaseModel):
 class IncomingMessage:
     """One message a plugin read from a network, before Guardian stores and decides on it."""
 
+    #: The network's own id of the message: the same id from the same source is a duplicate.
     external_id: str
+    #: The network's short name (`telegram`, `sms`); the sender's address is `network:sender_id`.
     network: str
     sender_id: str
     sender_name: str | None = None
     text: str = ""
+    #: When the sender sent it (aware); the time of receipt when the network does not say.
     sent_at: datetime | None = None
     conversation_id: str | None = None
     conversation_title: str | None = None
@@ -49,6 +57,7 @@ class IncomingMessage:
 
     @property
     def sender_address(self) -> str:
+        """`network:sender_id`, what contacts' addresses match."""
         return f"{self.network}:{self.sender_id}"
 
 
@@ -57,10 +66,13 @@ class HookRequest:
     """The parts of an HTTP request a push plugin may read; the body is already read and bounded."""
 
     method: str
+    #: The full URL as Guardian was reached (behind a proxy, see the plugin's `public_url`).
     url: str
     headers: CIMultiDictProxy[str]
     query: MultiMapping[str]
+    #: The raw bytes, exactly as sent: verify signatures over these.
     body: bytes
+    #: Guardian's clock at receipt: check signature timestamps against this, not the wall clock.
     received_at: datetime
 
 
@@ -71,6 +83,15 @@ class Received:
     messages: Sequence[IncomingMessage] = ()
     #: Answered as-is instead of Guardian's 202 (a handshake, a challenge echo, empty TwiML).
     reply: web.StreamResponse | None = None
+
+
+@dataclass(frozen=True)
+class PullBatch:
+    """Messages a pull plugin read, and the cursor that points just past them."""
+
+    messages: Sequence[IncomingMessage]
+    #: Stored by Guardian in the same transaction as the messages; the next `pull` starts here.
+    cursor: str
 
 
 class HookError(Exception):
@@ -85,14 +106,20 @@ class HookError(Exception):
 
 
 class BadRequest(HookError):
+    """400: the body cannot be read (not JSON, not the network's format)."""
+
     status, error = 400, "bad_request"
 
 
 class Unauthorized(HookError):
+    """401: a missing, wrong or stale signature or secret."""
+
     status, error = 401, "unauthorized"
 
 
 class TooLarge(HookError):
+    """413: more than the plugin accepts in one request."""
+
     status, error = 413, "too_large"
 
 
@@ -111,14 +138,20 @@ class PluginContext(Generic[S]):
 
     source_id: str
     settings: S
+    #: Shared by all plugins for calls to the network; None only where no network is reached.
     session: aiohttp.ClientSession | None
+    #: `guardian.plugins.<plugin>.<source>`: never log a secret through it (or any other).
     log: logging.Logger
+    #: Guardian's clock: a pull plugin waits with `clock.sleep`, so tests can run it virtually.
+    clock: Clock = field(default_factory=SystemClock)
 
 
-class PushPlugin(ABC, Generic[S]):
-    """A network that pushes to Guardian: one HTTP request in, messages out."""
+class Plugin(ABC, Generic[S]):
+    """What push and pull plugins share: a kind, a settings model, and the context given."""
 
-    kind: ClassVar[str] = "push"
+    #: `push` or `pull`, shown by `guardian plugins`.
+    kind: ClassVar[str]
+    #: The pydantic model of a source's settings for this plugin.
     settings_model: ClassVar[type[PluginSettings]]
 
     def __init__(self, context: PluginContext[S]) -> None:
@@ -126,21 +159,56 @@ class PushPlugin(ABC, Generic[S]):
         self.settings: S = context.settings
         self.log = context.log
 
-    @abstractmethod
-    async def receive(self, request: HookRequest) -> Received:
-        """Check the request's signature and read its messages; raise a HookError to refuse it."""
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} source={self.context.source_id!r}>"
 
 
+class PushPlugin(Plugin[S]):
+    """A network that pushes to Guardian: one HTTP request in, messages out."""
+
+    kind: ClassVar[str] = "push"
+
+    @abstractmethod
+    async def receive(self, request: HookRequest) -> Received:
+        """Check the request's signature and read its messages; raise a HookError to refuse it."""
+
+
+class PullPlugin(Plugin[S]):
+    """A network Guardian reads from: polled or streamed from a cursor that Guardian stores.
+
+    Guardian calls `pull` with the cursor stored last (None the first time), stores each batch's
+    messages and its cursor in one transaction, and only then asks for the next batch: a batch
+    is either stored whole, cursor included, or read again after a restart. Neither loses nor
+    repeats messages (a re-read batch is also deduplicated by external id). When `pull` raises,
+    Guardian reports the source as failing and calls `pull` again from the stored cursor, with
+    backoff; when Guardian stops, the iterator is closed (cancelled while it waits).
+    """
+
+    kind: ClassVar[str] = "pull"
+
+    @abstractmethod
+    def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:
+        """Yield batches from `cursor` on, waiting for new messages between them; never return.
+
+        Write it as an async generator (`async def pull(...)` with `yield`). `cursor` is None on
+        a source's first run: start at what is new now, not at the network's whole history. A
+        batch may have no messages, to move the cursor past events that are not messages.
+        """
+
+
+#: A plugin class of either kind, as the registry holds it.
+PluginClass: TypeAlias = type[PushPlugin[Any]] | type[PullPlugin[Any]]
+
+
 @dataclass
 class PluginInfo:
+    """One installed plugin: where it comes from, and its class or why it failed to load."""
+
     name: str
     package: str
     version: str
     kind: str = "?"
-    plugin: type[PushPlugin[Any]] | None = None
+    plugin: PluginClass | None = None
     error: str | None = None
 
 
@@ -152,18 +220,49 @@ class PluginRegistry:
 
     @classmethod
     def discover(cls, extra: Sequence[EntryPoint] = ()) -> PluginRegistry:
+        """Every plugin in the `guardian.plugins` entry-point group, plus `extra` ones."""
         registry = cls()
         for entry in [*entry_points(group=ENTRY_POINT_GROUP), *extra]:
             registry.plugins[entry.name] = _load(entry)
         return registry
 
+    @classmethod
+    def of(cls, plugins: Mapping[str, PluginClass]) -> PluginRegistry:
+        """A registry of the given classes by name, as if they were installed (for tests)."""
+        registry = cls()
+        for name, plugin in plugins.items():
+            package = plugin.__module__.split(".")[0]
+            info = PluginInfo(name=name, package=package, version="?")
+            try:
+                info.plugin, info.kind = _check(plugin, f"{plugin.__module__}:{plugin.__name__}")
+            except TypeError as error:
+                info.error = f"TypeError: {error}"
+            registry.plugins[name] = info
+        return registry
+
     def loaded(self) -> dict[str, type[PushPlugin[Any]]]:
-        return {name: i.plugin for name, i in self.plugins.items() if i.plugin is not None}
+        """The push plugins that loaded, by name: what `/hooks/{source}` serves."""
+        return {
+            name: i.plugin
+            for name, i in self.plugins.items()
+            if i.plugin is not None and issubclass(i.plugin, PushPlugin)
+        }
+
+    def pulling(self) -> dict[str, type[PullPlugin[Any]]]:
+        """The pull plugins that loaded, by name."""
+        return {
+            name: i.plugin
+            for name, i in self.plugins.items()
+            if i.plugin is not None and issubclass(i.plugin, PullPlugin)
+        }
 
     def settings_models(self) -> Mapping[str, type[BaseModel]]:
-        return {name: plugin.settings_model for name, plugin in self.loaded().items()}
+        """Each loaded plugin's settings model (both kinds), to check sources' settings."""
+        plugins = [(name, i.plugin) for name, i in self.plugins.items()]
+        return {name: plugin.settings_model for name, plugin in plugins if plugin is not None}
 
     def broken(self) -> dict[str, str]:
+        """The plugins that failed to load, with their errors."""
         return {name: i.error for name, i in self.plugins.items() if i.error is not None}
 
 
@@ -172,11 +271,21 @@ def _load(entry: EntryPoint) -> PluginInfo:
     version = entry.dist.version if entry.dist else "?"
     info = PluginInfo(name=entry.name, package=package, version=version)
     try:
-        plugin = entry.load()
-        if not (isinstance(plugin, type) and issubclass(plugin, PushPlugin)):
-            raise TypeError(f"{entry.value} is not a guardian PushPlugin class")
-        info.plugin, info.kind = plugin, plugin.kind
+        info.plugin, info.kind = _check(entry.load(), entry.value)
     except Exception as error:  # a broken plugin must not take the others down
         info.error = f"{type(error).__name__}: {error}"
         log.error("plugin %s failed to load: %s", entry.name, info.error)
     return info
+
+
+def _check(plugin: object, where: str) -> tuple[PluginClass, str]:
+    """The plugin class and its kind, or a TypeError saying what is wrong with it."""
+    if not (isinstance(plugin, type) and issubclass(plugin, PushPlugin | PullPlugin)):
+        raise TypeError(f"{where} is not a guardian PushPlugin or PullPlugin class")
+    model = getattr(plugin, "settings_model", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{where} has no settings_model (a guardian PluginSettings class)")
+    if inspect.isabstract(plugin):
+        missing = ", ".join(sorted(getattr(plugin, "__abstractmethods__", ())))
+        raise TypeError(f"{where} does not implement {missing}")
+    return plugin, plugin.kind

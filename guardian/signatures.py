@@ -38,7 +38,7 @@ def secret_key(secret: str) -> bytes:
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` header value for one request."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
+    signed = f"{message_id}.{timestamp}.".encode("utf-8", "surrogateescape") + body
     digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
@@ -66,7 +66,10 @@ def verify(
     expected = sign(secret, message_id, sent, body).split(",", 1)[1]
     for entry in signatures.split():
         version, _, value = entry.partition(",")
-        # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry any.
-        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry any
+        # bytes (aiohttp keeps undecodable ones as surrogates).
+        if version == "v1" and hmac.compare_digest(
+            value.encode("utf-8", "surrogateescape"), expected.encode()
+        ):
             return
     raise SignatureInvalid("no matching v1 signature")

@@ -44,7 +44,9 @@ class WebhookPlugin(PushPlugin[WebhookSettings]):
     def _authenticate(self, request: HookRequest) -> None:
         authorization = request.headers.get("Authorization", "")
         if self.settings.token is not None and authorization.startswith("Bearer "):
-            offered = authorization.removeprefix("Bearer ").strip().encode()
+            offered = (
+                authorization.removeprefix("Bearer ").strip().encode("utf-8", "surrogateescape")
+            )
             if hmac.compare_digest(offered, self.settings.token.get_secret_value().encode()):
                 return
             raise Unauthorized("wrong bearer token")
