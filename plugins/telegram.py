@@ -1,0 +1,180 @@
+"""Telegram Bot API webhook: one `Update` per request (core.telegram.org/bots/api#update).
+
+Telegram proves itself with `X-Telegram-Bot-Api-Secret-Token`, the `secret_token` given to
+`setWebhook`; there is no body signature and no timestamp. `update_id` is the external id, so a
+redelivered update is a duplicate. Only new messages from people count: edits, channel posts,
+membership changes, service messages (joins, pins) and bots' messages yield nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from guardian.plugin import (
+    BadRequest,
+    HookRequest,
+    IncomingMessage,
+    InvalidFields,
+    PluginSettings,
+    PushPlugin,
+    Received,
+    Unauthorized,
+)
+from guardian.webhook_format import MAX_TEXT, field_errors
+
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+NAME_LENGTH = 200
+
+#: Media a person sends without text; shown as a placeholder so the message is not lost.
+MEDIA = {
+    "photo": "[photo]",
+    "video": "[video]",
+    "video_note": "[video message]",
+    "animation": "[GIF]",
+    "voice": "[voice message]",
+    "audio": "[audio]",
+    "document": "[file]",
+    "sticker": "[sticker]",
+    "location": "[location]",
+    "venue": "[location]",
+    "contact": "[contact]",
+    "poll": "[poll]",
+    "dice": "[dice]",
+}
+
+UnixTime = Annotated[int, Field(ge=0, lt=10**11)]
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class TelegramSettings(PluginSettings):
+    secret_token: SecretStr = Field(
+        description="the secret_token given to setWebhook (1-256 characters: A-Z a-z 0-9 _ -)"
+    )
+
+    @field_validator("secret_token")
+    @classmethod
+    def _telegram_alphabet(cls, token: SecretStr) -> SecretStr:
+        # Telegram refuses any other token in setWebhook, so one here could never match.
+        if not SECRET_TOKEN.fullmatch(token.get_secret_value()):
+            raise ValueError("1-256 characters, only A-Z, a-z, 0-9, _ and -")
+        return token
+
+
+class _Telegram(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class User(_Telegram):
+    id: int
+    is_bot: bool = False
+    first_name: str = ""
+    last_name: str | None = None
+    username: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        full = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return (full or self.username or "")[:NAME_LENGTH] or None
+
+
+class Chat(_Telegram):
+    id: int
+    type: str
+    title: str | None = None
+
+
+class Message(_Telegram):
+    message_id: int
+    sender: User | None = Field(None, alias="from")
+    chat: Chat
+    date: UnixTime
+    text: str | None = None
+    caption: str | None = None
+    #: Which of MEDIA the message carries, if any (set from the keys present).
+    media: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _media(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {**data, "media": next((key for key in MEDIA if key in data), None)}
+        return data
+
+    @property
+    def content(self) -> str | None:
+        """What the person wrote, a placeholder for bare media; None for service messages."""
+        if self.text:
+            return self.text
+        if self.caption:
+            return self.caption
+        return MEDIA[self.media] if self.media else None
+
+
+class Update(_Telegram):
+    update_id: int
+    #: Only new messages count; edited_message, channel_post, my_chat_member... are ignored.
+    message: Message | None = None
+
+
+class TelegramPlugin(PushPlugin[TelegramSettings]):
+    settings_model = TelegramSettings
+
+    async def receive(self, request: HookRequest) -> Received:
+        offered = request.headers.get(HEADER, "").encode("utf-8", "surrogateescape")
+        if not offered:
+            raise Unauthorized(f"missing {HEADER}")
+        expected = self.settings.secret_token.get_secret_value().encode()
+        if not hmac.compare_digest(offered, expected):
+            raise Unauthorized(f"wrong {HEADER}")
+        if request.method != "POST":
+            raise BadRequest("Telegram delivers updates with POST")
+        return Received(read_update(request.body))
+
+
+def read_update(body: bytes) -> list[IncomingMessage]:
+    """The message in one Update body; nothing for updates that are not a person's new message."""
+    try:
+        document = json.loads(body)
+    except ValueError as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidFields([{"path": "(root)", "message": "expected an Update object"}])
+    try:
+        update = Update.model_validate(document)
+    except ValidationError as error:
+        raise InvalidFields(field_errors(error)) from None
+    message = update.message
+    if message is None or message.sender is None or message.sender.is_bot:
+        return []
+    text = message.content
+    if text is None:
+        return []
+    chat = message.chat
+    group = chat.type in ("group", "supergroup")
+    return [
+        IncomingMessage(
+            external_id=str(update.update_id),
+            network="telegram",
+            sender_id=str(message.sender.id),
+            sender_name=message.sender.name,
+            text=text[:MAX_TEXT],
+            sent_at=datetime.fromtimestamp(message.date, UTC),
+            conversation_id=str(chat.id),
+            conversation_title=(chat.title or "")[:NAME_LENGTH] or None if group else None,
+            group=group,
+        )
+    ]
