@@ -38,6 +38,7 @@ from guardian.windows import quiet_interval_at
 log = logging.getLogger(__name__)
 
 MAX_ROWS_PER_COMMIT = 2000
+MAX_ID, MAX_ADDRESS, MAX_NAME = 255, 300, 200
 RETRY_AFTER_SECONDS = 5
 
 
@@ -102,15 +103,23 @@ def normalise(
     now: datetime,
     activity: Activity,
 ) -> list[NewNotification]:
-    """Turn plugin messages into rows and decisions; raise InvalidFields for unknown members."""
-    problems = [
-        {
-            "path": f"[{index}].to" if len(messages) > 1 else "to",
-            "message": f"unknown member {message.to!r}",
-        }
-        for index, message in enumerate(messages)
-        if (message.to or source.member) not in view.members
-    ]
+    """Turn plugin messages into rows and decisions; raise InvalidFields for what cannot be
+    stored: an unknown member, or ids longer than the database keeps (a third-party plugin
+    may not bound them)."""
+    problems = []
+    for index, message in enumerate(messages):
+        prefix = f"[{index}]." if len(messages) > 1 else ""
+        if (message.to or source.member) not in view.members:
+            problems.append({"path": f"{prefix}to", "message": f"unknown member {message.to!r}"})
+        for field, value, limit in (
+            ("id", message.external_id, MAX_ID),
+            ("from.id", message.sender_address, MAX_ADDRESS),
+            ("conversation.id", message.conversation_id or "", MAX_ID),
+        ):
+            if len(value) > limit:
+                problems.append(
+                    {"path": f"{prefix}{field}", "message": f"longer than {limit} characters"}
+                )
     if problems:
         raise InvalidFields(problems)
     return [decided(message, source, view, now, activity) for message in messages]
@@ -168,12 +177,12 @@ def decided(
         member_id=member.pk,
         external_id=message.external_id,
         network=message.network,
-        sender_address=canonical(message.sender_address)[:300],
-        sender_name=message.sender_name,
-        sender_key=key[:300],
+        sender_address=canonical(message.sender_address)[:MAX_ADDRESS],
+        sender_name=message.sender_name[:MAX_NAME] if message.sender_name else None,
+        sender_key=key[:MAX_ADDRESS],
         contact_id=contact.pk if contact else None,
         conversation_id=message.conversation_id,
-        conversation_title=message.conversation_title,
+        conversation_title=(message.conversation_title or "")[:MAX_NAME] or None,
         is_group=message.group,
         # Pushed notifications have been delivered at the member's level: their text goes.
         text=message.text if keeps_text else "",

@@ -274,3 +274,15 @@ async def test_a_source_whose_plugin_is_not_installed_answers_503(
     ready = await client.get("/readyz")
     sources = (await ready.json())["checks"]["sources"]
     assert sources["mia-phone"] == "plugin 'webhook': ImportError: gone"
+
+
+async def test_the_core_refuses_ids_too_long_to_store(guardian: Running) -> None:
+    """A third-party plugin may not bound its ids; the core answers 422 instead of failing."""
+    from guardian.ingest import normalise
+    from guardian.plugin import IncomingMessage, InvalidFields
+
+    view = guardian.guardian.household()
+    too_long = IncomingMessage(external_id="x" * 256, network="sms", sender_id="+31612345678")
+    with pytest.raises(InvalidFields) as refused:
+        normalise([too_long], view.sources["mia-phone"], view, QUIET, guardian.guardian.activity)
+    assert refused.value.detail == [{"path": "id", "message": "longer than 255 characters"}]
