@@ -20,6 +20,9 @@ from guardian.plugin import (
     Received,
     TooLarge,
     Unauthorized,
+    field_errors,
+    json_object,
+    validated,
 )
 
 __version__ = "0.1.0"
@@ -41,4 +44,7 @@ __all__ = [
     "TooLarge",
     "Unauthorized",
     "__version__",
+    "field_errors",
+    "json_object",
+    "validated",
 ]

@@ -11,6 +11,7 @@ plugin that fails to load is kept in the registry with its error instead of taki
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -22,9 +23,10 @@ from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiMapping
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from guardian.clock import Clock, SystemClock
+from guardian.settings import loc_path
 
 ENTRY_POINT_GROUP = "guardian.plugins"
 log = logging.getLogger(__name__)
@@ -127,6 +129,36 @@ class InvalidFields(HookError):
     """422; `detail` is a list of `{"path": ..., "message": ...}`."""
 
     status, error = 422, "invalid"
+
+
+def field_errors(error: ValidationError) -> list[dict[str, str]]:
+    """A pydantic error as InvalidFields' detail: `{"path": "[0].from.id", "message": ...}`."""
+    return [
+        {"path": loc_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+        for e in error.errors()
+    ]
+
+
+def json_object(body: bytes, what: str = "a JSON object") -> dict[str, Any]:
+    """The body as a JSON object: 400 if it is not JSON, 422 if it is not an object."""
+    try:
+        document = json.loads(body)
+    except ValueError as error:  # also invalid UTF-8
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidFields([{"path": "(root)", "message": f"expected {what}"}])
+    return document
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], document: Any) -> M:
+    """`document` as `model`, or 422 naming each invalid field by its path."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        raise InvalidFields(field_errors(error)) from None
 
 
 S = TypeVar("S", bound=PluginSettings)

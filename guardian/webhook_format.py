@@ -19,8 +19,7 @@ from pydantic import (
     ValidationError,
 )
 
-from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, TooLarge
-from guardian.settings import loc_path
+from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, TooLarge, field_errors
 
 MAX_BATCH = 500
 MAX_TEXT = 4096
@@ -102,10 +101,3 @@ def parse_body(body: bytes) -> list[IncomingMessage]:
         raise InvalidFields(field_errors(error)) from None
     messages = parsed if isinstance(parsed, list) else [parsed]
     return [m.incoming() for m in messages]
-
-
-def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"path": loc_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-        for e in error.errors()
-    ]

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from guardian.plugin import (
-    BadRequest,
     HookRequest,
     IncomingMessage,
-    InvalidFields,
     PluginSettings,
     PushPlugin,
     Received,
     Unauthorized,
+    json_object,
+    validated,
 )
-from guardian.webhook_format import MAX_TEXT, field_errors
+from guardian.webhook_format import MAX_TEXT
 
 TOLERANCE = timedelta(minutes=5)
 NAME_LENGTH = 200
@@ -92,9 +91,9 @@ class SlackPlugin(PushPlugin[SlackSettings]):
 
     async def receive(self, request: HookRequest) -> Received:
         self._authenticate(request)
-        document = _document(request.body)
+        document = json_object(request.body, "an Events API object")
         if document.get("type") == "url_verification":
-            challenge = _validate(UrlVerification, document).challenge
+            challenge = validated(UrlVerification, document).challenge
             return Received(reply=web.json_response({"challenge": challenge}))
         return Received(read_event(document))
 
@@ -127,7 +126,7 @@ def read_event(document: dict[str, Any]) -> list[IncomingMessage]:
         return []  # edits, deletions, joins, bot messages...
     if event.get("bot_id") or "user" not in event:
         return []  # bots, including our own app's posts
-    callback = _validate(EventCallback, document)
+    callback = validated(EventCallback, document)
     message = callback.event
     text = message.text or ("[file]" if message.files else "")
     return [
@@ -147,23 +146,3 @@ def read_event(document: dict[str, Any]) -> list[IncomingMessage]:
 def _unescape(text: str) -> str:
     # Slack escapes exactly these three in message text (its "Formatting text" reference).
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _document(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidFields([{"path": "(root)", "message": "expected an Events API object"}])
-    return document
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _validate(model: type[M], document: dict[str, Any]) -> M:
-    try:
-        return model.model_validate(document)
-    except ValidationError as error:
-        raise InvalidFields(field_errors(error)) from None

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from guardian.contacts import canonical_phone
 from guardian.plugin import (
-    BadRequest,
     HookRequest,
     IncomingMessage,
-    InvalidFields,
     PluginSettings,
     PushPlugin,
     Received,
     Unauthorized,
+    json_object,
+    validated,
 )
-from guardian.webhook_format import MAX_TEXT, field_errors
+from guardian.webhook_format import MAX_TEXT
 
 TOLERANCE = timedelta(minutes=5)
 RECEIVED = "sms:received"
@@ -94,18 +93,10 @@ class SmsGatewayPlugin(PushPlugin[SmsGatewaySettings]):
 
 def read_event(body: bytes) -> list[IncomingMessage]:
     """The SMS in an `sms:received` event; nothing for the app's other events."""
-    try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidFields([{"path": "(root)", "message": "expected a webhook event object"}])
-    try:
-        if Event.model_validate(document).event != RECEIVED:
-            return []
-        event = SmsReceived.model_validate(document)
-    except ValidationError as error:
-        raise InvalidFields(field_errors(error)) from None
+    document = json_object(body, "a webhook event object")
+    if validated(Event, document).event != RECEIVED:
+        return []
+    event = validated(SmsReceived, document)
     # `+31 6 1234 5678` and `0031...` become E.164; a national number stays as the phone shows it.
     number = canonical_phone(event.payload.phone_number)
     return [

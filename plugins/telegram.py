@@ -9,7 +9,6 @@ membership changes, service messages (joins, pins) and bots' messages yield noth
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -19,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -28,13 +26,14 @@ from guardian.plugin import (
     BadRequest,
     HookRequest,
     IncomingMessage,
-    InvalidFields,
     PluginSettings,
     PushPlugin,
     Received,
     Unauthorized,
+    json_object,
+    validated,
 )
-from guardian.webhook_format import MAX_TEXT, field_errors
+from guardian.webhook_format import MAX_TEXT
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 NAME_LENGTH = 200
@@ -147,16 +146,7 @@ class TelegramPlugin(PushPlugin[TelegramSettings]):
 
 def read_update(body: bytes) -> list[IncomingMessage]:
     """The message in one Update body; nothing for updates that are not a person's new message."""
-    try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidFields([{"path": "(root)", "message": "expected an Update object"}])
-    try:
-        update = Update.model_validate(document)
-    except ValidationError as error:
-        raise InvalidFields(field_errors(error)) from None
+    update = validated(Update, json_object(body, "an Update object"))
     message = update.message
     if message is None or message.sender is None or message.sender.is_bot:
         return []

@@ -12,24 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from guardian.plugin import (
     BadRequest,
     HookRequest,
     IncomingMessage,
-    InvalidFields,
     PluginSettings,
     PushPlugin,
     Received,
     Unauthorized,
+    json_object,
+    validated,
 )
-from guardian.webhook_format import MAX_TEXT, field_errors
+from guardian.webhook_format import MAX_TEXT
 
 HEADER = "X-Hub-Signature-256"
 NAME_LENGTH = 200
@@ -161,16 +161,7 @@ class WhatsAppPlugin(PushPlugin[WhatsAppSettings]):
 
 def read_notification(body: bytes) -> list[IncomingMessage]:
     """Every person's message in a (possibly batched) webhook body; statuses yield nothing."""
-    try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidFields([{"path": "(root)", "message": "expected a webhook object"}])
-    try:
-        notification = Notification.model_validate(document)
-    except ValidationError as error:
-        raise InvalidFields(field_errors(error)) from None
+    notification = validated(Notification, json_object(body, "a webhook object"))
     messages = []
     for entry in notification.entry:
         for change in entry.changes:
