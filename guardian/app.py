@@ -19,13 +19,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from guardian import household as household_store
+from guardian import metrics as prometheus
 from guardian.activity import Activity
 from guardian.clock import Clock, SystemClock
 from guardian.database import STORAGE_ERRORS, opened
 from guardian.delivery import AppriseSender, Deliverer, Sender
 from guardian.household import HouseholdView
 from guardian.ingest import GroupCommitter, Ingest, error_response
-from guardian.models import Household
+from guardian.models import Delivery, Household
 from guardian.plugin import PluginContext, PluginRegistry, PushPlugin
 from guardian.scheduler import Scheduler
 from guardian.settings import Settings, format_validation_errors
@@ -46,6 +47,7 @@ class Guardian:
     plugin_errors: dict[str, str] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     committer: GroupCommitter = field(default_factory=GroupCommitter)
+    counters: prometheus.Counters = field(default_factory=prometheus.Counters)
     activity: Activity = field(default_factory=Activity)
     scheduler: Scheduler | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -83,6 +85,7 @@ def create_app(
         max_body_bytes=settings.server.max_body_bytes,
         wake=guardian.wake,
         activity=guardian.activity,
+        counters=guardian.counters,
     )
 
     async def hook(request: web.Request) -> web.StreamResponse:
@@ -91,6 +94,7 @@ def create_app(
     app.router.add_route("*", "/hooks/{source}", hook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.middlewares.append(json_errors)
     return app
 
@@ -144,7 +148,13 @@ def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterato
     async def background(app: web.Application) -> AsyncIterator[None]:
         guardian = app[GUARDIAN]
         deliverer = Deliverer(guardian.sender, guardian.settings.delivery, guardian.household)
-        guardian.scheduler = Scheduler(guardian.clock, deliverer, guardian.household, guardian.wake)
+        guardian.scheduler = Scheduler(
+            guardian.clock,
+            deliverer,
+            guardian.household,
+            guardian.wake,
+            start_delay=guardian.settings.delivery.start_delay,
+        )
         await guardian.scheduler.prepare(guardian.clock.now())
         guardian.tasks.append(asyncio.create_task(guardian.committer.run(), name="group-commit"))
         if run_scheduler:
@@ -187,6 +197,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    guardian = request.app[GUARDIAN]
+    text = await prometheus.render(guardian.counters, guardian.household(), guardian.clock.now())
+    return prometheus.response(text)
+
+
 async def readyz(request: web.Request) -> web.Response:
     guardian = request.app[GUARDIAN]
     checks: dict[str, Any] = {}
@@ -201,6 +217,10 @@ async def readyz(request: web.Request) -> web.Response:
         source_id: "ok" if source_id in guardian.plugins else guardian.plugin_errors[source_id]
         for source_id in guardian.household().sources
     }
+    if checks["database"] == "ok":
+        checks["failed_deliveries"] = await Delivery.filter(
+            household_id=guardian.household().id, status="failed"
+        ).count()
     ready = checks["database"] == "ok" and checks["scheduler"] == "running"
     return web.json_response(
         {"status": "ready" if ready else "not ready", "checks": checks},

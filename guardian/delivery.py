@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import apprise
 
+from guardian.durations import format_duration
 from guardian.household import HouseholdView
 from guardian.models import Delivery
 from guardian.settings import DeliverySettings
@@ -229,6 +230,9 @@ class Deliverer:
         elif delivery.attempts >= self.settings.max_attempts:
             delivery.status = "failed"
             delivery.last_error = f"gave up after {delivery.attempts} attempts"
+        elif now - delivery.created_at >= self.settings.max_age:
+            delivery.status = "failed"
+            delivery.last_error = f"gave up after {format_duration(now - delivery.created_at)}"
         else:
             delivery.status = "pending"
             delivery.next_attempt_at = now + self.backoff(delivery.attempts)
@@ -244,6 +248,8 @@ class Deliverer:
                 "next_attempt_at",
             ]
         )
+        if delivery.status == "failed":
+            await report_failure(delivery, member.name, view, now)
         level = logging.INFO if delivery.status == "sent" else logging.WARNING
         log.log(
             level,
@@ -252,6 +258,40 @@ class Deliverer:
             delivery.kind,
             member.id,
             delivery.status,
+        )
+
+
+FAILURE_PREFIX = "failed:"
+
+
+async def report_failure(
+    delivery: Delivery, member_name: str, view: HouseholdView, now: datetime
+) -> None:
+    """Tell the guardians, through their own channels, that a delivery was given up."""
+    if delivery.kind == "test" or delivery.dedup_key.startswith(FAILURE_PREFIX):
+        return  # a failing report about a failure is not reported again
+    guardians = [
+        m
+        for m in view.members.values()
+        if m.role == "guardian" and m.pk != delivery.member_id  # type: ignore[attr-defined]
+    ]
+    for guardian in guardians:
+        await Delivery.get_or_create(
+            dedup_key=f"{FAILURE_PREFIX}{delivery.id}:{guardian.pk}",
+            defaults={
+                "household_id": view.id,
+                "member_id": guardian.pk,
+                "kind": "report",
+                "title": f"Guardian could not reach {member_name}",
+                "body": (
+                    f"A {delivery.kind} for {member_name} could not be delivered: "
+                    f"{delivery.last_error}. Check the channel on the dashboard or with "
+                    "`guardian send-test`."
+                ),
+                "notify_type": "failure",
+                "created_at": now,
+                "next_attempt_at": now,
+            },
         )
 
 

@@ -9,12 +9,12 @@ _PART = re.compile(r"(\d+)\s*(d|h|m|s)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
     compact = text.strip().lower().replace(" ", "")
     if not compact or _PART.sub("", compact):
         raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h30m, 2d)")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"a duration must be positive: {text!r}")
     try:
         return timedelta(seconds=seconds)

@@ -23,6 +23,7 @@ from guardian.clock import Clock
 from guardian.contacts import canonical
 from guardian.database import STORAGE_ERRORS, StorageUnavailable
 from guardian.household import HouseholdView, SourceView
+from guardian.metrics import Counters
 from guardian.models import Delivery, Episode, Notification
 from guardian.plugin import HookError, HookRequest, IncomingMessage, InvalidFields, PushPlugin
 from guardian.policy import Action, Seen, decide
@@ -358,6 +359,7 @@ class Ingest:
     max_body_bytes: int
     wake: asyncio.Event
     activity: Activity
+    counters: Counters
 
     async def handle(
         self,
@@ -406,6 +408,8 @@ class Ingest:
                 "the database cannot take writes right now; nothing was stored",
                 **{"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
+        self.counters.accepted += outcome.accepted
+        self.counters.duplicates += outcome.duplicates
         if outcome.pushed:
             self.wake.set()  # a forward goes out at once; held notifications can wait
         if received.reply is not None:

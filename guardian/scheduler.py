@@ -64,6 +64,7 @@ class Scheduler:
     household: Callable[[], HouseholdView]
     wake: asyncio.Event
     claim_lease: timedelta = timedelta(minutes=5)
+    start_delay: timedelta = timedelta(0)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     running: bool = False
     last_tick: datetime | None = None
@@ -271,6 +272,9 @@ class Scheduler:
         """Tick whenever something is due, woken early by ingest; never sleeps past POLL."""
         self.running = True
         try:
+            # Sources that retry (and pull sources) replay what they hold first, so that the
+            # catch-up summaries include it.
+            await self.clock.sleep(self.start_delay.total_seconds())
             while True:
                 try:
                     await self.tick()

@@ -67,6 +67,16 @@ WallTime = Annotated[
     time, BeforeValidator(_wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
 ]
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
+
+
+def _delay(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(str(value), allow_zero=True)
+
+
+#: A duration that may be zero ("0s": no wait).
+Delay = Annotated[timedelta, BeforeValidator(_delay), PlainSerializer(format_duration)]
 Slug = Annotated[str, Field(pattern=SLUG)]
 Level = Literal["counts", "senders", "preview"]
 
@@ -101,6 +111,10 @@ class DeliverySettings(_Strict):
     backoff_max: Duration = timedelta(hours=1)
     timeout: Duration = timedelta(seconds=30)
     concurrency: int = Field(4, ge=1, le=64)
+    #: A delivery still failing after this long is given up (and reported to the guardians).
+    max_age: Duration = timedelta(hours=24)
+    #: At start-up, wait this long before catching up, so that sources can replay first.
+    start_delay: Delay = timedelta(seconds=5)
 
 
 class HouseholdSettings(_Strict):

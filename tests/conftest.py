@@ -126,6 +126,7 @@ def settings_toml(
         backoff = "10s"
         max_attempts = 3
         timeout = "5s"
+        start_delay = "0s"
 
         [household]
         name = "Test household"

@@ -193,6 +193,16 @@ async def test_gives_up_after_max_attempts(
     delivery = await Delivery.get(kind="forward")
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     assert delivery.last_error == "gave up after 3 attempts"
+    # The guardians hear of it through their own channels, once.
+    [alert] = await Delivery.filter(kind="report")
+    member = await alert.member
+    assert member.slug == "sam"
+    assert alert.title == "Guardian could not reach Mia"
+    assert "gave up after 3 attempts" in alert.body
+    ready = await guardian.client.get("/readyz")
+    # Sam's channel is the same failing receiver: the report fails too, and is not reported
+    # again (no loop of failure reports).
+    assert (await ready.json())["checks"]["failed_deliveries"] == 2
 
 
 async def test_misconfigured_channel_is_reported_not_counted_as_success(
@@ -209,3 +219,69 @@ async def test_misconfigured_channel_is_reported_not_counted_as_success(
     assert delivery.last_error is not None
     assert delivery.last_error.startswith("misconfigured channel")
     assert "whatever" not in str(delivery.channels)  # shown in privacy form only
+
+
+async def test_a_delivery_failing_for_longer_than_max_age_is_given_up(
+    write_settings: Callable[..., Settings], start_guardian: Start, receiver: Receiver
+) -> None:
+    receiver.fail_with = 500
+    settings = write_settings(mia_channels=[receiver.channel("mia")])
+    settings = settings.model_copy(
+        update={
+            "delivery": settings.delivery.model_copy(
+                update={"max_attempts": 100, "max_age": timedelta(minutes=30)}
+            )
+        }
+    )
+    noon = at("2026-11-26T12:00:00+01:00")
+    guardian = await start_guardian(settings, noon)
+    await guardian.post(message(1))
+    await guardian.run_until(noon + timedelta(hours=1))
+    delivery = await Delivery.get(kind="forward")
+    assert delivery.status == "failed"
+    assert delivery.last_error is not None
+    assert delivery.last_error.startswith("gave up after 3")  # 30 minutes and some: 3xmxs
+
+
+async def test_metrics_in_prometheus_text_format(
+    write_settings: Callable[..., Settings], start_guardian: Start, receiver: Receiver
+) -> None:
+    settings = write_settings(mia_channels=[receiver.channel("mia")])
+    guardian = await start_guardian(settings, WEDNESDAY_NIGHT)
+    await guardian.post([message(1), message(2)])
+    await guardian.post(message(2))
+    await guardian.clock.set(WEDNESDAY_NIGHT + timedelta(minutes=10))
+    response = await guardian.client.get("/metrics")
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    text = await response.text()
+    assert "guardian_notifications_accepted_total 2\n" in text
+    assert "guardian_notifications_duplicate_total 1\n" in text
+    assert "guardian_oldest_held_seconds 600\n" in text
+    assert "# TYPE guardian_delivery_queue_depth gauge" in text
+    await guardian.tick_at(THURSDAY_MORNING)
+    await receiver.wait_for(1)
+    text = await (await guardian.client.get("/metrics")).text()
+    assert 'guardian_deliveries{kind="summary",status="sent"} 1' in text
+    assert 'guardian_delivery_attempts{kind="summary",status="sent"} 1' in text
+    assert "guardian_summary_lag_seconds 0\n" in text
+
+
+async def test_start_delay_holds_catch_up_until_sources_could_replay(
+    write_settings: Callable[..., Settings], start_guardian: Start, receiver: Receiver
+) -> None:
+    settings = write_settings(mia_channels=[receiver.channel("mia")])
+    first = await start_guardian(settings, WEDNESDAY_NIGHT)
+    await first.post(message(1))
+    await first.client.close()
+    delayed = settings.model_copy(
+        update={
+            "delivery": settings.delivery.model_copy(update={"start_delay": timedelta(seconds=30)})
+        }
+    )
+    later = THURSDAY_MORNING + timedelta(hours=1)
+    second = await start_guardian(delayed, later)
+    await settle()
+    assert receiver.received == []  # the background scheduler waits out the delay
+    await second.clock.set(later + timedelta(seconds=30))
+    await receiver.wait_for(1)
