@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import tomli_w
 from aiohttp import web
-from pydantic import SecretStr
 
 from guardian.clock import SystemClock
 from guardian.delivery import AppriseSender, Deliverer, privacy_url
@@ -117,15 +116,8 @@ def masked(settings: Settings, registry: PluginRegistry) -> dict[str, Any]:
         if model is None:
             continue
         own = model.model_validate(spec.plugin_settings())
-        source.update(
-            {
-                key: "**********"
-                if isinstance(value, SecretStr)
-                else own.model_dump(mode="json")[key]
-                for key, value in own
-                if value is not None
-            }
-        )
+        plain = own.model_dump(mode="json", exclude_none=True)  # SecretStr dumps masked
+        source.update(plain)
     return data
 
 

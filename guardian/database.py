@@ -84,6 +84,3 @@ async def opened(url: str, *, apply_migrations: bool = True) -> AsyncIterator[To
     finally:
         await context.close_connections()
 
-
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite://")

@@ -1,9 +1,10 @@
-"""The timer: on each tick at `now`, build the summaries that are due, then send due deliveries.
+"""The timer: on each tick at `now`, do what is due: burst notices, summaries, the guardians'
+reports, the retention purge, then the deliveries.
 
-The next due instant of every member's summary lives in the `schedules` table, so a restart
-picks up exactly where the last run stopped: a window end missed during downtime is found
-at start-up, and a summary already built is never built again (its schedule row was moved
-forward in the same transaction that built it).
+The next due instant of every member's summary and report lives in the `schedules` table, so a
+restart picks up exactly where the last run stopped: a window end missed during downtime is
+found at start-up, and a summary already built is never built again (its schedule row was
+moved forward, as a claim, in the same transaction that built it).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as EnvParseError
 
 from guardian.durations import format_duration, parse_duration
-from guardian.windows import DAY_NAMES, QuietWindow, parse_days
+from guardian.windows import QuietWindow, parse_days
 
 ENV_PREFIX = "GUARDIAN_"
 DEFAULT_CONFIG = "settings.toml"
@@ -512,6 +512,3 @@ def _cross_check_data(
             problems.extend(format_validation_errors(error, f"sources[{index}]"))
     return problems
 
-
-def weekday_names(days: frozenset[int]) -> str:
-    return ",".join(DAY_NAMES[d] for d in sorted(days))
