@@ -83,4 +83,3 @@ async def opened(url: str, *, apply_migrations: bool = True) -> AsyncIterator[To
         yield context
     finally:
         await context.close_connections()
-

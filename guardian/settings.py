@@ -511,4 +511,3 @@ def _cross_check_data(
         except ValidationError as error:
             problems.extend(format_validation_errors(error, f"sources[{index}]"))
     return problems
-
