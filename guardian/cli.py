@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import tomli_w
 from aiohttp import web
+from pydantic import SecretStr
 
 from guardian.clock import SystemClock
 from guardian.delivery import AppriseSender, Deliverer, privacy_url
-from guardian.logs import configure_logging
+from guardian.logs import configure_logging, register_secrets
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, SettingsError, config_path, load_settings
 
@@ -90,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _load(args, registry)
     if settings is None:
         return EXIT_BAD_SETTINGS
+    register_secrets(known_secrets(settings, registry))
     app = create_app(settings, SystemClock(), registry=registry)
     log = logging.getLogger("guardian")
     log.info("Guardian on http://%s:%d", settings.server.host, settings.server.port)
@@ -119,6 +123,48 @@ def masked(settings: Settings, registry: PluginRegistry) -> dict[str, Any]:
         plain = own.model_dump(mode="json", exclude_none=True)  # SecretStr dumps masked
         source.update(plain)
     return data
+
+
+def known_secrets(settings: Settings, registry: PluginRegistry) -> list[str]:
+    """Every configured secret, for the log redactor: channel URLs (whole, and their passwords),
+    the database password, and the sources' secret settings (a `whsec_` key also bare)."""
+    found: list[str] = []
+
+    def url(value: str) -> None:
+        found.append(value)
+        parts = urlsplit(value)
+        with contextlib.suppress(ValueError):
+            if parts.password:
+                found.extend([parts.password, unquote(parts.password)])
+        # Tokens and keys that services put in the host or path (`tgram://BOT_TOKEN/CHAT`):
+        # long pieces of letters and digits, unlike host names and ids.
+        rest = value.split("://", 1)[-1]
+        found.extend(
+            piece
+            for piece in re.split(r"[/:@?&=#]", rest)
+            if len(piece) >= 16
+            and "." not in piece
+            and re.search(r"[A-Za-z]", piece)
+            and re.search(r"\d", piece)
+        )
+
+    for member in settings.members:
+        for channel in member.channels:
+            url(channel.get_secret_value())
+    url(settings.database.url)
+    found.remove(settings.database.url)  # the URL itself is logged masked, not hidden
+    models = registry.settings_models()
+    for spec in settings.sources:
+        model = models.get(spec.plugin)
+        if model is None:
+            continue
+        with contextlib.suppress(ValueError):
+            own = model.model_validate(spec.plugin_settings())
+            for _, value in own:
+                if isinstance(value, SecretStr):
+                    secret = value.get_secret_value()
+                    found.extend([secret, secret.removeprefix("whsec_")])
+    return found
 
 
 def mask_url_password(url: str) -> str:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 SUCCESS = "SUCCESS"
 MISCONFIGURED = "MISCONFIGURED"
+#: Seconds a sender may take beyond `delivery.timeout` before its attempt is abandoned.
+SLACK = 5.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,10 @@ class Deliverer:
 
     async def send_due(self, now: datetime) -> int:
         """Claim and send every delivery due at `now`; return how many were attempted."""
+        # A worker that died mid-send (kill -9, here or on another instance) left its claim
+        # behind: once the lease is over the delivery goes out again, without waiting for a
+        # restart of this process.
+        await release_stale_claims(now, self.settings.claim_lease)
         due = (
             await Delivery.filter(status="pending", next_attempt_at__lte=now)
             .order_by("next_attempt_at", "id")
@@ -195,13 +201,18 @@ class Deliverer:
             )
             if state["status"] == SUCCESS or state["status"] in (MISCONFIGURED, "NOMATCH"):
                 continue
+            message = Message(
+                delivery.title, delivery.body, delivery.body_markdown, delivery.notify_type
+            )
             try:
-                result = await self.sender.send(
-                    url,
-                    Message(
-                        delivery.title, delivery.body, delivery.body_markdown, delivery.notify_type
-                    ),
+                # Apprise bounds its own wait with `timeout`; this bounds any sender, so that a
+                # hanging channel can never hold the scheduler's tick (and its lock) for long.
+                result = await asyncio.wait_for(
+                    self.sender.send(url, message), self.settings.timeout.total_seconds() + SLACK
                 )
+            except TimeoutError:
+                log.warning("channel %s: no answer within the timeout", state["channel"])
+                result = ChannelResult("TIMEOUT", "no answer within the timeout")
             except Exception as error:  # a channel plugin bug must not lose the delivery
                 log.exception("channel %s raised", state["channel"])
                 result = ChannelResult("FAILURE", type(error).__name__)

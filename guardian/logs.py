@@ -5,16 +5,45 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterable
+from urllib.parse import quote
 
-# Secrets that can ride along in text we log: URL credentials, bearer tokens, whsec_ keys.
+# Secrets that can ride along in text we log: URL credentials, bearer and basic credentials,
+# whsec_ keys, and the usual secret-bearing query parameters of service URLs.
 _PATTERNS = [
     (re.compile(r"(whsec_)[A-Za-z0-9+/=]+"), r"\1***"),
-    (re.compile(r"(Bearer\s+)\S+", re.IGNORECASE), r"\1***"),
+    (re.compile(r"((?:Bearer|Basic)(?:\s+|%20))[^\s,;\"']+", re.IGNORECASE), r"\1***"),
     (re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), r"\1***@"),
+    (
+        re.compile(
+            r"([?&](?:token|access_token|apikey|api_key|key|secret|password|pass|pwd)=)[^&\s#]+",
+            re.IGNORECASE,
+        ),
+        r"\1***",
+    ),
 ]
+
+#: The configured secrets themselves (channel URLs, tokens, webhook secrets), redacted wherever
+#: they appear, whatever their shape: a pattern cannot know that `tgram://123:ABC/456` is one.
+_known: list[str] = []
+#: Shorter values are not redacted literally: they would mangle ordinary words.
+MIN_SECRET_LENGTH = 6
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Redact these exact strings (and URL-encoded forms) from every log line from now on."""
+    found = set(_known)
+    for value in values:
+        for form in (value, quote(value, safe="")):
+            if len(form) >= MIN_SECRET_LENGTH:
+                found.add(form)
+    _known[:] = sorted(found, key=len, reverse=True)  # the longest first: no partial leftovers
 
 
 def redact(text: str) -> str:
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, "***")
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

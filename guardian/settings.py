@@ -115,6 +115,9 @@ class DeliverySettings(_Strict):
     max_age: Duration = timedelta(hours=24)
     #: At start-up, wait this long before catching up, so that sources can replay first.
     start_delay: Delay = timedelta(seconds=5)
+    #: A delivery left `sending` this long (its worker crashed mid-send) is sent again: at most
+    #: one repeat. Keep it well above `timeout` times a member's number of channels.
+    claim_lease: Duration = timedelta(minutes=5)
 
 
 class HouseholdSettings(_Strict):
