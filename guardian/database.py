@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import asyncpg  # type: ignore[import-untyped]
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 from tortoise.migrations.api import migrate as run_migrations
 
 APP = "guardian"
 SQLITE_DEFAULTS = {"busy_timeout": "5000", "synchronous": "NORMAL"}
+#: The PostgreSQL advisory lock that serialises migrations and seeding across instances.
+MIGRATION_LOCK = 0x6775_6172_6469  # "guardi"
+#: Transaction-level advisory lock key for seeding the household.
+SEED_LOCK = MIGRATION_LOCK + 1
 
 
 class StorageUnavailable(Exception):
@@ -30,6 +36,14 @@ STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.OperationalError,
     sqlite3.DatabaseError,
     OSError,
+    # PostgreSQL errors tortoise passes through untranslated: a deadlock or serialization
+    # failure between instances (retry), a lost or refused connection, a server shutting
+    # down, a full disk or too many connections.
+    asyncpg.exceptions.TransactionRollbackError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
 )
 
 
@@ -65,12 +79,44 @@ MIGRATIONS_CONFIG = tortoise_config("sqlite://:memory:")
 
 
 async def migrate(url: str) -> None:
-    """Apply every pending migration, then drop the migration context."""
+    """Apply every pending migration, then drop the migration context.
+
+    On PostgreSQL several instances may start at once: a session advisory lock, held on a
+    connection of its own, lets one migrate at a time (the others then find nothing to do).
+    """
+    async with _migration_lock(url):
+        # Cached SQL is per connection name, not per backend: a process that used SQLite and
+        # now uses PostgreSQL (or the other way round, as the test suite does) must drop it.
+        EXECUTOR_CACHE.clear()
+        try:
+            await run_migrations(config=tortoise_config(url))
+        finally:
+            # A failed migration must not leave aiosqlite's thread behind (the process would hang).
+            await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def _migration_lock(url: str) -> AsyncIterator[None]:
+    if is_sqlite(url):
+        yield  # one writer at a time anyway; SQLite serialises the schema change itself
+        return
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        await run_migrations(config=tortoise_config(url))
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        yield
     finally:
-        # A failed migration must not leave aiosqlite's thread behind (the process would hang).
-        await Tortoise.close_connections()
+        # Closing the session releases the lock even if unlocking fails.
+        await connection.close()
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A tortoise `postgres://` (or `asyncpg://`) URL as a plain libpq DSN for asyncpg.connect.
+
+    tortoise's query parameters (minsize, maxsize, ...) are pool settings asyncpg.connect does
+    not take, so they are dropped.
+    """
+    parts = urlsplit(url)
+    return parts._replace(scheme="postgresql", query="", fragment="").geturl()
 
 
 @asynccontextmanager
@@ -78,8 +124,17 @@ async def opened(url: str, *, apply_migrations: bool = True) -> AsyncIterator[To
     """The ORM, migrated and open, for the lifetime of the block; closed through its context."""
     if apply_migrations:
         await migrate(url)
+    EXECUTOR_CACHE.clear()
     context = await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     try:
         yield context
     finally:
         await context.close_connections()
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite://")
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "asyncpg://"))

@@ -14,9 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from guardian.contacts import canonical, match_keys
+from guardian.database import SEED_LOCK
 from guardian.models import Contact, Household, Member, Policy, Schedule, Source
 from guardian.settings import PolicySettings, Settings, SourceSettings
 
@@ -75,9 +77,24 @@ class HouseholdView:
 
 
 async def seed(settings: Settings, now: datetime) -> bool:
-    """Import the household from settings if the database has none yet; True if it did."""
+    """Import the household from settings if the database has none yet; True if it did.
+
+    Several instances may start at once on one PostgreSQL: a transaction-level advisory lock
+    makes them seed one after the other (the later ones find the household), and the unique
+    keys turn any remaining race into an IntegrityError, meaning another instance seeded it.
+    """
+    try:
+        return await _seed(settings, now)
+    except IntegrityError:
+        log.info("household %r was seeded by another instance", settings.household.id)
+        return False
+
+
+async def _seed(settings: Settings, now: datetime) -> bool:
     spec = settings.household
-    async with in_transaction():
+    async with in_transaction() as connection:
+        if connection.capabilities.dialect == "postgres":
+            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK])
         if await Household.filter(id=spec.id).exists():
             return False
         household = await Household.create(

@@ -160,7 +160,7 @@ class Notification(Model):
     class Meta:
         table = "notifications"
         unique_together = (("source", "external_id"),)
-        indexes = (("member", "status"),)
+        indexes = (("member_id", "status"),)
 
 
 class Episode(Model):
@@ -182,7 +182,7 @@ class Episode(Model):
 
     class Meta:
         table = "episodes"
-        indexes = (("member", "kind", "sender_key"),)
+        indexes = (("member_id", "kind", "sender_key"),)
 
 
 class Schedule(Model):

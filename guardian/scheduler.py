@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 from guardian.clock import Clock
 from guardian.database import STORAGE_ERRORS
-from guardian.delivery import SUCCESS, Deliverer, release_stale_claims
+from guardian.delivery import SUCCESS, Deliverer
 from guardian.household import HouseholdView, MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
 from guardian.policy import next_summary_time, summary_times
@@ -64,7 +64,6 @@ class Scheduler:
     deliverer: Deliverer
     household: Callable[[], HouseholdView]
     wake: asyncio.Event
-    claim_lease: timedelta = timedelta(minutes=5)
     start_delay: timedelta = timedelta(0)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     running: bool = False
@@ -79,11 +78,14 @@ class Scheduler:
                 ("summary", next_summary_time(member.policy, view.zone, now)),
                 ("report", next_report_time(member, view, now)),
             ):
+                # Several instances may prepare at once: get_or_create falls back to the row
+                # another one created (unique member and kind), and a conditional update sets
+                # the first due instant only where none is set yet.
                 schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
                 if schedule.next_due_at is None and due is not None:
-                    schedule.next_due_at = due
-                    await schedule.save(update_fields=["next_due_at"])
-        await release_stale_claims(now, self.claim_lease)
+                    await Schedule.filter(id=schedule.id, next_due_at__isnull=True).update(
+                        next_due_at=due
+                    )
 
     async def tick(self, now: datetime | None = None) -> None:
         """Do everything due at `now` (the clock's now by default), oldest kind of work first."""
@@ -100,7 +102,7 @@ class Scheduler:
                 await self._summarise(schedule, member, view, now)
             reports = await Schedule.filter(
                 kind="report", next_due_at__lte=now, member__household_id=view.id
-            ).order_by("next_due_at")
+            ).order_by("next_due_at", "id")  # one lock order for every instance: no deadlock
             if reports:
                 await self._reports(reports, view, now)
             if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:

@@ -200,7 +200,7 @@ class Migration(migrations.Migration):
             options={
                 "table": "episodes",
                 "app": "guardian",
-                "indexes": [Index(fields=["member", "kind", "sender_key"])],
+                "indexes": [Index(fields=["member_id", "kind", "sender_key"])],
                 "pk_attr": "id",
                 "table_description": "A burst (outside quiet hours) or a storm (inside them) from one sender to one member.",
             },
@@ -422,7 +422,7 @@ class Migration(migrations.Migration):
                 "table": "notifications",
                 "app": "guardian",
                 "unique_together": (("source", "external_id"),),
-                "indexes": [Index(fields=["member", "status"])],
+                "indexes": [Index(fields=["member_id", "status"])],
                 "pk_attr": "id",
             },
             bases=["Model"],
