@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_SETTINGS
     # Only serve narrates its work; the one-shot commands print their results and warnings.
-    configure_logging(args.log_level or ("INFO" if args.command == "serve" else "WARNING"))
+    configure_logging(
+        args.log_level or ("INFO" if args.command == "serve" else "WARNING"), args.log_format
+    )
     result: int = args.run(args)
     return result
 
@@ -51,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: INFO for serve, else WARNING)"
+    )
+    common.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text lines (default), or one JSON object per line for a log shipper",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

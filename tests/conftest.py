@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 
 from guardian.app import GUARDIAN, Guardian, create_app
 from guardian.clock import VirtualClock
+from guardian.logs import TEXT_FORMAT, RedactingFormatter
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from guardian.signatures import signed_headers
@@ -31,6 +32,21 @@ from guardian.simulate import run_until
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
 TOKEN = "test-token-7f3a"
 AMSTERDAM = "Europe/Amsterdam"
+
+
+#: Every secret the tests configure; no log line the suite produces may contain one.
+TEST_SECRETS = (SECRET, TOKEN, SECRET.removeprefix("whsec_"))
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every log record of every test, formatted as Guardian formats it, is free of secrets."""
+    yield
+    formatter = RedactingFormatter(TEXT_FORMAT)
+    for record in caplog.records:
+        line = formatter.format(record)
+        leaked = [secret for secret in TEST_SECRETS if secret in line]
+        assert not leaked, f"a secret in the log: {line}"
 
 
 def free_port() -> int:

@@ -4,6 +4,7 @@ real HTTP receiver and a real SMTP server; forwards at once outside quiet hours;
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -240,7 +241,9 @@ async def test_a_delivery_failing_for_longer_than_max_age_is_given_up(
     delivery = await Delivery.get(kind="forward")
     assert delivery.status == "failed"
     assert delivery.last_error is not None
-    assert delivery.last_error.startswith("gave up after 3")  # 30 minutes and some: 3xmxs
+    # Given up at the first attempt after 30 minutes (when depends on the backoff's jitter).
+    assert delivery.attempts < 100
+    assert re.fullmatch(r"gave up after (3\d|4\d|5\d)m(\d+s)?", delivery.last_error)
 
 
 async def test_metrics_in_prometheus_text_format(
