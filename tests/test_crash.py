@@ -6,48 +6,14 @@ import asyncio
 import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
 
 from tests.conftest import TOKEN, message, settings_toml
+from tests.serve import start_serve
 
 CLIENTS = 16
-
-
-async def start_serve(config: Path, cwd: Path) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "guardian",
-        "serve",
-        "--config",
-        str(config),
-        "--log-level",
-        "WARNING",
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    port = next(
-        line.split("=", 1)[1].strip()
-        for line in config.read_text().splitlines()
-        if line.startswith("port")
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return process, base
-            except aiohttp.ClientError:
-                pass
-            if process.returncode is not None:
-                raise AssertionError(await process.stderr.read() if process.stderr else b"")
-            await asyncio.sleep(0.05)
-    raise AssertionError("guardian serve did not become ready")
 
 
 async def post_until_dead(base: str, worker: int, answered: set[str]) -> None:
@@ -69,7 +35,15 @@ async def test_sigkill_during_ingest_loses_nothing_answered_202(tmp_path: Path) 
     db = tmp_path / "guardian.db"
     config = tmp_path / "settings.toml"
     config.write_text(settings_toml(db))
-    process, base = await start_serve(config, tmp_path)
+    port = int(
+        next(
+            line.split("=")[1]
+            for line in config.read_text().splitlines()
+            if line.startswith("port")
+        )
+    )
+    serve = await start_serve(config, port, tmp_path / "serve.log", level="WARNING")
+    process, base = serve.process, serve.base
     answered: set[str] = set()
     clients = [asyncio.create_task(post_until_dead(base, w, answered)) for w in range(CLIENTS)]
     try:
@@ -85,7 +59,8 @@ async def test_sigkill_during_ingest_loses_nothing_answered_202(tmp_path: Path) 
             await process.wait()
 
     # A fresh start recovers the database; everything answered 202 is there.
-    process, base = await start_serve(config, tmp_path)
+    serve = await start_serve(config, port, tmp_path / "serve.log", level="WARNING")
+    process = serve.process
     try:
         with sqlite3.connect(db) as connection:
             stored = {row[0] for row in connection.execute("SELECT external_id FROM notifications")}

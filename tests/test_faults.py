@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import signal
 import sqlite3
-import sys
 import textwrap
 import threading
 import time
@@ -37,6 +34,7 @@ from guardian.plugin import PluginRegistry
 from guardian.settings import Settings
 from guardian.signatures import signed_headers
 from tests.conftest import SECRET, TOKEN, Running, at, free_port, message
+from tests.serve import Serve, start_serve, stopped_at_end
 
 Start = Callable[[Settings, datetime], Awaitable[Running]]
 
@@ -188,69 +186,6 @@ def serve_toml(
         token = "{TOKEN}"
         """
     )
-
-
-@dataclass
-class Serve:
-    process: asyncio.subprocess.Process
-    base: str
-    log: Path
-
-    async def sigterm(self, timeout: float = 15) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    async def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        await self.process.wait()
-
-
-async def start_serve(
-    config: Path, port: int, log: Path, *, level: str = "INFO", env: dict[str, str] | None = None
-) -> Serve:
-    """Start `python -m guardian serve`, its log appended to `log`; return once /readyz is 200."""
-    with log.open("ab") as err:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "guardian",
-            "serve",
-            "--config",
-            str(config),
-            "--log-level",
-            level,
-            cwd=config.parent,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, **(env or {})},
-        )
-    serve = Serve(process, f"http://127.0.0.1:{port}", log)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{serve.base}/readyz") as response:
-                    if response.status == 200:
-                        return serve
-            except aiohttp.ClientError:
-                pass
-            if process.returncode is not None:
-                raise AssertionError(log.read_text())
-            await asyncio.sleep(0.05)
-    process.kill()
-    await process.wait()
-    raise AssertionError(f"guardian serve did not become ready:\n{log.read_text()}")
-
-
-@asynccontextmanager
-async def stopped_at_end(serves: list[Serve]) -> AsyncIterator[None]:
-    """Whatever happens in the test, no serve process outlives it."""
-    try:
-        yield
-    finally:
-        for serve in serves:
-            if serve.process.returncode is None:
-                serve.process.kill()
-                await serve.process.wait()
 
 
 def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
