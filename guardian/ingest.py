@@ -26,7 +26,7 @@ from guardian.household import HouseholdView, SourceView
 from guardian.metrics import Counters
 from guardian.models import Delivery, Episode, Notification
 from guardian.plugin import HookError, HookRequest, IncomingMessage, InvalidFields, PushPlugin
-from guardian.policy import Action, Seen, decide
+from guardian.policy import Action, Seen, decide, storm_running
 from guardian.summary import (
     Item,
     Rendered,
@@ -198,7 +198,10 @@ def decided(
         burst_every=policy.burst.notice_every
         if decision.action is Action.FOLD and policy.burst
         else None,
-        storm_within=policy.storm.within if quiet and policy.storm else None,
+        # Only a starting or running storm needs its episode kept up to date in the database.
+        storm_within=policy.storm.within
+        if policy.storm and (decision.storm or (quiet and storm_running(policy, now, recent)))
+        else None,
         storm_count=storm_count,
         storm_first=storm_first,
         label=label,

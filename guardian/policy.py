@@ -117,13 +117,28 @@ def _starts_storm(policy: PolicySettings, now: datetime, recent: Sequence[Seen])
     in_window = [s for s in quiet if now - s.at < storm.within]
     if len(in_window) + 1 < storm.count:
         return False
-    # Already a storm if it had reached `count` before this message, within one unbroken run.
-    chain = sorted(_chain(quiet, now, storm.within), key=lambda s: s.at)
-    for index, seen in enumerate(chain):
-        window = [c for c in chain[: index + 1] if seen.at - c.at < storm.within]
-        if len(window) >= storm.count:
-            return False
-    return True
+    return not _storm_reached(quiet, now, storm.count, storm.within)
+
+
+def storm_running(policy: PolicySettings, now: datetime, recent: Sequence[Seen]) -> bool:
+    """True while the sender's unbroken run of quiet-hours messages is already a storm."""
+    storm = policy.storm
+    if storm is None:
+        return False
+    return _storm_reached([s for s in recent if s.quiet], now, storm.count, storm.within)
+
+
+def _storm_reached(quiet: Sequence[Seen], now: datetime, count: int, within: timedelta) -> bool:
+    """Whether the run leading up to `now` had `count` messages within `within` (a sliding
+    window over the run, linear in its length: a long storm stays cheap)."""
+    chain = sorted(_chain(quiet, now, within), key=lambda s: s.at)
+    first = 0
+    for last, seen in enumerate(chain):
+        while seen.at - chain[first].at >= within:
+            first += 1
+        if last - first + 1 >= count:
+            return True
+    return False
 
 
 def _fold_accents(text: str) -> str:

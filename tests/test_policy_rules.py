@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from guardian.policy import Action, Seen, decide, matching_keyword
+from guardian.policy import Action, Seen, decide, matching_keyword, storm_running
 from guardian.settings import PolicySettings
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -284,3 +284,40 @@ def test_matching_keyword(keywords: list[str], text: str, found: str | None) -> 
 def test_recent_is_only_the_sender_history_given() -> None:
     # Nothing recent: the first message from anyone is never folded or repeated.
     assert decide(POLICY, AMS, local("16:00") + timedelta(seconds=1)).action is Action.FORWARD
+
+
+@pytest.mark.parametrize(
+    ("story", "now", "recent", "running"),
+    [
+        (
+            "four so far: not a storm yet",
+            "23:10",
+            seen("23:00", "23:03", "23:06", "23:09", action=Action.HOLD, quiet=True)[:3],
+            False,
+        ),
+        (
+            "after the fifth, the sixth runs in the storm",
+            "23:14",
+            seen("23:00", "23:03", "23:06", "23:09", "23:12", action=Action.HOLD, quiet=True),
+            True,
+        ),
+        (
+            "after 30 silent minutes the storm is over",
+            "23:50",
+            seen("23:00", "23:03", "23:06", "23:09", "23:12", action=Action.HOLD, quiet=True),
+            False,
+        ),
+        (
+            "a long storm stays one storm",
+            "01:40",
+            [
+                Seen(local("23:00") + timedelta(minutes=m), Action.HOLD, "", True)
+                for m in range(160)
+            ],
+            True,
+        ),
+    ],
+)
+def test_storm_running(story: str, now: str, recent: list[Seen], running: bool) -> None:
+    at = local(now) if now >= "12:00" else local(now) + timedelta(days=1)
+    assert storm_running(NO_REPEAT, at, recent) is running
