@@ -107,6 +107,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         guardian.view = await household_store.load(guardian.settings.household.id)
         await guardian.activity.load(guardian.view, now)
         yield
+        log.info("stopping: closing the database")
+    log.info("stopped")
 
 
 async def _plugins(app: web.Application) -> AsyncIterator[None]:
@@ -160,6 +162,7 @@ def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterato
         if run_scheduler:
             guardian.tasks.append(asyncio.create_task(guardian.scheduler.run(), name="scheduler"))
         yield
+        log.info("stopping: background tasks")
         for task in guardian.tasks:
             task.cancel()
         for task in guardian.tasks:

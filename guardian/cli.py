@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import json
 import logging
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -102,6 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_BAD_SETTINGS
     register_secrets(known_secrets(settings, registry))
+    # `kill -USR1` prints every thread's stack to stderr: how to see where a process hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     app = create_app(settings, SystemClock(), registry=registry)
     log = logging.getLogger("guardian")
     log.info("Guardian on http://%s:%d", settings.server.host, settings.server.port)

@@ -20,9 +20,17 @@ class Serve:
     base: str
     log: Path
 
-    async def sigterm(self, timeout: float = 15) -> int:
+    async def sigterm(self, timeout: float = 30) -> int:
         self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            # Ask the process for every thread's stack (serve registers SIGUSR1 with
+            # faulthandler), then fail with the end of its log: where it hangs, not just that.
+            self.process.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(1)
+            tail = "\n".join(self.log.read_text().splitlines()[-80:])
+            raise AssertionError(f"serve did not exit {timeout}s after SIGTERM:\n{tail}") from None
 
     async def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
