@@ -20,6 +20,8 @@ class Household(Model):
     name = fields.CharField(max_length=200)
     timezone = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
+    # Raised by every admin change, so that other instances reload the household.
+    revision = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "households"
@@ -199,3 +201,72 @@ class Schedule(Model):
     class Meta:
         table = "schedules"
         unique_together = (("member", "kind"),)
+
+
+class User(Model):
+    """A dashboard login of a guardian. Children never get one."""
+
+    id = fields.IntField(primary_key=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="users", on_delete=fields.CASCADE
+    )
+    username = fields.CharField(max_length=64)
+    # argon2id, in its own encoded form with salt and parameters
+    password_hash = fields.CharField(max_length=255)
+    member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="users", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "users"
+        unique_together = (("household", "username"),)
+
+
+class WebSession(Model):
+    """A logged-in browser. Only the SHA-256 of the cookie value is stored."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "guardian.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    csrf_token = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "web_sessions"
+
+
+class ApiToken(Model):
+    """A token for scripts, sent as a bearer token. Only its SHA-256 is stored."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "guardian.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_tokens"
+
+
+class AuditEntry(Model):
+    """One admin change: who, what, when. Never holds a secret."""
+
+    id = fields.IntField(primary_key=True)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "guardian.Household", related_name="audit", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField(db_index=True)
+    actor = fields.CharField(max_length=100)
+    action = fields.CharField(max_length=64)
+    target = fields.CharField(max_length=200)
+    detail: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_log"

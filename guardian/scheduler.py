@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -311,6 +311,34 @@ def _burst_due(burst: Episode, view: HouseholdView) -> datetime:
     if policy.burst is None:
         return burst.next_notice_at
     return min(burst.next_notice_at, burst.last_at + policy.burst.per)
+
+
+async def reschedule(
+    view: HouseholdView, now: datetime, members: Iterable[str] | None = None
+) -> None:
+    """After a policy or household change, move each member's schedule to the new next instants.
+
+    Held notifications stay held: they leave with the first summary of the new schedule. A
+    schedule already due (not yet run) is left for the scheduler to run first.
+    """
+    wanted = set(members) if members is not None else set(view.members)
+    for member in view.members.values():
+        if member.id not in wanted:
+            continue
+        for kind, due in (
+            ("summary", next_summary_time(member.policy, view.zone, now)),
+            ("report", next_report_time(member, view, now)),
+        ):
+            schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
+            if schedule.next_due_at is not None and schedule.next_due_at <= now:
+                continue
+            unchanged = (
+                {"next_due_at__isnull": True}
+                if schedule.next_due_at is None
+                else {"next_due_at": schedule.next_due_at}
+            )
+            # Conditional, like every schedule change: an instance that just claimed it wins.
+            await Schedule.filter(id=schedule.id, **unchanged).update(next_due_at=due)
 
 
 def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -> datetime | None:
