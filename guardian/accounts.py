@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from tortoise.exceptions import IntegrityError
@@ -32,6 +33,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+#: The form field that carries a session's CSRF token (the API takes the X-CSRF-Token header).
+CSRF_FIELD = "csrf_token"
+
+
 class AccountError(ValueError):
     """A request about accounts that cannot be done, with a reason a person can act on."""
 
@@ -46,6 +51,10 @@ class Principal:
     via: str  # "session" or "token"
     csrf_token: str | None = None
     session_id: int | None = None
+
+
+#: Where the authentication middleware leaves who made a request.
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def digest(token: str) -> str:

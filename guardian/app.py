@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -20,18 +21,25 @@ from pydantic import ValidationError
 
 from guardian import household as household_store
 from guardian import metrics as prometheus
+from guardian.accounts import LoginLimiter
 from guardian.activity import Activity
 from guardian.clock import Clock, SystemClock
 from guardian.database import STORAGE_ERRORS, opened
 from guardian.delivery import AppriseSender, Deliverer, Sender
+from guardian.events import Events
 from guardian.household import HouseholdView
 from guardian.ingest import GroupCommitter, Ingest, error_response
+from guardian.logs import register_secrets
 from guardian.models import Delivery, Household
 from guardian.plugin import PluginContext, PluginRegistry, PushPlugin
 from guardian.scheduler import Scheduler
+from guardian.secrets import secrets_in
 from guardian.settings import Settings, format_validation_errors
 
 log = logging.getLogger(__name__)
+
+#: How often an instance checks whether another one changed the household.
+FOLLOW_EVERY = timedelta(seconds=5)
 
 
 @dataclass
@@ -51,10 +59,66 @@ class Guardian:
     activity: Activity = field(default_factory=Activity)
     scheduler: Scheduler | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    events: Events = field(default_factory=Events)
+    session: aiohttp.ClientSession | None = None
+    revision: int = 0
+    login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
     def household(self) -> HouseholdView:
         assert self.view is not None, "the household is loaded at start-up"
         return self.view
+
+    async def reload(self) -> None:
+        """Take up the household as stored now: after an admin change here or elsewhere."""
+        household_id = self.settings.household.id
+        revision = await stored_revision(household_id)
+        self.view = await household_store.load(household_id)
+        self.revision = revision
+        view = self.view
+        register_secrets(
+            secrets_in(
+                (c for m in view.members.values() for c in m.channels),
+                ((s.plugin, s.settings) for s in view.sources.values()),
+                self.registry,
+            )
+        )
+        if self.session is not None:
+            self._start_plugins(self.session)
+        self.events.publish("household")
+
+    def _start_plugins(self, session: aiohttp.ClientSession) -> None:
+        """One plugin per source; a source whose plugin is missing or broken is isolated."""
+        loaded = self.registry.loaded()
+        plugins: dict[str, PushPlugin[Any]] = {}
+        errors: dict[str, str] = {}
+        for source in self.household().sources.values():
+            plugin = loaded.get(source.plugin)
+            if plugin is None:
+                reason = self.registry.broken().get(source.plugin, "not installed")
+                if source.plugin in self.registry.pulling():
+                    reason = "a pull plugin: pull sources are not run yet"
+                errors[source.id] = f"plugin {source.plugin!r}: {reason}"
+                log.error("source %s unavailable: %s", source.id, errors[source.id])
+                continue
+            try:
+                settings = plugin.settings_model.model_validate(source.settings)
+                context = PluginContext(
+                    source_id=source.id,
+                    settings=settings,
+                    session=session,
+                    log=logging.getLogger(f"guardian.plugins.{source.plugin}.{source.id}"),
+                    clock=self.clock,
+                )
+                plugins[source.id] = plugin(context)
+            except Exception as error:  # isolate: the other sources keep running
+                detail = (
+                    "; ".join(format_validation_errors(error))
+                    if isinstance(error, ValidationError)
+                    else f"{type(error).__name__}: {error}"
+                )
+                errors[source.id] = detail
+                log.error("source %s unavailable: %s", source.id, detail)
+        self.plugins, self.plugin_errors = plugins, errors
 
 
 GUARDIAN = web.AppKey("guardian", Guardian)
@@ -86,6 +150,7 @@ def create_app(
         wake=guardian.wake,
         activity=guardian.activity,
         counters=guardian.counters,
+        events=guardian.events,
     )
 
     async def hook(request: web.Request) -> web.StreamResponse:
@@ -96,7 +161,17 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.middlewares.append(json_errors)
+    # Imported here: the admin side imports this module for the GUARDIAN key.
+    from guardian.routes import setup_admin
+
+    setup_admin(app)
+    app.on_shutdown.append(_close_streams)
     return app
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Open event streams would hold up a graceful shutdown until its timeout."""
+    app[GUARDIAN].events.close()
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -104,46 +179,38 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     async with opened(guardian.settings.database.url):
         now = guardian.clock.now()
         await household_store.seed(guardian.settings, now)
-        guardian.view = await household_store.load(guardian.settings.household.id)
-        await guardian.activity.load(guardian.view, now)
+        await guardian.reload()
+        await guardian.activity.load(guardian.household(), now)
         yield
         log.info("stopping: closing the database")
     log.info("stopped")
 
 
 async def _plugins(app: web.Application) -> AsyncIterator[None]:
-    """One plugin instance per source; a source whose plugin is missing or broken is isolated."""
     guardian = app[GUARDIAN]
-    loaded = guardian.registry.loaded()
     async with aiohttp.ClientSession() as session:
-        for source in guardian.household().sources.values():
-            plugin = loaded.get(source.plugin)
-            if plugin is None:
-                reason = guardian.registry.broken().get(source.plugin, "not installed")
-                if source.plugin in guardian.registry.pulling():
-                    reason = "a pull plugin: pull sources are not run yet"
-                guardian.plugin_errors[source.id] = f"plugin {source.plugin!r}: {reason}"
-                log.error("source %s unavailable: %s", source.id, guardian.plugin_errors[source.id])
-                continue
-            try:
-                settings = plugin.settings_model.model_validate(source.settings)
-                context = PluginContext(
-                    source_id=source.id,
-                    settings=settings,
-                    session=session,
-                    log=logging.getLogger(f"guardian.plugins.{source.plugin}.{source.id}"),
-                    clock=guardian.clock,
-                )
-                guardian.plugins[source.id] = plugin(context)
-            except Exception as error:  # isolate: the other sources keep running
-                detail = (
-                    "; ".join(format_validation_errors(error))
-                    if isinstance(error, ValidationError)
-                    else f"{type(error).__name__}: {error}"
-                )
-                guardian.plugin_errors[source.id] = detail
-                log.error("source %s unavailable: %s", source.id, detail)
+        guardian.session = session
+        guardian._start_plugins(session)
         yield
+        guardian.session = None
+
+
+async def stored_revision(household_id: str) -> int:
+    household = await Household.get(id=household_id).only("id", "revision")
+    return household.revision
+
+
+async def _follow(guardian: Guardian) -> None:
+    """Take up admin changes made through another instance (they raise the revision)."""
+    household_id = guardian.settings.household.id
+    while True:
+        await guardian.clock.sleep(FOLLOW_EVERY.total_seconds())
+        try:
+            if await stored_revision(household_id) != guardian.revision:
+                log.info("household changed elsewhere: reloading")
+                await guardian.reload()
+        except STORAGE_ERRORS as error:
+            log.warning("following household changes: storage unavailable: %s", error)
 
 
 def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -157,10 +224,12 @@ def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterato
             guardian.wake,
             start_delay=guardian.settings.delivery.start_delay,
         )
+        guardian.scheduler.on_tick = lambda: guardian.events.publish("delivery")
         await guardian.scheduler.prepare(guardian.clock.now())
         guardian.tasks.append(asyncio.create_task(guardian.committer.run(), name="group-commit"))
         if run_scheduler:
             guardian.tasks.append(asyncio.create_task(guardian.scheduler.run(), name="scheduler"))
+            guardian.tasks.append(asyncio.create_task(_follow(guardian), name="follow-changes"))
         yield
         log.info("stopping: background tasks")
         for task in guardian.tasks:

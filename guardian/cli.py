@@ -1,30 +1,31 @@
-"""`guardian`: serve, check, migrate, send-test, plugins, simulate."""
+"""`guardian`: serve, check, migrate, send-test, plugins, simulate, export, import, user add."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import faulthandler
+import getpass
 import json
 import logging
-import re
+import os
 import signal
 import sys
+import tomllib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import tomli_w
 from aiohttp import web
-from pydantic import SecretStr
 
 from guardian.clock import SystemClock
 from guardian.delivery import AppriseSender, Deliverer, privacy_url
 from guardian.logs import configure_logging, register_secrets
 from guardian.plugin import PluginRegistry
+from guardian.secrets import secrets_in, url_secrets
 from guardian.settings import Settings, SettingsError, config_path, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SETTINGS = 0, 1, 2
@@ -81,6 +82,27 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("file", type=Path, help="scenario, JSON Lines")
     simulate.add_argument("--until", help="end of the replay (ISO time with offset)")
     simulate.add_argument("--json", action="store_true", help="one JSON object per delivery")
+    export = command(
+        "export", "print the household from the database as settings.toml (with secrets)", _export
+    )
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write FILE (mode 0600), not stdout"
+    )
+    import_ = command("import", "make the database's household what a settings file says", _import)
+    import_.add_argument(
+        "file", nargs="?", type=Path, help="settings file (default: the --config file)"
+    )
+    user = commands.add_parser("user", help="dashboard logins", description="dashboard logins")
+    user_commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
+    add = user_commands.add_parser("add", parents=[common], help="add a guardian's dashboard login")
+    add.set_defaults(run=_user_add)
+    add.add_argument("username")
+    add.add_argument("--member", help="the guardian (member id) this login belongs to")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (also when stdin is not a TTY)",
+    )
     return parser
 
 
@@ -140,42 +162,13 @@ def masked(settings: Settings, registry: PluginRegistry) -> dict[str, Any]:
 def known_secrets(settings: Settings, registry: PluginRegistry) -> list[str]:
     """Every configured secret, for the log redactor: channel URLs (whole, and their passwords),
     the database password, and the sources' secret settings (a `whsec_` key also bare)."""
-    found: list[str] = []
-
-    def url(value: str) -> None:
-        found.append(value)
-        parts = urlsplit(value)
-        with contextlib.suppress(ValueError):
-            if parts.password:
-                found.extend([parts.password, unquote(parts.password)])
-        # Tokens and keys that services put in the host or path (`tgram://BOT_TOKEN/CHAT`):
-        # long pieces of letters and digits, unlike host names and ids.
-        rest = value.split("://", 1)[-1]
-        found.extend(
-            piece
-            for piece in re.split(r"[/:@?&=#]", rest)
-            if len(piece) >= 16
-            and "." not in piece
-            and re.search(r"[A-Za-z]", piece)
-            and re.search(r"\d", piece)
-        )
-
-    for member in settings.members:
-        for channel in member.channels:
-            url(channel.get_secret_value())
-    url(settings.database.url)
-    found.remove(settings.database.url)  # the URL itself is logged masked, not hidden
-    models = registry.settings_models()
-    for spec in settings.sources:
-        model = models.get(spec.plugin)
-        if model is None:
-            continue
-        with contextlib.suppress(ValueError):
-            own = model.model_validate(spec.plugin_settings())
-            for _, value in own:
-                if isinstance(value, SecretStr):
-                    secret = value.get_secret_value()
-                    found.extend([secret, secret.removeprefix("whsec_")])
+    found = secrets_in(
+        (c.get_secret_value() for m in settings.members for c in m.channels),
+        ((s.plugin, s.plugin_settings()) for s in settings.sources),
+        registry,
+    )
+    # The database URL itself is logged masked, not hidden; its password is hidden.
+    found.extend(url_secrets(settings.database.url)[1:])
     return found
 
 
@@ -294,3 +287,166 @@ def _simulate(args: argparse.Namespace) -> int:
             body = " | ".join(d.body.splitlines())
             print(f"{at}  {d.member}  {d.kind}  {d.title}  {body}")
     return EXIT_OK
+
+
+EXPORT_WARNING = (
+    "warning: the export contains secrets (channel URLs, source secrets); keep it private"
+)
+
+
+def _export(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    if settings is None:
+        return EXIT_BAD_SETTINGS
+    text = asyncio.run(export_toml(settings))
+    print(EXPORT_WARNING, file=sys.stderr)
+    if args.output is None:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        write_private(args.output, text)
+    except OSError as error:
+        print(f"{args.output}: cannot write: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"exported household {settings.household.id} to {args.output}")
+    return EXIT_OK
+
+
+async def export_toml(settings: Settings) -> str:
+    """The database's household as settings.toml (seeded from settings first if empty)."""
+    from guardian import household as household_store
+    from guardian.database import opened
+    from guardian.transfer import export_household, to_toml
+
+    async with opened(settings.database.url):
+        await household_store.seed(settings, SystemClock().now())
+        data = await export_household(settings.household.id)
+    header = (
+        f"# Household {settings.household.id!r}, from `guardian export`. "
+        "It holds secrets: keep it private.\n\n"
+    )
+    return header + to_toml(data)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only (also when the file existed)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        os.fchmod(descriptor, 0o600)
+        file.write(text)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from guardian.transfer import check, household_data, import_household
+
+    registry = PluginRegistry.discover()
+    settings = _load(args, registry)
+    if settings is None:
+        return EXIT_BAD_SETTINGS
+    config = config_path(args.config)
+    path: Path = args.file or config
+    if path.resolve() == config.resolve():
+        data = household_data(settings)  # as loaded: with the environment's overrides
+    else:
+        try:
+            with path.open("rb") as file:
+                data = tomllib.load(file)
+        except OSError as error:
+            print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
+            return EXIT_BAD_SETTINGS
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            print(f"{path}: not valid TOML: {error}", file=sys.stderr)
+            return EXIT_BAD_SETTINGS
+    models = registry.settings_models()
+
+    async def run() -> str:
+        from guardian.database import opened
+
+        async with opened(settings.database.url):
+            result = await import_household(
+                data, SystemClock().now(), "cli", plugin_settings=models
+            )
+        return result.summary()
+
+    try:
+        household_id = check(data, models).household.id
+        if household_id != settings.household.id:
+            raise SettingsError(
+                [
+                    f"household.id: {household_id!r} is not the household of {config} "
+                    f"({settings.household.id!r})"
+                ]
+            )
+        summary = asyncio.run(run())
+    except SettingsError as error:
+        print(f"{path}: the household cannot be imported; nothing changed:", file=sys.stderr)
+        for problem in error.errors:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    print(summary)
+    return EXIT_OK
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from guardian.accounts import AccountError
+
+    settings = _load(args)
+    if settings is None:
+        return EXIT_BAD_SETTINGS
+    try:
+        password = _read_password(args.username, args.password_stdin)
+        linked = asyncio.run(add_user(settings, args.username, password, args.member))
+    except AccountError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"added user {args.username}" + (f" for guardian {linked}" if linked else ""))
+    return EXIT_OK
+
+
+def _read_password(username: str, from_stdin: bool) -> str:
+    from guardian.accounts import AccountError
+
+    if from_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise AccountError("no password on stdin")
+        return line.removesuffix("\n").removesuffix("\r")
+    try:
+        password = getpass.getpass(f"Password for {username}: ")
+        again = getpass.getpass("The same password again: ")
+    except (EOFError, KeyboardInterrupt):
+        raise AccountError("no password given") from None
+    if password != again:
+        raise AccountError("the passwords do not match")
+    return password
+
+
+async def add_user(
+    settings: Settings, username: str, password: str, member: str | None
+) -> str | None:
+    """Add a dashboard login with its audit entry; the guardian it belongs to, if any."""
+    from tortoise.transactions import in_transaction
+
+    from guardian import accounts
+    from guardian import household as household_store
+    from guardian.database import opened
+    from guardian.models import AuditEntry, Member
+
+    async with opened(settings.database.url):
+        now = SystemClock().now()
+        await household_store.seed(settings, now)
+        household_id = settings.household.id
+        async with in_transaction():
+            user = await accounts.add_user(household_id, username, password, now, member=member)
+            member_pk = user.member_id  # type: ignore[attr-defined]
+            linked = await Member.get_or_none(id=member_pk) if member_pk is not None else None
+            slug = linked.slug if linked else None
+            await AuditEntry.create(
+                household_id=household_id,
+                at=now,
+                actor="cli",
+                action="user.add",
+                target=username,
+                detail={"member": slug},
+            )
+        return slug

@@ -33,6 +33,7 @@ class MemberView:
     role: str
     policy: PolicySettings
     channels: tuple[str, ...]
+    policy_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class HouseholdView:
     contacts: dict[str, ContactView]
     sources: dict[str, SourceView]
     by_address: dict[str, ContactView]
+    policies: dict[str, PolicySettings] = field(default_factory=dict)
 
     def contact_for(self, address: str) -> ContactView | None:
         for key in match_keys(address):
@@ -150,6 +152,7 @@ async def load(household_id: str) -> HouseholdView:
             role=m.role,
             policy=policies.get(m.policy or "", PolicySettings()),
             channels=tuple(m.channels),
+            policy_name=m.policy,
         )
         for m in await Member.filter(household=household)
     }
@@ -178,4 +181,5 @@ async def load(household_id: str) -> HouseholdView:
         contacts=contacts,
         sources=sources,
         by_address={canonical(a): c for c in contacts.values() for a in c.addresses},
+        policies=policies,
     )

@@ -22,6 +22,7 @@ from guardian.activity import Activity
 from guardian.clock import Clock
 from guardian.contacts import canonical
 from guardian.database import STORAGE_ERRORS, StorageUnavailable
+from guardian.events import Events
 from guardian.household import HouseholdView, SourceView
 from guardian.metrics import Counters
 from guardian.models import Delivery, Episode, Notification
@@ -363,6 +364,7 @@ class Ingest:
     wake: asyncio.Event
     activity: Activity
     counters: Counters
+    events: Events
 
     async def handle(
         self,
@@ -415,6 +417,8 @@ class Ingest:
         self.counters.duplicates += outcome.duplicates
         if outcome.pushed:
             self.wake.set()  # a forward goes out at once; held notifications can wait
+        if outcome.accepted:
+            self.events.publish("notification")
         if received.reply is not None:
             return received.reply
         return web.json_response(

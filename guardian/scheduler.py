@@ -65,6 +65,8 @@ class Scheduler:
     household: Callable[[], HouseholdView]
     wake: asyncio.Event
     start_delay: timedelta = timedelta(0)
+    #: Called after every tick of the loop, so that open dashboards refresh.
+    on_tick: Callable[[], None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     running: bool = False
     last_tick: datetime | None = None
@@ -281,6 +283,8 @@ class Scheduler:
             while True:
                 try:
                     await self.tick()
+                    if self.on_tick is not None:
+                        self.on_tick()
                     due = await self.next_due()
                 except STORAGE_ERRORS as error:
                     log.warning("scheduler: storage unavailable, retrying: %s", error)

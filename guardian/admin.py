@@ -1,0 +1,122 @@
+"""Changing the household: the one path every admin edit takes, from the API or a page.
+
+`Admin.change()` runs the edit and its audit entry in one transaction, raises the household
+revision (other instances reload on it), then takes up the change here at once: the household
+view, the plugins, the schedules. No restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from guardian.accounts import Principal
+from guardian.app import Guardian
+from guardian.household import HouseholdView, MemberView
+from guardian.models import AuditEntry, Household
+from guardian.scheduler import reschedule
+from guardian.settings import Level, loc_path
+
+
+class AdminError(Exception):
+    """A change that cannot be made, answered as `{"error", "detail", "fields"}`."""
+
+    def __init__(
+        self, status: int, error: str, detail: str, fields: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.fields = dict(fields or {})
+
+
+def not_found(what: str, key: str) -> AdminError:
+    return AdminError(404, "not_found", f"no {what} {key!r}")
+
+
+def invalid(error: ValidationError, prefix: str = "") -> AdminError:
+    """Field-level errors by path (`quiet[0].start`), as the settings file reports them."""
+    fields: dict[str, str] = {}
+    for problem in error.errors(include_url=False):
+        path = loc_path(tuple(problem["loc"]), prefix) or prefix or "body"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        fields.setdefault(path, message)
+    detail = "; ".join(f"{path}: {message}" for path, message in fields.items())
+    return AdminError(422, "invalid", detail, fields)
+
+
+@dataclass
+class Change:
+    """What an edit records in the audit log; never a secret."""
+
+    detail: dict[str, Any] = field(default_factory=dict)
+    #: Members whose schedules the change moves (a policy or quiet hours edit).
+    reschedule: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Admin:
+    guardian: Guardian
+    principal: Principal
+
+    @property
+    def view(self) -> HouseholdView:
+        return self.guardian.household()
+
+    @property
+    def actor(self) -> str:
+        return f"{self.principal.username} ({self.principal.via})"
+
+    def now(self) -> datetime:
+        return self.guardian.clock.now()
+
+    def member(self, member_id: str) -> MemberView:
+        member = self.view.members.get(member_id)
+        if member is None:
+            raise not_found("member", member_id)
+        return member
+
+    def level_for(self, member: MemberView) -> Level:
+        """How much the signed-in guardian sees of `member`'s notifications."""
+        mine = self.view.members.get(self.principal.username)
+        if mine is not None and mine.pk == member.pk:
+            return member.policy.content
+        return member.policy.guardian_view
+
+    @asynccontextmanager
+    async def change(self, action: str, target: str) -> AsyncIterator[Change]:
+        """Make an edit with its audit entry in one transaction, then take it up at once."""
+        view = self.view
+        now = self.now()
+        change = Change()
+        async with in_transaction():
+            yield change
+            await AuditEntry.create(
+                household_id=view.id,
+                at=now,
+                actor=self.actor,
+                action=action,
+                target=target,
+                detail=change.detail,
+            )
+            await Household.filter(id=view.id).update(revision=F("revision") + 1)
+        await self.guardian.reload()
+        if change.reschedule:
+            await reschedule(self.view, now, change.reschedule)
+        self.guardian.wake.set()
+
+
+async def audit_entries(household_id: str, limit: int = 100) -> list[AuditEntry]:
+    return await AuditEntry.filter(household_id=household_id).order_by("-at", "-id").limit(limit)
+
+
+def members_of_policy(view: HouseholdView, policy: str) -> Iterable[str]:
+    return (m.id for m in view.members.values() if m.policy_name == policy)

@@ -1,0 +1,7 @@
+"""The admin API: members."""
+
+from __future__ import annotations
+
+from guardian.api import Endpoints
+
+endpoints = Endpoints("members")

@@ -1,0 +1,198 @@
+"""Who may use the dashboard and the admin API, and the login and logout pages.
+
+Pages need a session cookie (HttpOnly, SameSite=Lax, Secure behind TLS); the API takes the
+session too, or an API token as `Authorization: Bearer gdn_...`. Every state-changing request
+made with a session carries its CSRF token (a form field or the `X-CSRF-Token` header); token
+requests need none, since a browser never sends them by itself. The webhook, health and metrics
+routes are outside: the plugins and the probes authenticate in their own way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from aiohttp import web
+
+from guardian import accounts
+from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
+from guardian.app import GUARDIAN
+from guardian.dashboard import render
+from guardian.ingest import error_response
+from guardian.models import User
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "guardian_session"
+LOGIN_COOKIE = "guardian_login"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PREFIXES = ("/hooks/", "/healthz", "/readyz", "/metrics", "/static/", "/login")
+PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    principal = await _principal(request)
+    if principal is None:
+        if is_api(request):
+            response = error_response(401, "unauthorized", "log in, or send an API token")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="guardian"'
+            return response
+        target = path if request.method in SAFE_METHODS else "/"
+        raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
+    if request.method not in SAFE_METHODS and principal.via == "session":
+        given = request.headers.get(CSRF_HEADER)
+        if given is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            given = str((await request.post()).get(CSRF_FIELD, ""))
+        if not accounts.same_token(principal.csrf_token, given):
+            log.warning("refused %s %s: CSRF token missing or wrong", request.method, path)
+            if is_api(request):
+                return error_response(
+                    403, "csrf", f"a session request must carry the {CSRF_HEADER} header"
+                )
+            return _page_error(request, 403, "This form has expired. Go back, reload, and retry.")
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+async def _principal(request: web.Request) -> Principal | None:
+    guardian = request.app[GUARDIAN]
+    household_id = guardian.household().id
+    now = guardian.clock.now()
+    authorization = request.headers.get("Authorization", "")
+    if is_api(request) and authorization[:7].lower() == "bearer ":
+        return await accounts.token_principal(authorization[7:].strip(), household_id, now)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await accounts.session_principal(cookie, household_id, now)
+    return None
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+def _page_error(request: web.Request, status: int, message: str) -> web.Response:
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+def _secure(request: web.Request) -> bool:
+    public_url = request.app[GUARDIAN].settings.server.public_url or ""
+    return request.secure or public_url.startswith("https://")
+
+
+def _local(target: str | None) -> str:
+    """Only a path on this site: a login link must not send anyone elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return await _login_form(request, status=200)
+
+
+async def _login_form(
+    request: web.Request, *, status: int, error: str | None = None, username: str = ""
+) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    household_id = request.app[GUARDIAN].household().id
+    response = render(
+        request,
+        "login.html",
+        {
+            "login_token": token,
+            "error": error,
+            "username": username,
+            "next": _local(request.query.get("next")),
+            "no_users": not await User.filter(household_id=household_id).exists(),
+        },
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+        path="/login",
+        max_age=3600,
+    )
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    guardian = request.app[GUARDIAN]
+    form = await request.post()
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    if not accounts.same_token(request.cookies.get(LOGIN_COOKIE), str(form.get(CSRF_FIELD, ""))):
+        return await _login_form(
+            request, status=403, error="The form expired. Please try again.", username=username
+        )
+    now = guardian.clock.now()
+    keys = (f"address:{request.remote}", f"user:{username.lower()}")
+    wait = guardian.login_limiter.retry_after(keys, now)
+    if wait:
+        response = await _login_form(
+            request,
+            status=429,
+            error=f"Too many failed attempts. Try again in {wait // 60 + 1} minutes.",
+            username=username,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = await accounts.check_password(guardian.household().id, username, password)
+    if user is None:
+        guardian.login_limiter.failed(keys, now)
+        log.warning("failed login for %r from %s", username[:64], request.remote)
+        return await _login_form(
+            request, status=401, error="Wrong username or password.", username=username
+        )
+    guardian.login_limiter.succeeded(keys)
+    token, _ = await accounts.open_session(user, now)
+    log.info("%s logged in", user.username)
+    response = web.HTTPSeeOther(_local(str(form.get("next", "/"))))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(request),
+        path="/",
+        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """POST only, with the CSRF token (checked by the middleware): a link cannot log anyone out."""
+    session_id = request[PRINCIPAL].session_id
+    if session_id is not None:
+        await accounts.close_session(session_id)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+def setup(app: web.Application) -> None:
+    app.middlewares.append(authenticate)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)

@@ -1,0 +1,7 @@
+"""Dashboard pages: activity."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

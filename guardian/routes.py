@@ -1,0 +1,46 @@
+"""Every route of the admin side: the login, the admin API, the dashboard pages.
+
+The hook, health and metrics routes are added by `create_app` itself; this module adds the
+rest, so that the service core does not import the dashboard.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from guardian import api, auth, dashboard
+from guardian.api import activity, contacts, deliveries, household, members, sources, tonight
+from guardian.dashboard import activity as activity_pages
+from guardian.dashboard import audit as audit_pages
+from guardian.dashboard import contacts as contact_pages
+from guardian.dashboard import deliveries as delivery_pages
+from guardian.dashboard import members as member_pages
+from guardian.dashboard import sources as source_pages
+from guardian.dashboard import tonight as tonight_pages
+from guardian.dashboard import transparency as transparency_pages
+
+API_AREAS = (
+    tonight.endpoints,
+    household.endpoints,
+    members.endpoints,
+    contacts.endpoints,
+    sources.endpoints,
+    deliveries.endpoints,
+    activity.endpoints,
+)
+
+
+def setup_admin(app: web.Application) -> None:
+    auth.setup(app)
+    api.setup(app, API_AREAS)
+    dashboard.setup(
+        app,
+        tonight_pages.routes,
+        member_pages.routes,
+        contact_pages.routes,
+        source_pages.routes,
+        delivery_pages.routes,
+        activity_pages.routes,
+        transparency_pages.routes,
+        audit_pages.routes,
+    )

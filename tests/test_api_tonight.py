@@ -1,0 +1,171 @@
+"""Tonight at a glance, held notifications at each privacy level, live updates, simulate."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+from tests.admin import admin_client
+from tests.conftest import at, message
+
+EVENING = at("2026-11-24T22:00:00+01:00")  # a Tuesday, inside mia's quiet hours (21:30-07:00)
+XSS_NAME = "<script>alert(1)</script>"
+XSS_TEXT = '"><img src=x onerror=alert(2)>'
+
+
+async def _held(running: Any, n: int, **fields: Any) -> None:
+    for i in range(n):
+        answer = await running.post(message(i, **fields))
+        assert answer.status == 202
+
+
+async def test_tonight_counts_level_shows_no_senders(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    await _held(running, 3)
+    tonight = await (await admin.get("/tonight")).json()
+    mia = next(m for m in tonight["members"] if m["id"] == "mia")
+    assert mia["quiet"]["now"] is True
+    assert mia["quiet"]["until"] == "2026-11-25T06:00:00Z"
+    assert mia["level"] == "counts"
+    assert mia["held"] == {"count": 3, "senders": None}
+    assert mia["next_summary_at"] == "2026-11-25T06:00:00Z"
+    held = await (await admin.get("/held", params={"member": "mia"})).json()
+    assert len(held["items"]) == 3
+    assert all(i["sender"] is None and i["preview"] is None for i in held["items"])
+    assert "Sophie" not in await (await admin.get("/held")).text()
+
+
+async def test_tonight_senders_and_preview_levels(write_settings: Any, start_guardian: Any) -> None:
+    extra = '\n[policies.school-night]\nguardian_view = "preview"\n'
+    settings = write_settings()
+    settings = settings.model_copy(
+        update={
+            "policies": {
+                "school-night": settings.policies["school-night"].model_copy(
+                    update={"guardian_view": "preview"}
+                )
+            }
+        }
+    )
+    del extra
+    running = await start_guardian(settings, EVENING)
+    admin = await admin_client(running)
+    await _held(running, 2, text="can we talk tonight? it is about school")
+    tonight = await (await admin.get("/tonight")).json()
+    mia = next(m for m in tonight["members"] if m["id"] == "mia")
+    assert mia["held"]["senders"] == [{"sender": "Sophie", "count": 2}]
+    held = await (await admin.get("/held", params={"member": "mia"})).json()
+    assert held["items"][0]["preview"] == "can we talk tonight? it is about school"
+    assert held["items"][0]["sender"] == "Sophie"
+
+
+async def test_unknown_member_and_bad_query_are_clear_errors(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    missing = await admin.get("/held", params={"member": "nobody"})
+    assert missing.status == 404
+    bad = await admin.get("/held", params={"limit": "many"})
+    assert bad.status == 422
+    assert "query.limit" in (await bad.json())["fields"]
+    assert (await admin.get("/no/such/thing")).status == 404
+
+
+async def test_page_shows_hostile_names_as_text(write_settings: Any, start_guardian: Any) -> None:
+    settings = write_settings()
+    settings = settings.model_copy(
+        update={
+            "policies": {
+                "school-night": settings.policies["school-night"].model_copy(
+                    update={"guardian_view": "preview"}
+                )
+            }
+        }
+    )
+    running = await start_guardian(settings, EVENING)
+    admin = await admin_client(running)
+    body = message(1, text=XSS_TEXT)
+    body["from"] = {"id": "+31699999999", "name": XSS_NAME}
+    assert (await running.post(body)).status == 202
+    await admin.login()
+    page = await (await running.client.get("/")).text()
+    assert XSS_NAME not in page
+    assert html.escape(XSS_NAME) in page
+    api = await (await admin.get("/held")).json()
+    assert api["items"][0]["sender"] == XSS_NAME  # JSON carries it as data, not markup
+
+
+async def test_events_stream_announces_new_notifications(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    await admin.login()
+    stream = await running.client.get("/events")
+    assert stream.status == 200
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    assert (await stream.content.readuntil(b"\n\n")).startswith(b"retry:")
+    await _held(running, 1)
+    event = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+    assert event == b"event: update\ndata: notification\n\n"
+    fragment = await (await running.client.get("/tonight/members")).text()
+    assert 'data-held="1"' in fragment
+    stream.close()
+
+
+async def test_events_need_a_session(write_settings: Any, start_guardian: Any) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    answer = await running.client.get("/events", allow_redirects=False)
+    assert answer.status == 303
+
+
+async def test_tokens_and_audit_log(write_settings: Any, start_guardian: Any) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    created = await admin.post("/tokens", json={"name": "backup script"})
+    assert created.status == 201
+    token = await created.json()
+    assert token["token"].startswith("gdn_")
+    listed = await (await admin.get("/tokens")).text()
+    assert token["token"] not in listed
+    assert (await admin.patch("/household", json={"name": "The Doe family"})).status == 200
+    assert (await admin.patch("/household", json={"timezone": "Mars/Base"})).status == 422
+    assert (await admin.delete(f"/tokens/{token['id']}")).status == 204
+    assert (await admin.delete("/tokens/999999")).status == 404
+    log = (await (await admin.get("/audit")).json())["items"]
+    assert [e["action"] for e in log] == ["token.revoke", "household.update", "token.create"]
+    assert all(e["actor"] == "sam (token)" for e in log)
+    assert token["token"] not in str(log)
+    await admin.login()
+    page = await (await running.client.get("/audit")).text()
+    assert "household.update" in page and "The Doe family" in page
+
+
+async def test_simulate_replays_on_the_stored_household(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    events = [
+        {"at": "2026-11-24T22:10:00+01:00", "source": "mia-phone", "message": message(1)},
+        {"at": "2026-11-24T22:20:00+01:00", "source": "mia-phone", "message": message(2)},
+    ]
+    answer = await admin.post("/simulate", json={"events": events})
+    assert answer.status == 200, await answer.text()
+    deliveries = (await answer.json())["deliveries"]
+    summary = deliveries[0]
+    assert (summary["member"], summary["kind"]) == ("mia", "summary")
+    assert summary["at"] == "2026-11-25T06:00:00Z"
+    assert "2 messages" in summary["title"] + summary["body"], summary
+    unknown = await admin.post("/simulate", json={"events": [{**events[0], "source": "nope"}]})
+    assert unknown.status == 422
+    assert (await admin.post("/simulate", json={"events": []})).status == 422
+    garbled = await running.client.post(
+        "/api/v1/simulate", data=b"{", headers={"Authorization": f"Bearer {admin.token}"}
+    )
+    assert garbled.status == 400
