@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from guardian.clock import Clock
 from guardian.database import STORAGE_ERRORS
 from guardian.delivery import SUCCESS, Deliverer
-from guardian.household import HouseholdView, MemberView
+from guardian.household import HouseholdView, MemberView, SourceView
 from guardian.models import Delivery, Episode, Notification, Schedule
 from guardian.policy import next_summary_time, summary_times
 from guardian.summary import (
@@ -40,6 +40,8 @@ from guardian.windows import daily_times, quiet_interval_at
 log = logging.getLogger(__name__)
 
 POLL = timedelta(seconds=30)
+#: A source that had messages and then none for this long is reported as silent.
+SILENT_AFTER = timedelta(hours=24)
 PURGE_EVERY = timedelta(hours=1)
 
 
@@ -431,7 +433,30 @@ async def child_activity(
         ],
         failed_channels=failed_channels,
         held_items=[held_item(n, view) for n in rows if n.status in ("held", "summarised")],
+        silent_sources=[
+            (source.id, last)
+            for source, last in await last_messages(view, child.id)
+            if last is not None and until - last >= SILENT_AFTER
+        ],
     )
+
+
+async def last_messages(
+    view: HouseholdView, member: str | None = None
+) -> list[tuple[SourceView, datetime | None]]:
+    """Each source (of `member`, or all) with the time of its last message, if it had one."""
+    found = []
+    for source in view.sources.values():
+        if member is not None and source.member != member:
+            continue
+        last = (
+            await Notification.filter(source_id=source.pk)
+            .order_by("-received_at")
+            .first()
+            .only("id", "received_at")
+        )
+        found.append((source, last.received_at if last else None))
+    return found
 
 
 async def purge(view: HouseholdView, now: datetime) -> None:

@@ -95,6 +95,8 @@ class ChildActivity:
     breakthroughs: Sequence[BreakthroughNote]
     failed_channels: Sequence[str]
     held_items: Sequence[Item] = ()
+    #: The child's sources that had messages and then none for a day: (source id, last message).
+    silent_sources: Sequence[tuple[str, datetime]] = ()
 
 
 def _check(level: str) -> None:
@@ -447,6 +449,9 @@ def _child_section(child: ChildActivity, zone: ZoneInfo, fmt: _Format) -> list[s
     if child.failed_channels:
         failed = ", ".join(fmt.esc(c) for c in child.failed_channels)
         lines.append(fmt.line(f"Failed channels: {failed}."))
+    for source, last in child.silent_sources:
+        since = last.astimezone(zone).strftime("%a %H:%M")
+        lines.append(fmt.line(f"Silent source: {fmt.esc(source)}, no message since {since}."))
     if child.held_items and not counts:
         lines.append(fmt.line("Waiting:"))
         lines += _group_lines(group_items(child.held_items), child.level, zone, fmt, depth=1)

@@ -169,3 +169,18 @@ async def test_simulate_replays_on_the_stored_household(
         "/api/v1/simulate", data=b"{", headers={"Authorization": f"Bearer {admin.token}"}
     )
     assert garbled.status == 400
+
+
+async def test_a_source_that_went_silent_is_shown_and_reported(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    await _held(running, 1)
+    await running.clock.set(at("2026-11-25T23:00:00+01:00"))
+    tonight = await (await admin.get("/tonight")).json()
+    assert [(s["id"], s["problem"]) for s in tonight["sources"]] == [
+        ("mia-phone", "silent: no message in 24 h")
+    ]
+    await admin.login()
+    assert "silent: no message in 24 h" in await (await running.client.get("/")).text()

@@ -953,3 +953,12 @@ def test_every_held_item_is_counted_and_nothing_beyond_the_level_shows(
         "preview": [],
     }[level]
     assert leaks(rendered, forbidden) == []
+
+
+def test_report_names_silent_sources_at_every_level() -> None:
+    for level in ("counts", "senders", "preview"):
+        child = ChildActivity(
+            "Mia", level, 0, 0, 0, [], [], [], [], silent_sources=[("mia-phone", at("22:00"))]
+        )
+        body = render_report([child], AMS).body
+        assert "Silent source: mia-phone, no message since" in body, level

@@ -8,7 +8,7 @@ characters of what is held.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,14 +17,12 @@ from guardian.admin import Admin
 from guardian.api import Call, Endpoints
 from guardian.household import MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
-from guardian.scheduler import held_item
+from guardian.scheduler import SILENT_AFTER, held_item, last_messages
 from guardian.settings import Level
 from guardian.windows import quiet_interval_at
 
 endpoints = Endpoints("tonight")
 
-#: A source that had messages and then none for this long is reported as silent.
-SILENT_AFTER = timedelta(hours=24)
 PREVIEW = 80
 
 
@@ -134,19 +132,12 @@ async def source_problems(admin: Admin, now: datetime) -> list[SourceProblem]:
     """Sources whose plugin failed to load, and sources that went silent."""
     guardian = admin.guardian
     problems = []
-    for source in admin.view.sources.values():
-        last = (
-            await Notification.filter(source_id=source.pk)
-            .order_by("-received_at")
-            .first()
-            .only("id", "received_at")
-        )
-        last_at = last.received_at if last else None
+    for source, last_at in await last_messages(admin.view):
         error = guardian.plugin_errors.get(source.id)
         if error is not None:
             problem = error
         elif last_at is not None and now - last_at >= SILENT_AFTER:
-            problem = f"silent: no message since {SILENT_AFTER.total_seconds() / 3600:.0f} h"
+            problem = f"silent: no message in {SILENT_AFTER.total_seconds() / 3600:.0f} h"
         else:
             continue
         problems.append(
