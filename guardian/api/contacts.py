@@ -1,7 +1,329 @@
-"""The admin API: contacts."""
+"""The admin API: contacts, the people known across networks, and how far each is trusted.
+
+A contact's addresses are stored in their canonical form (`guardian.contacts`), and one address
+belongs to one contact. Notifications and bursts name their sender `contact:<id>` once the
+sender is a contact: giving a contact an address adopts what that address sent before, merging
+two contacts moves everything of one to the other, and deleting a contact gives its
+notifications back their addresses. The in-memory sender history is rebuilt after each of these,
+so that bursts and repeated contact count the person as the household now knows them.
+"""
 
 from __future__ import annotations
 
-from guardian.api import Endpoints
+import re
+from typing import Annotated, Literal, cast
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.functions import Count
+
+from guardian.admin import Admin, AdminError, not_found
+from guardian.api import Call, Endpoints
+from guardian.contacts import canonical
+from guardian.household import ContactView, HouseholdView
+from guardian.models import Contact, Episode, Notification
+from guardian.settings import Slug
 
 endpoints = Endpoints("contacts")
+
+Trust = Literal["trusted", "normal", "muted"]
+TRUST_HELP = {
+    "trusted": "breaks through quiet hours and bursts",
+    "normal": "follows the policy",
+    "muted": "never pushed, always counted in the next summary",
+}
+#: As long as a stored sender address may be.
+MAX_ADDRESS = 300
+MAX_ADDRESSES = 100
+_ADDRESS = re.compile(r"[a-z0-9_]+:.+")
+
+
+def _address(value: str) -> str:
+    address = canonical(value.strip())
+    if not _ADDRESS.fullmatch(address) or not address.isprintable():
+        raise ValueError(f"not a network:address pair: {value!r}")
+    if len(address) > MAX_ADDRESS:
+        raise ValueError(f"longer than {MAX_ADDRESS} characters")
+    return address
+
+
+def _printable(name: str) -> str:
+    if not name.isprintable():
+        raise ValueError("only printable characters (no line breaks or control characters)")
+    return name
+
+
+def _unique(addresses: list[str]) -> list[str]:
+    return list(dict.fromkeys(addresses))
+
+
+#: `network:address`, canonical: `SMS:+31 6 1234 5678` is stored as `sms:+31612345678`.
+Address = Annotated[str, AfterValidator(_address)]
+Addresses = Annotated[list[Address], Field(max_length=MAX_ADDRESSES), AfterValidator(_unique)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+]
+
+
+class ContactIn(BaseModel):
+    """A new contact, checked as `[[contacts]]` in settings.toml is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug
+    name: Name
+    addresses: Addresses = []
+    trust: Trust = "normal"
+
+
+class ContactPatch(BaseModel):
+    """What to change; `addresses` replaces the whole list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    trust: Trust | None = None
+    addresses: Addresses | None = None
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str = Field(
+        alias="from", min_length=1, description="The contact merged into this one, then deleted."
+    )
+
+
+class ContactOut(BaseModel):
+    id: str
+    name: str
+    trust: Trust
+    addresses: list[str]
+    notifications: int = Field(description="Notifications stored from this contact.")
+
+
+class ContactList(BaseModel):
+    items: list[ContactOut]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def _counts(view: HouseholdView) -> dict[int, int]:
+    rows = (
+        await Notification.filter(household_id=view.id, contact_id__isnull=False)
+        .annotate(n=Count("id"))
+        .group_by("contact_id")
+        .values_list("contact_id", "n")
+    )
+    return {int(pk): int(n) for pk, n in rows}
+
+
+def _out(contact: ContactView, counts: dict[int, int]) -> ContactOut:
+    trust = cast(Trust, contact.trust if contact.trust in TRUST_HELP else "normal")
+    return ContactOut(
+        id=contact.id,
+        name=contact.name,
+        trust=trust,
+        addresses=list(contact.addresses),
+        notifications=counts.get(contact.pk, 0),
+    )
+
+
+async def contact_list(admin: Admin) -> ContactList:
+    view = admin.view
+    counts = await _counts(view)
+    contacts = sorted(view.contacts.values(), key=lambda c: (c.name.casefold(), c.id))
+    return ContactList(items=[_out(c, counts) for c in contacts])
+
+
+def _contact(admin: Admin, contact_id: str) -> ContactView:
+    contact = admin.view.contacts.get(contact_id)
+    if contact is None:
+        raise not_found("contact", contact_id)
+    return contact
+
+
+async def contact_out(admin: Admin, contact_id: str) -> ContactOut:
+    contact = _contact(admin, contact_id)
+    return _out(contact, await _counts(admin.view))
+
+
+# --- changing --------------------------------------------------------------------------------
+
+
+def _check_addresses(view: HouseholdView, addresses: list[str], own: str | None) -> None:
+    """409 for each address that already names another contact (a WhatsApp id names the
+    phone number too)."""
+    taken: dict[str, str] = {}
+    for index, address in enumerate(addresses):
+        owner = view.contact_for(address)
+        if owner is not None and owner.id != own:
+            taken[f"addresses[{index}]"] = f"{address!r} already belongs to {owner.id!r}"
+    if taken:
+        detail = "; ".join(f"{path}: {message}" for path, message in taken.items())
+        raise AdminError(409, "conflict", detail, taken)
+
+
+def _sender_forms(view: HouseholdView, address: str, own: str) -> list[str]:
+    """The stored sender addresses that this contact address matches (see `match_keys`)."""
+    forms = [address]
+    network, _, ident = address.partition(":")
+    if network == "sms" and ident.startswith("+") and ident[1:].isdigit():
+        whatsapp = f"whatsapp:{ident[1:]}"
+        owner = view.by_address.get(whatsapp)
+        if owner is None or owner.id == own:
+            forms.append(whatsapp)
+    return forms
+
+
+async def _adopt(view: HouseholdView, contact: Contact, addresses: list[str]) -> int:
+    """Count what these addresses sent before they were the contact's as the contact's."""
+    forms = [form for a in addresses for form in _sender_forms(view, a, contact.slug)]
+    if not forms:
+        return 0
+    key = f"contact:{contact.slug}"
+    adopted = await Notification.filter(
+        household_id=view.id, contact_id__isnull=True, sender_address__in=forms
+    ).update(contact_id=contact.id, sender_key=key)
+    await Episode.filter(
+        member_id__in=[m.pk for m in view.members.values()], sender_key__in=forms
+    ).update(sender_key=key, sender_label=contact.name[:200])
+    return adopted
+
+
+async def _remember_senders(admin: Admin) -> None:
+    """Rebuild the sender history after senders were renamed in the database."""
+    await admin.guardian.activity.load(admin.view, admin.now())
+
+
+def _taken_id(contact_id: str) -> AdminError:
+    message = f"a contact {contact_id!r} exists already"
+    return AdminError(409, "conflict", message, {"id": message})
+
+
+async def create_contact(admin: Admin, new: ContactIn) -> ContactOut:
+    view = admin.view
+    if new.id in view.contacts:
+        raise _taken_id(new.id)
+    _check_addresses(view, new.addresses, None)
+    try:
+        async with admin.change("contact.create", new.id) as change:
+            contact = await Contact.create(
+                household_id=view.id,
+                slug=new.id,
+                name=new.name,
+                trust=new.trust,
+                addresses=new.addresses,
+            )
+            adopted = await _adopt(view, contact, new.addresses)
+            change.detail = {"name": new.name, "trust": new.trust, "addresses": new.addresses}
+    except IntegrityError:  # created at the same moment by another request
+        raise _taken_id(new.id) from None
+    if adopted:
+        await _remember_senders(admin)
+    return await contact_out(admin, new.id)
+
+
+async def update_contact(admin: Admin, contact_id: str, patch: ContactPatch) -> ContactOut:
+    contact = _contact(admin, contact_id)
+    view = admin.view
+    changes = patch.model_dump(exclude_none=True)
+    if patch.addresses is not None:
+        _check_addresses(view, patch.addresses, contact.id)
+    if not changes:
+        return await contact_out(admin, contact_id)
+    added = [a for a in patch.addresses or [] if a not in contact.addresses]
+    async with admin.change("contact.update", contact.id) as change:
+        await Contact.filter(id=contact.pk).update(**changes)
+        row = await Contact.get(id=contact.pk)
+        adopted = await _adopt(view, row, added)
+        change.detail = changes
+    if adopted:
+        await _remember_senders(admin)
+    return await contact_out(admin, contact_id)
+
+
+async def delete_contact(admin: Admin, contact_id: str) -> None:
+    contact = _contact(admin, contact_id)
+    async with admin.change("contact.delete", contact.id) as change:
+        # Its notifications are from their addresses again, as from any unknown sender.
+        await Notification.filter(
+            household_id=admin.view.id, sender_key=f"contact:{contact.id}"
+        ).update(sender_key=F("sender_address"))
+        await Notification.filter(contact_id=contact.pk).update(contact_id=None)
+        await Contact.filter(id=contact.pk).delete()
+        change.detail = {"name": contact.name}
+    await _remember_senders(admin)
+
+
+async def merge_contacts(admin: Admin, keep_id: str, from_id: str) -> ContactOut:
+    """Move `from_id`'s addresses, notifications and bursts to `keep_id`; delete `from_id`."""
+    keep = _contact(admin, keep_id)
+    other = admin.view.contacts.get(from_id)
+    if other is None:
+        raise AdminError(
+            422, "invalid", f"from: no contact {from_id!r}", {"from": f"no contact {from_id!r}"}
+        )
+    if other.id == keep.id:
+        message = "a contact cannot be merged into itself"
+        raise AdminError(422, "invalid", f"from: {message}", {"from": message})
+    view = admin.view
+    addresses = _unique([*keep.addresses, *other.addresses])
+    old_key, new_key = f"contact:{other.id}", f"contact:{keep.id}"
+    async with admin.change("contact.merge", keep.id) as change:
+        await Contact.filter(id=other.pk).update(addresses=[])
+        await Contact.filter(id=keep.pk).update(addresses=addresses)
+        await Notification.filter(contact_id=other.pk).update(contact_id=keep.pk)
+        await Notification.filter(household_id=view.id, sender_key=old_key).update(
+            sender_key=new_key
+        )
+        await Episode.filter(
+            member_id__in=[m.pk for m in view.members.values()], sender_key=old_key
+        ).update(sender_key=new_key, sender_label=keep.name[:200])
+        await Contact.filter(id=other.pk).delete()
+        change.detail = {"from": other.id, "name": other.name, "addresses": list(other.addresses)}
+    await _remember_senders(admin)
+    return await contact_out(admin, keep.id)
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+@endpoints.route("GET", "/contacts", response=ContactList)
+async def contacts_list(call: Call) -> ContactList:
+    """Every contact, with its addresses, trust and number of notifications."""
+    return await contact_list(call.admin)
+
+
+@endpoints.route("POST", "/contacts", response=ContactOut, body=ContactIn, status=201)
+async def contacts_create(call: Call) -> ContactOut:
+    """Add a contact; 409 if the id or one of the addresses is taken."""
+    return await create_contact(call.admin, call.body_as(ContactIn))
+
+
+@endpoints.route("GET", "/contacts/{contact_id}", response=ContactOut)
+async def contacts_get(call: Call) -> ContactOut:
+    """One contact."""
+    return await contact_out(call.admin, call.path["contact_id"])
+
+
+@endpoints.route("PATCH", "/contacts/{contact_id}", response=ContactOut, body=ContactPatch)
+async def contacts_update(call: Call) -> ContactOut:
+    """Rename a contact, change its trust or replace its addresses; takes effect at once."""
+    return await update_contact(call.admin, call.path["contact_id"], call.body_as(ContactPatch))
+
+
+@endpoints.route("DELETE", "/contacts/{contact_id}", response=None)
+async def contacts_delete(call: Call) -> None:
+    """Delete a contact; its notifications keep their sender addresses."""
+    await delete_contact(call.admin, call.path["contact_id"])
+
+
+@endpoints.route("POST", "/contacts/{contact_id}/merge", response=ContactOut, body=MergeIn)
+async def contacts_merge(call: Call) -> ContactOut:
+    """Merge another contact into this one: its addresses, notifications and bursts move here."""
+    return await merge_contacts(call.admin, call.path["contact_id"], call.body_as(MergeIn).from_)

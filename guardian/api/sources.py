@@ -1,7 +1,253 @@
-"""The admin API: sources."""
+"""The admin API: sources, the configured adapters, and rotating their secrets.
+
+What a source shows is what an admin needs to set it up and watch it: the URL to paste into the
+network, when it last delivered, whether its plugin runs, and the names of its secret settings,
+never their values. Rotating a secret is the one answer that shows one, once.
+"""
 
 from __future__ import annotations
 
-from guardian.api import Endpoints
+import base64
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from tortoise.functions import Count, Max
+
+from guardian.admin import Admin, AdminError, not_found
+from guardian.api import Call, Endpoints
+from guardian.household import SourceView
+from guardian.models import Notification, Source
+from guardian.settings import loc_path
 
 endpoints = Endpoints("sources")
+
+#: A source with messages before and none for this long is reported silent.
+SILENT_AFTER = timedelta(hours=24)
+#: Secrets the network issues: Guardian cannot make one up, the admin pastes the new value.
+NETWORK_ISSUED = frozenset(
+    {
+        ("slack", "signing_secret"),
+        ("twilio", "auth_token"),
+        ("whatsapp", "app_secret"),
+        ("sms_gateway", "signing_key"),
+    }
+)
+WHSEC = "whsec_"
+
+
+class SourceCounts(BaseModel):
+    total: int
+    last_24h: int
+
+
+class SourceOut(BaseModel):
+    id: str
+    plugin: str
+    member: str
+    webhook_url: str = Field(description="The URL to configure in the network.")
+    last_message_at: datetime | None
+    notifications: SourceCounts
+    status: str = Field(description='"ok", or why the source is not running.')
+    silent: bool = Field(description="It had messages, but none in the last 24 hours.")
+    secret_fields: list[str] = Field(description="The names of its secret settings.")
+
+
+class SourceList(BaseModel):
+    items: list[SourceOut]
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str | None = Field(
+        None, max_length=64, description="The secret setting; by default the source's first."
+    )
+    value: SecretStr | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="The new value; generated when left out (not for secrets the network "
+        "issues, like Slack's signing secret: paste those).",
+    )
+
+
+class RotateOut(BaseModel):
+    """The new secret, shown in this answer only and never again (not in the source, the audit
+    log, pages or logs): paste it into the network now. Requests signed with the old secret are
+    refused from now on."""
+
+    source: str
+    field: str
+    secret: str = Field(description="The new secret value; shown once, in this answer only.")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def secret_fields(model: type[BaseModel] | None) -> list[str]:
+    """The settings of a plugin that are secrets (`SecretStr`), in declaration order."""
+    if model is None:
+        return []
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in get_args(info.annotation)
+    ]
+
+
+def webhook_url(admin: Admin, source_id: str) -> str:
+    server = admin.guardian.settings.server
+    base = server.public_url or f"http://{server.host}:{server.port}"
+    return f"{base.rstrip('/')}/hooks/{source_id}"
+
+
+async def _activity(household_id: str, since: datetime) -> dict[int, tuple[int, int, Any]]:
+    """Per source pk: (all notifications, those since `since`, the last one's receipt)."""
+    totals = (
+        await Notification.filter(household_id=household_id)
+        .annotate(n=Count("id"), last=Max("received_at"))
+        .group_by("source_id")
+        .values_list("source_id", "n", "last")
+    )
+    recent = dict(
+        await Notification.filter(household_id=household_id, received_at__gte=since)
+        .annotate(n=Count("id"))
+        .group_by("source_id")
+        .values_list("source_id", "n")
+    )
+    return {int(pk): (int(n), int(recent.get(pk, 0)), last) for pk, n, last in totals}
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))  # SQLite's MAX() gives text
+
+
+def _out(admin: Admin, source: SourceView, activity: dict[int, tuple[int, int, Any]]) -> SourceOut:
+    guardian = admin.guardian
+    total, last_24h, last = activity.get(source.pk, (0, 0, None))
+    last_at = _instant(last)
+    model = guardian.registry.settings_models().get(source.plugin)
+    status = "ok" if source.id in guardian.plugins else guardian.plugin_errors.get(source.id, "?")
+    return SourceOut(
+        id=source.id,
+        plugin=source.plugin,
+        member=source.member,
+        webhook_url=webhook_url(admin, source.id),
+        last_message_at=last_at,
+        notifications=SourceCounts(total=total, last_24h=last_24h),
+        status=status,
+        silent=last_at is not None and admin.now() - last_at >= SILENT_AFTER,
+        secret_fields=secret_fields(model),
+    )
+
+
+async def source_list(admin: Admin) -> SourceList:
+    view = admin.view
+    activity = await _activity(view.id, admin.now() - SILENT_AFTER)
+    return SourceList(
+        items=[_out(admin, s, activity) for s in sorted(view.sources.values(), key=lambda s: s.id)]
+    )
+
+
+def _source(admin: Admin, source_id: str) -> SourceView:
+    source = admin.view.sources.get(source_id)
+    if source is None:
+        raise not_found("source", source_id)
+    return source
+
+
+async def source_out(admin: Admin, source_id: str) -> SourceOut:
+    source = _source(admin, source_id)
+    return _out(admin, source, await _activity(admin.view.id, admin.now() - SILENT_AFTER))
+
+
+# --- rotating --------------------------------------------------------------------------------
+
+
+def default_field(source: SourceView, fields: list[str]) -> str:
+    """The first secret the source has set (a token-only webhook rotates its token)."""
+    return next((f for f in fields if source.settings.get(f) is not None), fields[0])
+
+
+def generated_secret(model: type[BaseModel], field: str, current: Any) -> str:
+    info = model.model_fields[field]
+    if (isinstance(current, str) and current.startswith(WHSEC)) or WHSEC in (
+        info.description or ""
+    ):
+        return WHSEC + base64.b64encode(secrets.token_bytes(24)).decode()
+    return secrets.token_urlsafe(32)
+
+
+def _invalid(path: str, message: str) -> AdminError:
+    return AdminError(422, "invalid", f"{path}: {message}", {path: message})
+
+
+async def rotate_secret(admin: Admin, source_id: str, rotate: RotateIn) -> RotateOut:
+    """Store a new secret for one of the source's settings; the plugin takes it up at once."""
+    source = _source(admin, source_id)
+    model = admin.guardian.registry.settings_models().get(source.plugin)
+    if model is None:
+        raise AdminError(
+            409,
+            "plugin_missing",
+            f"the plugin {source.plugin!r} is not installed: a new secret cannot be checked",
+        )
+    fields = secret_fields(model)
+    if not fields:
+        raise AdminError(409, "no_secret", f"the plugin {source.plugin!r} has no secret settings")
+    field = rotate.field or default_field(source, fields)
+    if field not in fields:
+        raise _invalid("field", f"not a secret of a {source.plugin} source: {', '.join(fields)}")
+    if rotate.value is not None:
+        # Pasting often brings a line break along; a secret never has inner spaces.
+        value = rotate.value.get_secret_value().strip()
+        if not value or not value.isprintable() or any(c.isspace() for c in value):
+            raise _invalid("value", "only visible characters, without spaces")
+    elif (source.plugin, field) in NETWORK_ISSUED:
+        raise _invalid("value", f"{source.plugin} issues the {field}: paste the new one here")
+    else:
+        value = generated_secret(model, field, source.settings.get(field))
+    settings = {**source.settings, field: value}
+    try:
+        model.model_validate(settings)
+    except ValidationError as error:
+        # Messages only: pydantic's `input` would carry the secret.
+        problems = {
+            "value" if loc_path(tuple(e["loc"])) in ("", field) else loc_path(tuple(e["loc"])): str(
+                e["msg"]
+            ).removeprefix("Value error, ")
+            for e in error.errors(include_url=False, include_input=False)
+        }
+        detail = "; ".join(f"{path}: {message}" for path, message in problems.items())
+        raise AdminError(422, "invalid", detail, problems) from None
+    async with admin.change("source.rotate", source.id) as change:
+        row = await Source.get(id=source.pk)
+        row.settings = settings
+        await row.save(update_fields=["settings"])
+        change.detail = {"field": field}
+    return RotateOut(source=source.id, field=field, secret=value)
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+@endpoints.route("GET", "/sources", response=SourceList)
+async def sources_list(call: Call) -> SourceList:
+    """Every source: its webhook URL, last message, counts, status; never a secret."""
+    return await source_list(call.admin)
+
+
+@endpoints.route("GET", "/sources/{source_id}", response=SourceOut)
+async def sources_get(call: Call) -> SourceOut:
+    """One source."""
+    return await source_out(call.admin, call.path["source_id"])
+
+
+@endpoints.route("POST", "/sources/{source_id}/rotate", response=RotateOut, body=RotateIn)
+async def sources_rotate(call: Call) -> RotateOut:
+    """Rotate a source's secret; the answer shows the new secret once, to paste into the network."""
+    return await rotate_secret(call.admin, call.path["source_id"], call.body_as(RotateIn))

@@ -1,0 +1,139 @@
+"""The contacts and sources pages in a real Chromium: trust set with the keyboard alone, two
+contacts merged, a source's secret rotated and shown once; both pages fit a 375 px screen."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from guardian.models import Notification
+from guardian.signatures import signed_headers
+from tests.browser.conftest import Dashboard, login, screenshot
+from tests.conftest import SECRET, TEST_SECRETS, message
+
+PHONE = {"width": 375, "height": 812}
+#: The most Tab presses it may take to get from a field to the form's button.
+MOST_TABS = 20
+
+
+def sent_by(sender: dict[str, str]) -> dict[str, Any]:
+    return {"from": sender}
+
+
+async def tab_to_button(page: Page, name: str) -> None:
+    for _ in range(MOST_TABS):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(
+            "() => [document.activeElement.tagName, document.activeElement.innerText || '']"
+        )
+        if focused[0] == "BUTTON" and focused[1].strip().startswith(name):
+            return
+    raise AssertionError(f"{MOST_TABS} presses of Tab did not reach the {name!r} button")
+
+
+async def fits_a_phone(page: Page) -> None:
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await page.reload()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+async def test_trust_with_the_keyboard_and_merging_two_contacts(
+    dashboard: Dashboard, browser_page: Page, page_errors: list[str]
+) -> None:
+    page = browser_page
+    await login(page, dashboard.base_url, dashboard.username, dashboard.password)
+    await page.goto(dashboard.url("/contacts"))
+    await expect(page.get_by_role("heading", name="Contacts", level=1)).to_be_visible()
+    sophie = page.locator("#contact-sophie")
+    await expect(sophie).to_contain_text("sms:+31612345678")
+
+    # Trust, with the keyboard alone: the select, an arrow key, Tab to Save, Enter.
+    trust = page.get_by_label("Trust for Sophie")
+    await expect(trust).to_have_value("normal")
+    await trust.focus()
+    await page.keyboard.press("ArrowUp")
+    await expect(trust).to_have_value("trusted")
+    await tab_to_button(page, "Save trust")
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Saved Sophie.")
+    await expect(page.get_by_label("Trust for Sophie")).to_have_value("trusted")
+    assert dashboard.guardian.household().contacts["sophie"].trust == "trusted"
+
+    # A second contact, added with the form, then a message from it.
+    await page.get_by_label("Id", exact=True).fill("sophie-new")
+    await page.get_by_label("Name", exact=True).fill("Sophie (new phone)")
+    await page.locator("#new-addresses").fill("sms:+31 6 0000 0002")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Add contact").click()
+    await expect(page.get_by_role("status")).to_have_text("Added Sophie (new phone).")
+    new_phone = {"id": "+31600000002", "name": "Sophie"}
+    assert (await dashboard.running.post(message(1, **sent_by(new_phone)))).status == 202
+    await screenshot(page, "contacts")
+
+    await page.get_by_label("Keep").select_option("sophie")
+    await page.get_by_label("Merge into it").select_option("sophie-new")
+    await expect(page.locator("#merge-help")).to_contain_text("cannot be undone")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Merge", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Merged Sophie (new phone) into Sophie.")
+    await expect(page.locator("#contact-sophie-new")).to_have_count(0)
+    await expect(sophie).to_contain_text("sms:+31600000002")
+    await expect(sophie).to_contain_text("1 notification")
+    row = await Notification.get(external_id="msg-1")
+    assert row.sender_key == "contact:sophie"
+
+    await fits_a_phone(page)
+    await screenshot(page, "contacts-phone")
+    assert page_errors == []
+
+
+async def test_rotating_a_source_secret_shows_it_once(
+    dashboard: Dashboard, browser_page: Page, page_errors: list[str]
+) -> None:
+    page = browser_page
+    await login(page, dashboard.base_url, dashboard.username, dashboard.password)
+    await page.goto(dashboard.url("/sources"))
+    phone = page.locator("#source-mia-phone")
+    await expect(phone).to_contain_text("webhook")
+    port = dashboard.guardian.settings.server.port
+    await expect(phone.get_by_label("Webhook URL")).to_have_value(
+        f"http://127.0.0.1:{port}/hooks/mia-phone"
+    )
+    await screenshot(page, "sources")
+    content = await page.content()
+    assert not any(secret in content for secret in TEST_SECRETS)
+
+    # Keyboard: open the rotate form, keep the default secret, Tab to the button, Enter.
+    await phone.locator("summary").focus()
+    await page.keyboard.press("Enter")
+    await expect(phone.get_by_label("Secret", exact=True)).to_have_value("secret")
+    await phone.get_by_label("New value (optional)").focus()
+    await tab_to_button(page, "Rotate secret")
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+
+    box = page.locator(".secret-once")
+    await expect(box).to_contain_text("Paste it into the network now")
+    new = await page.locator("#new-secret").input_value()
+    assert new.startswith("whsec_") and new not in page.url
+    await screenshot(page, "sources-rotated")
+
+    raw = json.dumps(message("rotated")).encode()
+    for secret, status in ((new, 202), (SECRET, 401)):
+        headers = signed_headers(secret, f"wh-{uuid.uuid4()}", dashboard.clock.now(), raw)
+        answer = await dashboard.running.client.post("/hooks/mia-phone", data=raw, headers=headers)
+        assert answer.status == status
+
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Done: back to the sources").click()
+    await expect(page.locator(".secret-once")).to_have_count(0)
+    assert new not in await page.content()
+    await expect(phone).to_contain_text("1 in the last 24 hours")
+
+    await fits_a_phone(page)
+    await screenshot(page, "sources-phone")
+    assert page_errors == []
