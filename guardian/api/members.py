@@ -1,7 +1,504 @@
-"""The admin API: members."""
+"""The admin API: members, their channels, and the policies they follow.
+
+A member's channels are Apprise URLs, which are secrets: every answer shows them in Apprise's
+privacy form only, and a channel is named by its position in the member's list.
+
+A policy is read and written in the shape of settings.toml (`"10m"`, `"21:30"`): `PolicySpec`
+mirrors `PolicySettings` with the same validators, so that errors carry the same paths and
+messages (`quiet[0].start: not a time`), while its JSON schema says what the API really speaks
+(strings of a given pattern) rather than what the Python types are.
+"""
 
 from __future__ import annotations
 
-from guardian.api import Endpoints
+import asyncio
+import logging
+import re
+import uuid
+from datetime import time, timedelta
+from typing import Annotated, Any
+
+import apprise
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
+
+from guardian.admin import Admin, AdminError, members_of_policy, not_found
+from guardian.api import Call, Endpoints
+from guardian.delivery import (
+    SLACK,
+    SUCCESS,
+    ChannelResult,
+    Message,
+    channel_id,
+    privacy_url,
+)
+from guardian.durations import format_duration, parse_duration
+from guardian.household import MemberView
+from guardian.models import Delivery, Member, Policy
+from guardian.settings import SLUG, Level, PolicySettings
+from guardian.windows import DAY_NAMES, parse_days
 
 endpoints = Endpoints("members")
+
+MAX_URL = 2000
+#: Durations longer than this are refused: they would overflow the scheduler's arithmetic.
+MAX_DURATION = timedelta(days=36500)
+NOT_SENDABLE = "not an Apprise URL Guardian can send to"
+
+
+# --- the settings.toml shapes, with honest JSON schemas ---------------------------------------
+
+_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
+_DAYS_PATTERN = rf"^(daily|{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*)$"
+_TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
+# At least one part with a number above zero; four digits a part keeps it far from overflow.
+_PART = "[0-9]{1,4}[dhms]"
+_DURATION_PATTERN = rf"^({_PART})*0{{0,3}}[1-9][0-9]{{0,3}}[dhms]({_PART})*$"
+
+
+def _time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError("not a time (use HH:MM, 00:00-23:59)")
+    return time(int(match[1]), int(match[2]))
+
+
+def _duration(value: Any) -> timedelta:
+    delta = value if isinstance(value, timedelta) else parse_duration(str(value))
+    if delta > MAX_DURATION:
+        raise ValueError(f"too long for a duration (at most {format_duration(MAX_DURATION)})")
+    return delta
+
+
+def _days(value: str) -> str:
+    parse_days(value)
+    return value
+
+
+WallTimeText = Annotated[
+    str,
+    AfterValidator(lambda text: _time(text).strftime("%H:%M")),
+    WithJsonSchema({"type": "string", "pattern": _TIME_PATTERN, "examples": ["21:30"]}),
+]
+DurationText = Annotated[
+    str,
+    AfterValidator(lambda text: format_duration(_duration(text))),
+    WithJsonSchema(
+        {"type": "string", "pattern": _DURATION_PATTERN, "maxLength": 16, "examples": ["10m"]}
+    ),
+]
+DaysText = Annotated[
+    str,
+    AfterValidator(_days),
+    WithJsonSchema(
+        {"type": "string", "pattern": _DAYS_PATTERN, "maxLength": 80, "examples": ["mon-thu,sun"]}
+    ),
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuietWindowSpec(_Spec):
+    days: DaysText = "daily"
+    start: WallTimeText
+    end: WallTimeText
+
+
+class BurstSpec(_Spec):
+    limit: int = Field(ge=1, le=100_000)
+    per: DurationText
+    notice_every: DurationText
+
+
+class RepeatedSpec(_Spec):
+    count: int = Field(ge=2, le=100_000)
+    within: DurationText
+
+
+class BreakthroughSpec(_Spec):
+    keywords: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=200)
+    repeated: RepeatedSpec | None = None
+
+
+class StormSpec(_Spec):
+    count: int = Field(ge=2, le=100_000)
+    within: DurationText
+    alert_guardians: bool = False
+
+
+class PolicySpec(_Spec):
+    """A policy, in the shape of a `[policies.NAME]` table of settings.toml."""
+
+    quiet: list[QuietWindowSpec] = Field([], max_length=50)
+    summaries: list[WallTimeText] = Field([], max_length=48)
+    burst: BurstSpec | None = None
+    breakthrough: BreakthroughSpec = BreakthroughSpec()
+    content: Level = "senders"
+    guardian_view: Level = "counts"
+    report: WallTimeText | None = None
+    storm: StormSpec | None = None
+    retention: int = Field(30, ge=1, le=3650, description="days that metadata is kept")
+
+
+def policy_settings(spec: PolicySpec) -> PolicySettings:
+    """The checked settings of `spec`, or 422 with the failing fields by path."""
+    problems = {
+        f"quiet[{index}]": "start and end are the same"
+        for index, window in enumerate(spec.quiet)
+        if window.start == window.end
+    }
+    if problems:
+        raise AdminError(
+            422, "invalid", "; ".join(f"{p}: {m}" for p, m in problems.items()), problems
+        )
+    return PolicySettings.model_validate(spec.model_dump(mode="json"))
+
+
+def policy_spec(settings: PolicySettings) -> PolicySpec:
+    return PolicySpec.model_validate(settings.model_dump(mode="json"))
+
+
+def days_text(days: frozenset[int]) -> str:
+    """{0, 1, 2, 3, 6} → `mon-thu,sun`; all seven → `daily`."""
+    if len(days) == 7:
+        return "daily"
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(
+        DAY_NAMES[run[0]] if len(run) == 1 else f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}"
+        for run in runs
+    )
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+class ChannelOut(BaseModel):
+    index: int
+    url: str = Field(description="The Apprise URL in its privacy form: secrets masked.")
+
+
+class MemberOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    policy: str | None
+    channels: list[ChannelOut]
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+
+
+class MemberPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    policy: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="An existing policy's name, or null for none."
+    )
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, Field(min_length=1, max_length=MAX_URL)] = Field(
+        description="An Apprise URL (a secret: it is never shown again, only its privacy form).",
+        json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9+.-]*://"},
+    )
+
+
+class ChannelTestOut(BaseModel):
+    channel: str = Field(description="The channel's privacy form.")
+    ok: bool
+    status: str = Field(description="Apprise's result status (SUCCESS, FAILURE, ...).")
+    detail: str
+
+
+def member_out(member: MemberView) -> MemberOut:
+    return MemberOut(
+        id=member.id,
+        name=member.name,
+        role=member.role,
+        policy=member.policy_name,
+        channels=[ChannelOut(index=i, url=privacy_url(u)) for i, u in enumerate(member.channels)],
+    )
+
+
+def list_members(admin: Admin) -> MemberList:
+    members = sorted(admin.view.members.values(), key=lambda m: m.pk)
+    return MemberList(items=[member_out(m) for m in members])
+
+
+def get_member(admin: Admin, member_id: str) -> MemberOut:
+    return member_out(admin.member(member_id))
+
+
+async def update_member(admin: Admin, member_id: str, patch: MemberPatch) -> MemberOut:
+    """Rename a member or change their policy; a policy change moves their schedules."""
+    member = admin.member(member_id)
+    changes = {key: getattr(patch, key) for key in patch.model_fields_set}
+    if "name" in changes and changes["name"] is None:
+        raise AdminError(422, "invalid", "name: a member needs a name", {"name": "required"})
+    policy = changes.get("policy")
+    if policy is not None and policy not in admin.view.policies:
+        message = f"unknown policy {policy!r}"
+        raise AdminError(422, "invalid", f"policy: {message}", {"policy": message})
+    changes = {
+        key: value
+        for key, value in changes.items()
+        if value != (member.name if key == "name" else member.policy_name)
+    }
+    if changes:
+        async with admin.change("member.update", member.id) as change:
+            await Member.filter(id=member.pk).update(**changes)
+            change.detail = changes
+            if "policy" in changes:
+                change.reschedule = {member.id}
+    return get_member(admin, member_id)
+
+
+def sendable(url: str) -> bool:
+    """Whether Apprise can send to `url` (the offline `console://` included)."""
+    # Apprise logs a URL it refuses, whole: a mistyped channel would put its secret in the log.
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    apprise_log.setLevel(logging.CRITICAL + 1)
+    try:
+        return bool(apprise.Apprise().add(url))
+    except Exception:  # a malformed URL can make a service's parser raise
+        return False
+    finally:
+        apprise_log.setLevel(level)
+
+
+async def add_channel(admin: Admin, member_id: str, url: str) -> MemberOut:
+    member = admin.member(member_id)
+    url = url.strip()
+    if not sendable(url):
+        raise AdminError(422, "invalid", f"url: {NOT_SENDABLE}", {"url": NOT_SENDABLE})
+    if url in member.channels:
+        raise AdminError(409, "conflict", f"{member.name} already has this channel")
+    async with admin.change("channel.add", member.id) as change:
+        row = await Member.get(id=member.pk)
+        await Member.filter(id=member.pk).update(channels=[*row.channels, url])
+        change.detail = {"channel": privacy_url(url)}
+    return get_member(admin, member_id)
+
+
+def _channel(admin: Admin, member_id: str, index: str) -> tuple[MemberView, int, str]:
+    member = admin.member(member_id)
+    if not re.fullmatch(r"[0-9]{1,4}", index) or int(index) >= len(member.channels):
+        raise not_found(f"channel of {member_id}", index)
+    return member, int(index), member.channels[int(index)]
+
+
+async def remove_channel(admin: Admin, member_id: str, index: str) -> MemberOut:
+    member, position, url = _channel(admin, member_id, index)
+    async with admin.change("channel.remove", member.id) as change:
+        row = await Member.get(id=member.pk)
+        await Member.filter(id=member.pk).update(channels=[c for c in row.channels if c != url])
+        change.detail = {"channel": privacy_url(url), "index": position}
+    return get_member(admin, member_id)
+
+
+TEST_TITLE = "Guardian test"
+
+
+async def test_channel(admin: Admin, member_id: str, index: str) -> ChannelTestOut:
+    """Send a test message to one channel now (not queued), and record it as a `test` delivery."""
+    member, position, url = _channel(admin, member_id, index)
+    guardian = admin.guardian
+    now = admin.now()
+    message = Message(
+        TEST_TITLE, f"Hello {member.name}, this is a test from Guardian. This channel works."
+    )
+    timeout = guardian.settings.delivery.timeout.total_seconds() + SLACK
+    try:
+        result = await asyncio.wait_for(guardian.sender.send(url, message), timeout)
+    except TimeoutError:
+        result = ChannelResult("TIMEOUT", "no answer within the timeout")
+    except Exception as error:  # a channel plugin bug is a failed test, not a 500
+        result = ChannelResult("FAILURE", type(error).__name__)
+    shown = privacy_url(url)
+    async with admin.change("channel.test", member.id) as change:
+        await Delivery.create(
+            household_id=admin.view.id,
+            member_id=member.pk,
+            kind="test",
+            dedup_key=f"test:{member.id}:{now.isoformat()}:{uuid.uuid4().hex[:12]}",
+            title=message.title,
+            body=message.body,
+            status="sent" if result.ok else "failed",
+            attempts=1,
+            created_at=now,
+            next_attempt_at=now,
+            sent_at=now if result.ok else None,
+            channels=[
+                {
+                    "id": channel_id(url),
+                    "channel": shown,
+                    "status": result.status,
+                    "detail": result.detail,
+                    "attempts": 1,
+                    "at": now.isoformat(),
+                }
+            ],
+            last_error=None if result.ok else f"{shown}: {result.status}",
+        )
+        change.detail = {"channel": shown, "index": position, "status": result.status}
+    return ChannelTestOut(channel=shown, ok=result.ok, status=result.status, detail=result.detail)
+
+
+async def last_tests(admin: Admin, member: MemberView) -> dict[int, ChannelTestOut]:
+    """The latest test result of each of `member`'s channels, by channel index."""
+    keys = {channel_id(url): i for i, url in enumerate(member.channels)}
+    found: dict[int, ChannelTestOut] = {}
+    tests = await Delivery.filter(member_id=member.pk, kind="test").order_by("-id").limit(100)
+    for delivery in tests:
+        for state in delivery.channels:
+            index = keys.get(state.get("id", ""))
+            if index is not None and index not in found:
+                status = str(state.get("status", ""))
+                found[index] = ChannelTestOut(
+                    channel=str(state.get("channel", "")),
+                    ok=status == SUCCESS,
+                    status=status,
+                    detail=str(state.get("detail", "")),
+                )
+    return found
+
+
+@endpoints.route("GET", "/members", response=MemberList)
+async def members_list(call: Call) -> MemberList:
+    """Every member: role, policy, and channels in their privacy form."""
+    return list_members(call.admin)
+
+
+@endpoints.route("GET", "/members/{member_id}", response=MemberOut)
+async def members_get(call: Call) -> MemberOut:
+    """One member."""
+    return get_member(call.admin, call.path["member_id"])
+
+
+@endpoints.route("PATCH", "/members/{member_id}", response=MemberOut, body=MemberPatch)
+async def members_patch(call: Call) -> MemberOut:
+    """Rename a member or choose their policy (null for none)."""
+    return await update_member(call.admin, call.path["member_id"], call.body_as(MemberPatch))
+
+
+@endpoints.route(
+    "POST", "/members/{member_id}/channels", response=MemberOut, body=ChannelIn, status=201
+)
+async def members_add_channel(call: Call) -> MemberOut:
+    """Add an Apprise URL to a member's channels."""
+    return await add_channel(call.admin, call.path["member_id"], call.body_as(ChannelIn).url)
+
+
+@endpoints.route("DELETE", "/members/{member_id}/channels/{index}", response=MemberOut)
+async def members_remove_channel(call: Call) -> MemberOut:
+    """Remove a channel, named by its index in the member's list."""
+    return await remove_channel(call.admin, call.path["member_id"], call.path["index"])
+
+
+@endpoints.route("POST", "/members/{member_id}/channels/{index}/test", response=ChannelTestOut)
+async def members_test_channel(call: Call) -> ChannelTestOut:
+    """Send a test message to one channel now, and answer how it went."""
+    return await test_channel(call.admin, call.path["member_id"], call.path["index"])
+
+
+# --- policies ----------------------------------------------------------------------------------
+
+
+class PolicyOut(BaseModel):
+    name: str
+    members: list[str] = Field(description="Ids of the members who follow this policy.")
+    spec: PolicySpec
+
+
+class PolicyList(BaseModel):
+    items: list[PolicyOut]
+
+
+def _policy_out(admin: Admin, name: str, settings: PolicySettings) -> PolicyOut:
+    return PolicyOut(
+        name=name,
+        members=sorted(members_of_policy(admin.view, name)),
+        spec=policy_spec(settings),
+    )
+
+
+def list_policies(admin: Admin) -> PolicyList:
+    policies = admin.view.policies
+    return PolicyList(items=[_policy_out(admin, name, policies[name]) for name in sorted(policies)])
+
+
+def get_policy(admin: Admin, name: str) -> PolicyOut:
+    settings = admin.view.policies.get(name)
+    if settings is None:
+        raise not_found("policy", name)
+    return _policy_out(admin, name, settings)
+
+
+async def put_policy(admin: Admin, name: str, spec: PolicySpec) -> PolicyOut:
+    """Create or replace a policy; the schedules of the members who follow it move at once."""
+    if not re.fullmatch(SLUG, name):
+        message = "not a policy name (use a-z, 0-9, - and _, up to 64)"
+        raise AdminError(422, "invalid", f"name: {message}", {"name": message})
+    settings = policy_settings(spec)
+    stored = settings.model_dump(mode="json")
+    household_id = admin.view.id
+    async with admin.change("policy.update", name) as change:
+        _, created = await Policy.update_or_create(
+            household_id=household_id, name=name, defaults={"spec": stored}
+        )
+        change.detail = {"created": created, "spec": stored}
+        change.reschedule = set(members_of_policy(admin.view, name))
+    return get_policy(admin, name)
+
+
+async def delete_policy(admin: Admin, name: str) -> None:
+    get_policy(admin, name)
+    users = sorted(members_of_policy(admin.view, name))
+    if users:
+        raise AdminError(409, "in_use", f"policy {name!r} is followed by {', '.join(users)}")
+    async with admin.change("policy.delete", name) as change:
+        await Policy.filter(household_id=admin.view.id, name=name).delete()
+        change.detail = {"policy": name}
+
+
+@endpoints.route("GET", "/policies", response=PolicyList)
+async def policies_list(call: Call) -> PolicyList:
+    """Every policy, with the members who follow it."""
+    return list_policies(call.admin)
+
+
+@endpoints.route("GET", "/policies/{name}", response=PolicyOut)
+async def policies_get(call: Call) -> PolicyOut:
+    """One policy, in the shape of settings.toml."""
+    return get_policy(call.admin, call.path["name"])
+
+
+@endpoints.route("PUT", "/policies/{name}", response=PolicyOut, body=PolicySpec)
+async def policies_put(call: Call) -> PolicyOut:
+    """Create or replace a policy (the whole of it); its members' schedules move at once."""
+    return await put_policy(call.admin, call.path["name"], call.body_as(PolicySpec))
+
+
+@endpoints.route("DELETE", "/policies/{name}", response=None)
+async def policies_delete(call: Call) -> None:
+    """Delete a policy that no member follows (409 otherwise)."""
+    await delete_policy(call.admin, call.path["name"])

@@ -1,7 +1,420 @@
-"""Dashboard pages: members."""
+"""Dashboard pages: members, their channels, and their policies (quiet hours on a week grid).
+
+Every read and change goes through `guardian.api.members`, the same functions as the API.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
+from multidict import MultiDictProxy
+from pydantic import ValidationError
+
+from guardian.admin import Admin, AdminError, invalid
+from guardian.api import members as api
+from guardian.app import GUARDIAN
+from guardian.auth import principal
+from guardian.dashboard import render
+from guardian.settings import PolicySettings
+from guardian.windows import DAY_NAMES, occurrences, parse_days
 
 routes = web.RouteTableDef()
+
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+LEVELS = (
+    ("counts", "only how many messages, from how many people."),
+    ("senders", "who wrote and in which conversation, no message text."),
+    ("preview", "senders plus the start of each message."),
+)
+#: A Monday, in UTC: the week the grid draws. Wall-clock quiet hours, without a zone's DST.
+_WEEK = datetime(2024, 1, 1, tzinfo=UTC)
+_UTC = ZoneInfo("UTC")
+
+
+def _admin(request: web.Request) -> Admin:
+    return Admin(request.app[GUARDIAN], principal(request))
+
+
+def _error_page(request: web.Request, error: AdminError) -> web.Response:
+    return render(
+        request, "error.html", {"status": error.status, "message": error.detail}, error.status
+    )
+
+
+# --- the week grid -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuietSpan:
+    """Quiet from minute `start` to minute `end` (0-1440) of one weekday."""
+
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        return f"{_clock(self.start)}–{_clock(self.end)}"
+
+
+@dataclass(frozen=True)
+class QuietDay:
+    day: int
+    spans: tuple[QuietSpan, ...]
+
+    @property
+    def name(self) -> str:
+        return DAY_LABELS[self.day]
+
+    @property
+    def summary(self) -> str:
+        return ", ".join(s.label for s in self.spans) or "no quiet hours"
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def quiet_week(policy: PolicySettings) -> list[QuietDay]:
+    """The policy's quiet hours per weekday, as guardian.windows computes them: a window that
+    crosses midnight goes on into the next day (Sunday's into Monday), overlaps are merged."""
+    end = _WEEK + timedelta(days=7)
+    spans: list[list[QuietSpan]] = [[] for _ in range(7)]
+    for interval in occurrences(policy.windows(), _UTC, _WEEK, end):
+        start, stop = max(interval.start, _WEEK), min(interval.end, end)
+        while start < stop:
+            day = (start - _WEEK).days
+            midnight = _WEEK + timedelta(days=day + 1)
+            piece = min(stop, midnight)
+            minutes = int((start - _WEEK - timedelta(days=day)).total_seconds() // 60)
+            length = int((piece - start).total_seconds() // 60)
+            spans[day].append(QuietSpan(minutes, minutes + length))
+            start = piece
+    # Sunday night's window that wraps into Monday morning is found before the week starts:
+    # occurrences() looks back, so Monday's early hours are in `spans[0]` already.
+    return [QuietDay(day, tuple(sorted(spans[day], key=lambda s: s.start))) for day in range(7)]
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+@routes.get("/members")
+async def members_page(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    return render(
+        request,
+        "members.html",
+        {"members": api.list_members(admin).items, "policies": api.list_policies(admin).items},
+    )
+
+
+async def _member_page(
+    request: web.Request,
+    member_id: str,
+    *,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    channel_url: str = "",
+) -> web.Response:
+    admin = _admin(request)
+    try:
+        member = api.get_member(admin, member_id)
+    except AdminError as error:
+        return _error_page(request, error)
+    tests = await api.last_tests(admin, admin.member(member_id))
+    return render(
+        request,
+        "members_edit.html",
+        {
+            "member": member,
+            "policies": sorted(admin.view.policies),
+            "form": form or {"name": member.name, "policy": member.policy or ""},
+            "errors": errors or {},
+            "tests": tests,
+            "tested": request.query.get("tested", ""),
+            "channel_url": channel_url,
+            "saved": request.query.get("saved", ""),
+        },
+        status=status,
+    )
+
+
+@routes.get("/members/{member_id}")
+async def member_page(request: web.Request) -> web.Response:
+    return await _member_page(request, request.match_info["member_id"])
+
+
+@routes.post("/members/{member_id}")
+async def member_save(request: web.Request) -> web.StreamResponse:
+    member_id = request.match_info["member_id"]
+    data = await request.post()
+    form = {"name": str(data.get("name", "")).strip(), "policy": str(data.get("policy", ""))}
+    try:
+        patch = api.MemberPatch(name=form["name"], policy=form["policy"] or None)
+        await api.update_member(_admin(request), member_id, patch)
+    except ValidationError as error:
+        problems = invalid(error).fields
+        return await _member_page(request, member_id, status=422, form=form, errors=problems)
+    except AdminError as error:
+        if error.status != 422:
+            return _error_page(request, error)
+        return await _member_page(request, member_id, status=422, form=form, errors=error.fields)
+    raise web.HTTPSeeOther(f"/members/{member_id}?saved=member")
+
+
+@routes.post("/members/{member_id}/channels")
+async def channel_add(request: web.Request) -> web.StreamResponse:
+    member_id = request.match_info["member_id"]
+    url = str((await request.post()).get("url", "")).strip()
+    try:
+        if not url:
+            raise AdminError(422, "invalid", "url: required", {"url": "enter an Apprise URL"})
+        await api.add_channel(_admin(request), member_id, url)
+    except AdminError as error:
+        if error.status == 404:
+            return _error_page(request, error)
+        problems = error.fields or {"url": error.detail}
+        # The URL is a secret: it is not echoed back into the page, even when refused.
+        return await _member_page(request, member_id, status=error.status, errors=problems)
+    raise web.HTTPSeeOther(f"/members/{member_id}?saved=channel")
+
+
+@routes.post("/members/{member_id}/channels/{index}/delete")
+async def channel_remove(request: web.Request) -> web.StreamResponse:
+    member_id = request.match_info["member_id"]
+    try:
+        await api.remove_channel(_admin(request), member_id, request.match_info["index"])
+    except AdminError as error:
+        return _error_page(request, error)
+    raise web.HTTPSeeOther(f"/members/{member_id}?saved=removed")
+
+
+@routes.post("/members/{member_id}/channels/{index}/test")
+async def channel_test(request: web.Request) -> web.StreamResponse:
+    member_id, index = request.match_info["member_id"], request.match_info["index"]
+    try:
+        await api.test_channel(_admin(request), member_id, index)
+    except AdminError as error:
+        return _error_page(request, error)
+    raise web.HTTPSeeOther(f"/members/{member_id}?tested={index}#channel-{index}")
+
+
+# --- policies ----------------------------------------------------------------------------------
+
+
+@dataclass
+class QuietRow:
+    days: set[str] = field(default_factory=set)
+    start: str = ""
+    end: str = ""
+    remove: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.days and not self.start.strip() and not self.end.strip()
+
+
+@dataclass
+class PolicyForm:
+    """The policy form's values as entered (strings), so that a refused form keeps them."""
+
+    quiet: list[QuietRow]
+    values: dict[str, str]
+    alert_guardians: bool = False
+
+    @classmethod
+    def of(cls, spec: api.PolicySpec) -> PolicyForm:
+        rows = [
+            QuietRow({DAY_NAMES[d] for d in parse_days(w.days)}, w.start, w.end) for w in spec.quiet
+        ]
+        burst, repeated, storm = spec.burst, spec.breakthrough.repeated, spec.storm
+        values = {
+            "summaries": ", ".join(spec.summaries),
+            "burst_limit": str(burst.limit) if burst else "",
+            "burst_per": burst.per if burst else "",
+            "burst_notice_every": burst.notice_every if burst else "",
+            "keywords": ", ".join(spec.breakthrough.keywords),
+            "repeated_count": str(repeated.count) if repeated else "",
+            "repeated_within": repeated.within if repeated else "",
+            "content": spec.content,
+            "guardian_view": spec.guardian_view,
+            "report": spec.report or "",
+            "storm_count": str(storm.count) if storm else "",
+            "storm_within": storm.within if storm else "",
+            "retention": str(spec.retention),
+        }
+        return cls([*rows, QuietRow()], values, bool(storm and storm.alert_guardians))
+
+    @classmethod
+    def posted(cls, data: MultiDictProxy[Any]) -> PolicyForm:
+        count = _int(data.get("quiet_rows"), 0, 60)
+        rows = [
+            QuietRow(
+                {d for d in data.getall(f"quiet-{i}-days", []) if d in DAY_NAMES},
+                str(data.get(f"quiet-{i}-start", "")),
+                str(data.get(f"quiet-{i}-end", "")),
+                bool(data.get(f"quiet-{i}-remove")),
+            )
+            for i in range(count)
+        ]
+        names = [
+            "summaries",
+            "burst_limit",
+            "burst_per",
+            "burst_notice_every",
+            "keywords",
+            "repeated_count",
+            "repeated_within",
+            "content",
+            "guardian_view",
+            "report",
+            "storm_count",
+            "storm_within",
+            "retention",
+        ]
+        values = {name: str(data.get(name, "")).strip() for name in names}
+        return cls(rows, values, bool(data.get("storm_alert_guardians")))
+
+    def spec(self) -> tuple[dict[str, Any], dict[int, int]]:
+        """The policy as API JSON, and which form row each `quiet[i]` came from."""
+        v = self.values
+        rows: dict[int, int] = {}
+        quiet: list[dict[str, str]] = []
+        for number, row in enumerate(self.quiet):
+            if row.remove or row.empty:
+                continue
+            rows[len(quiet)] = number
+            days = frozenset(DAY_NAMES.index(d) for d in row.days)
+            quiet.append(
+                {"days": api.days_text(days) if days else "", "start": row.start, "end": row.end}
+            )
+        spec: dict[str, Any] = {
+            "quiet": quiet,
+            "summaries": _list(v["summaries"]),
+            "breakthrough": {"keywords": _list(v["keywords"])},
+            "content": v["content"],
+            "guardian_view": v["guardian_view"],
+            "retention": v["retention"] or None,
+        }
+        if any(v[k] for k in ("burst_limit", "burst_per", "burst_notice_every")):
+            spec["burst"] = {
+                "limit": v["burst_limit"] or None,
+                "per": v["burst_per"] or None,
+                "notice_every": v["burst_notice_every"] or None,
+            }
+        if v["repeated_count"] or v["repeated_within"]:
+            spec["breakthrough"]["repeated"] = {
+                "count": v["repeated_count"] or None,
+                "within": v["repeated_within"] or None,
+            }
+        if v["report"]:
+            spec["report"] = v["report"]
+        if v["storm_count"] or v["storm_within"]:
+            spec["storm"] = {
+                "count": v["storm_count"] or None,
+                "within": v["storm_within"] or None,
+                "alert_guardians": self.alert_guardians,
+            }
+        return spec, rows
+
+
+def _list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int(value: Any, default: int, most: int) -> int:
+    text = str(value or "")
+    return min(int(text), most) if text.isascii() and text.isdigit() else default
+
+
+#: Which form field shows the error of each policy path (`burst.per` → `burst_per`).
+_FIELD_OF = {
+    "summaries": "summaries",
+    "burst": "burst_limit",
+    "burst.limit": "burst_limit",
+    "burst.per": "burst_per",
+    "burst.notice_every": "burst_notice_every",
+    "breakthrough.keywords": "keywords",
+    "breakthrough.repeated": "repeated_count",
+    "breakthrough.repeated.count": "repeated_count",
+    "breakthrough.repeated.within": "repeated_within",
+    "content": "content",
+    "guardian_view": "guardian_view",
+    "report": "report",
+    "storm": "storm_count",
+    "storm.count": "storm_count",
+    "storm.within": "storm_within",
+    "retention": "retention",
+}
+
+
+def form_errors(fields: dict[str, str], rows: dict[int, int]) -> dict[str, str]:
+    """Errors by path (`quiet[0].start`, `summaries[1]`) → errors by form field id."""
+    errors: dict[str, str] = {}
+    for path, message in fields.items():
+        if path.startswith("quiet["):
+            index, _, rest = path[len("quiet[") :].partition("]")
+            row = rows.get(int(index), 0) if index.isdigit() else 0
+            part = rest.lstrip(".") or "row"
+            errors.setdefault(f"quiet-{row}-{part}", message)
+            continue
+        bare = path.split("[", 1)[0]
+        errors.setdefault(_FIELD_OF.get(path) or _FIELD_OF.get(bare) or "form", message)
+    return errors
+
+
+def _policy_context(
+    admin: Admin, name: str, policy: api.PolicyOut, form: PolicyForm
+) -> dict[str, Any]:
+    settings = admin.view.policies[name]
+    return {
+        "name": name,
+        "policy": policy,
+        "form": form,
+        "week": quiet_week(settings),
+        "days": list(zip(DAY_NAMES, DAY_LABELS, strict=True)),
+        "levels": LEVELS,
+        "hours": range(24),
+        "members": [admin.view.members[m] for m in policy.members],
+    }
+
+
+@routes.get("/policies/{name}")
+async def policy_page(request: web.Request) -> web.Response:
+    admin, name = _admin(request), request.match_info["name"]
+    try:
+        policy = api.get_policy(admin, name)
+    except AdminError as error:
+        return _error_page(request, error)
+    context = _policy_context(admin, name, policy, PolicyForm.of(policy.spec))
+    context.update(errors={}, saved=request.query.get("saved", ""))
+    return render(request, "policy.html", context)
+
+
+@routes.post("/policies/{name}")
+async def policy_save(request: web.Request) -> web.StreamResponse:
+    admin, name = _admin(request), request.match_info["name"]
+    try:
+        policy = api.get_policy(admin, name)
+    except AdminError as error:
+        return _error_page(request, error)
+    form = PolicyForm.posted(await request.post())
+    data, rows = form.spec()
+    try:
+        await api.put_policy(admin, name, api.PolicySpec.model_validate(data))
+    except ValidationError as error:
+        problems = invalid(error).fields
+    except AdminError as error:
+        problems = error.fields or {"form": error.detail}
+    else:
+        raise web.HTTPSeeOther(f"/policies/{name}?saved=1")
+    for index, window in enumerate(data["quiet"]):
+        if not window["days"]:
+            problems[f"quiet[{index}].days"] = "choose at least one day"
+    context = _policy_context(admin, name, policy, form)
+    context.update(errors=form_errors(problems, rows), saved="")
+    return render(request, "policy.html", context, status=422)
