@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import tempfile
 from datetime import datetime
@@ -178,7 +179,7 @@ async def post_token(call: Call) -> NewToken:
 async def revoke_token(admin: Admin, token_id: str) -> None:
     token = (
         await ApiToken.get_or_none(id=int(token_id), user__household_id=admin.view.id)
-        if token_id.isdigit() and len(token_id) < 10
+        if re.fullmatch(r"[0-9]{1,9}", token_id)
         else None
     )
     if token is None:

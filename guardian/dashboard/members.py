@@ -358,7 +358,7 @@ def form_errors(fields: dict[str, str], rows: dict[int, int]) -> dict[str, str]:
     for path, message in fields.items():
         if path.startswith("quiet["):
             index, _, rest = path[len("quiet[") :].partition("]")
-            row = rows.get(int(index), 0) if index.isdigit() else 0
+            row = rows.get(int(index), 0) if index.isascii() and index.isdigit() else 0
             part = rest.lstrip(".") or "row"
             errors.setdefault(f"quiet-{row}-{part}", message)
             continue
