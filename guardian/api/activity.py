@@ -1,7 +1,352 @@
-"""The admin API: activity."""
+"""The admin API: activity, how many notifications arrived per local hour, and which hours were
+quiet hours (counts only: no sender, no text); and a child's transparency page, what their
+guardians see about them and when, in plain sentences from the real policy.
+
+The hours run from local midnight `days - 1` days ago to the coming local midnight, so they
+line up as days × hours. A day of a clock change has 23 or 25 hours; each hour starts at a real
+UTC instant, one hour after the one before.
+"""
 
 from __future__ import annotations
 
-from guardian.api import Endpoints
+from datetime import date, datetime, time, timedelta
+
+from pydantic import BaseModel, Field
+
+from guardian.admin import Admin, AdminError
+from guardian.api import Call, Endpoints
+from guardian.durations import format_duration
+from guardian.household import HouseholdView, MemberView
+from guardian.models import Notification
+from guardian.policy import REPEATED
+from guardian.settings import Level, PolicySettings
+from guardian.summary import BreakthroughNote, ChildActivity, Item, render_report
+from guardian.summary import Episode as ReportEpisode
+from guardian.windows import Ambiguity, Interval, occurrences, resolve_local
 
 endpoints = Endpoints("activity")
+HOUR = timedelta(hours=1)
+
+
+class ActivityHour(BaseModel):
+    start: datetime = Field(description="the UTC instant at which this local hour starts")
+    count: int
+    quiet: bool = Field(description="some part of the hour lies in the member's quiet hours")
+
+
+class MemberActivity(BaseModel):
+    member: str
+    name: str
+    role: str
+    hours: list[ActivityHour]
+    total: int
+
+
+class Activity(BaseModel):
+    days: int
+    members: list[MemberActivity]
+
+
+class ActivityQuery(BaseModel):
+    days: int = Field(7, ge=1, le=31)
+
+
+def hour_starts(admin: Admin, days: int) -> list[datetime]:
+    """Every local hour of the last `days` local days, today included, as UTC instants."""
+    zone = admin.view.zone
+    today = admin.now().astimezone(zone).date()
+    start = resolve_local(today - timedelta(days=days - 1), time(0), zone, Ambiguity.EARLIER)
+    end = resolve_local(today + timedelta(days=1), time(0), zone, Ambiguity.EARLIER)
+    count = int((end - start) / HOUR)
+    return [start + HOUR * n for n in range(count)]
+
+
+def _quiet(hour: datetime, intervals: list[Interval]) -> bool:
+    return any(i.start < hour + HOUR and hour < i.end for i in intervals)
+
+
+async def member_activity(
+    admin: Admin, member: MemberView, hours: list[datetime]
+) -> MemberActivity:
+    start, end = hours[0], hours[-1] + HOUR
+    received = await Notification.filter(
+        member_id=member.pk, received_at__gte=start, received_at__lt=end
+    ).values_list("received_at", flat=True)
+    counts = [0] * len(hours)
+    for instant in received:
+        assert isinstance(instant, datetime)
+        counts[int((instant - start) / HOUR)] += 1
+    intervals = occurrences(member.policy.windows(), admin.view.zone, start, end)
+    return MemberActivity(
+        member=member.id,
+        name=member.name,
+        role=member.role,
+        hours=[
+            ActivityHour(start=hour, count=n, quiet=_quiet(hour, intervals))
+            for hour, n in zip(hours, counts, strict=True)
+        ],
+        total=sum(counts),
+    )
+
+
+async def activity(admin: Admin, days: int = 7) -> Activity:
+    """Notifications per local hour of every member over the last `days` days."""
+    hours = hour_starts(admin, days)
+    members = sorted(admin.view.members.values(), key=lambda m: (m.role != "child", m.name))
+    return Activity(days=days, members=[await member_activity(admin, m, hours) for m in members])
+
+
+@endpoints.route("GET", "/activity", response=Activity, query=ActivityQuery)
+async def activity_get(call: Call) -> Activity:
+    """Notifications per local hour and member over the last days, with quiet hours marked."""
+    return await activity(call.admin, call.query_as(ActivityQuery).days)
+
+
+# -- transparency: what guardians see about a child, in plain sentences -----------------------
+
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: A made-up evening for the example report: the same date everywhere, no clock involved.
+EXAMPLE_DAY = date(2026, 1, 14)
+
+
+class BreakthroughRules(BaseModel):
+    trusted_contacts: list[str] = Field(description="names of the household's trusted contacts")
+    muted_contacts: list[str]
+    keywords: list[str]
+    repeated: str | None = Field(description="the repeated-contact rule, as a sentence")
+    sentences: list[str]
+
+
+class Transparency(BaseModel):
+    member: str
+    name: str
+    quiet_hours: list[str] = Field(description="e.g. Sun–Thu 21:30–07:00 (local time)")
+    summaries: list[str] = Field(description="extra summary times, besides quiet hours' end")
+    report: str | None = Field(description="the time of the daily guardian report, if any")
+    content: Level = Field(description="what the child's own summaries show")
+    guardian_view: Level
+    what_guardians_see: list[str]
+    example_report: str | None = Field(
+        description="a guardian's report at this level, from made-up data; none without reports"
+    )
+    breakthrough: BreakthroughRules
+    storm: str | None
+    retention_days: int
+    retention: str
+
+
+def days_text(days: frozenset[int]) -> str:
+    """{0, 1, 2, 3, 6} → `Sun–Thu`; runs of days wrap around the week, as windows do."""
+    if len(days) == 7:
+        return "every day"
+    runs: list[list[int]] = []
+    # Start just after a day that is not in the set, so that a run over Sunday stays whole.
+    first = next(d for d in range(7) if (d - 1) % 7 not in days and d in days)
+    for offset in range(7):
+        day = (first + offset) % 7
+        if day not in days:
+            continue
+        if runs and (runs[-1][-1] + 1) % 7 == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = []
+    for run in runs:
+        if len(run) == 1:
+            parts.append(DAY_LABELS[run[0]])
+        elif len(run) == 2:
+            parts.append(f"{DAY_LABELS[run[0]]}, {DAY_LABELS[run[1]]}")
+        else:
+            parts.append(f"{DAY_LABELS[run[0]]}–{DAY_LABELS[run[-1]]}")
+    return ", ".join(parts)
+
+
+def spoken(delta: timedelta) -> str:
+    """`5 minutes`, `1 hour 30 minutes`: a duration as a sentence says it."""
+    seconds = int(delta.total_seconds())
+    parts = []
+    for size, word in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds >= size:
+            n, seconds = divmod(seconds, size)
+            parts.append(f"{n} {word}" if n == 1 else f"{n} {word}s")
+    return " ".join(parts) or "0 seconds"
+
+
+def _hhmm(wall: time) -> str:
+    return wall.strftime("%H:%M")
+
+
+_SEEN_AT_LEVEL = {
+    "counts": "It does not say who sent them, and not what they said.",
+    "senders": "It also says who sent them (names and group chat titles), but not what they said.",
+    "preview": "It also says who sent them, and shows the first 80 characters of the newest "
+    "message from each person or group chat whose messages were waiting.",
+}
+
+
+def _what_guardians_see(policy: PolicySettings) -> list[str]:
+    counts = policy.guardian_view == "counts"
+    if policy.report is None:
+        sentences = ["Your guardians do not get a daily report about you."]
+    else:
+        sentences = [
+            f"Every day at {_hhmm(policy.report)} your guardians get a short report about you, "
+            "about the time since the last one.",
+            "It says how many messages you received, how many waited for a summary and how "
+            "many were passed on at once, and how many arrived during quiet hours.",
+            _SEEN_AT_LEVEL[policy.guardian_view],
+            "If a message broke through quiet hours, it says when and why"
+            + (", but not who sent it or which word it was." if counts else ", and who sent it."),
+            "If one of your channels could not be reached, it says which one.",
+        ]
+    storm = policy.storm
+    if storm is not None and storm.alert_guardians:
+        who = "without saying who" if counts else "with the sender's name"
+        sentences.append(
+            f"If {storm.count} messages come from one person within {spoken(storm.within)} "
+            f"during quiet hours, your guardians are told at once, {who}, once per storm."
+        )
+    if policy.guardian_view == "preview":
+        sentences.append("Your guardians never see more than this.")
+    else:
+        sentences.append("Your guardians never see more than this: never what your messages say.")
+    return sentences
+
+
+def _breakthrough(view: HouseholdView, policy: PolicySettings) -> BreakthroughRules:
+    trusted = sorted(c.name for c in view.contacts.values() if c.trust == "trusted")
+    muted = sorted(c.name for c in view.contacts.values() if c.trust == "muted")
+    keywords = list(policy.breakthrough.keywords)
+    repeated = policy.breakthrough.repeated
+    rule = (
+        f"{repeated.count} messages from the same person within {spoken(repeated.within)}"
+        if repeated is not None
+        else None
+    )
+    sentences = []
+    if trusted:
+        sentences.append(f"Messages from {_names(trusted)} always come through at once.")
+    if keywords:
+        words = _names([f"“{k}”" for k in keywords], "or")
+        sentences.append(f"A message with the word {words} comes through at once.")
+    if rule is not None:
+        sentences.append(f"When someone sends {rule}, their message comes through at once.")
+    if not sentences:
+        sentences.append("Nothing breaks through quiet hours: every message waits for them to end.")
+    if muted:
+        sentences.append(
+            f"Messages from {_names(muted)} are never pushed; they wait for the next summary."
+        )
+    return BreakthroughRules(
+        trusted_contacts=trusted,
+        muted_contacts=muted,
+        keywords=keywords,
+        repeated=rule,
+        sentences=sentences,
+    )
+
+
+def _names(names: list[str], conjunction: str = "and") -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def example_report(child: MemberView, view: HouseholdView) -> str:
+    """The report a guardian would get at the child's level, from a made-up evening, rendered
+    by the same function that renders the real ones."""
+    zone = view.zone
+
+    def evening(hour: int, minute: int) -> datetime:
+        return datetime.combine(EXAMPLE_DAY, time(hour, minute), tzinfo=zone)
+
+    def item(who: str, text: str, at: datetime, chat: str | None = None) -> Item:
+        key = f"sms:{who.lower()}"
+        return Item(key, who, "sms", text, at, chat, chat and f"sms:{chat}", chat is not None)
+
+    held = [
+        item("Alex", "did you finish the maths homework?", evening(22, 5)),
+        item("Alex", "ok never mind, see you tomorrow", evening(22, 40)),
+        item("Robin", "look at this video", evening(21, 50), "Football team"),
+        item("Kim", "training moved to 16:00 on Friday", evening(22, 15), "Football team"),
+    ]
+    policy = child.policy
+    # The example breaks through the way a real message could, by the first rule there is.
+    rules = policy.breakthrough
+    reasons = [f"keyword “{k}”" for k in rules.keywords[:1]]
+    if any(c.trust == "trusted" for c in view.contacts.values()):
+        reasons.append("trusted contact")
+    if rules.repeated is not None:
+        within = format_duration(rules.repeated.within)
+        reasons.append(f"{REPEATED}: {rules.repeated.count} messages within {within}")
+    breakthroughs = [BreakthroughNote("Grandma", reason, evening(23, 10)) for reason in reasons[:1]]
+    storms = []
+    if policy.storm is not None:
+        storms = [ReportEpisode("Alex", policy.storm.count, evening(22, 5), evening(22, 40))]
+    sample = ChildActivity(
+        name=child.name,
+        level=policy.guardian_view,
+        passed=6,
+        held=len(held),
+        quiet_activity=len(held) + 1,
+        bursts=[],
+        storms=storms,
+        breakthroughs=breakthroughs,
+        failed_channels=[],
+        held_items=held,
+    )
+    rendered = render_report([sample], zone)
+    return f"{rendered.title}\n\n{rendered.body}"
+
+
+async def transparency(admin: Admin, member_id: str) -> Transparency:
+    """What a child's guardians see about them, and when, from the child's real policy."""
+    member = admin.member(member_id)
+    if member.role != "child":
+        raise AdminError(
+            409,
+            "not_a_child",
+            f"{member.id} is a {member.role}: transparency pages are for children",
+        )
+    policy = member.policy
+    return Transparency(
+        member=member.id,
+        name=member.name,
+        quiet_hours=[
+            f"{days_text(q.window().days)} {_hhmm(q.start)}–{_hhmm(q.end)}" for q in policy.quiet
+        ],
+        summaries=[_hhmm(t) for t in policy.summaries],
+        report=_hhmm(policy.report) if policy.report else None,
+        content=policy.content,
+        guardian_view=policy.guardian_view,
+        what_guardians_see=_what_guardians_see(policy),
+        example_report=example_report(member, admin.view) if policy.report else None,
+        breakthrough=_breakthrough(admin.view, policy),
+        storm=_storm(policy),
+        retention_days=policy.retention,
+        retention=(
+            "Guardian keeps the text of a message only until it has been passed on or "
+            f"summarised; after that only who sent it and when, for {policy.retention} days."
+        ),
+    )
+
+
+def _storm(policy: PolicySettings) -> str | None:
+    storm = policy.storm
+    if storm is None:
+        return None
+    told = (
+        "your guardians are told at once"
+        if storm.alert_guardians
+        else "it is mentioned in your guardians' report"
+    )
+    return (
+        f"When {storm.count} or more messages come from one person within "
+        f"{spoken(storm.within)} during quiet hours, that is a storm: {told}."
+    )
+
+
+@endpoints.route("GET", "/members/{member_id}/transparency", response=Transparency)
+async def activity_transparency(call: Call) -> Transparency:
+    """What a child's guardians see about them, and when, in plain sentences."""
+    return await transparency(call.admin, call.path["member_id"])

@@ -1,7 +1,96 @@
-"""Dashboard pages: deliveries."""
+"""Dashboard pages: deliveries, as sent, per channel, and a retry for failed ones."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import ValidationError
+
+from guardian.admin import Admin, AdminError, invalid
+from guardian.api.deliveries import (
+    KINDS,
+    STATUSES,
+    DeliveryQuery,
+    delivery_detail,
+    delivery_list,
+    retry_delivery,
+)
+from guardian.app import GUARDIAN
+from guardian.auth import principal
+from guardian.dashboard import render
 
 routes = web.RouteTableDef()
+FILTERS = ("member", "status", "kind", "before_id")
+
+
+def _admin(request: web.Request) -> Admin:
+    return Admin(request.app[GUARDIAN], principal(request))
+
+
+@routes.get("/deliveries")
+async def deliveries(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    # An empty choice in the filter form means "any".
+    chosen = {key: request.query[key] for key in FILTERS if request.query.get(key)}
+    context = {
+        "filters": chosen,
+        "members": list(admin.view.members.values()),
+        "statuses": STATUSES,
+        "kinds": KINDS,
+        "items": [],
+        "errors": {},
+        "older": None,
+    }
+    try:
+        query = DeliveryQuery.model_validate(chosen)
+        found = await delivery_list(admin, query)
+    except ValidationError as error:
+        return render(request, "deliveries.html", {**context, "errors": _errors(error)}, 422)
+    except AdminError as error:
+        return render(request, "deliveries.html", {**context, "errors": _fields(error)}, 422)
+    older = None
+    if len(found.items) == query.limit:
+        older = {**chosen, "before_id": str(found.items[-1].id)}
+    return render(request, "deliveries.html", {**context, "items": found.items, "older": older})
+
+
+def _errors(error: ValidationError) -> dict[str, str]:
+    return _fields(invalid(error))
+
+
+def _fields(error: AdminError) -> dict[str, str]:
+    return {path.removeprefix("query."): message for path, message in error.fields.items()}
+
+
+@routes.get("/deliveries/{delivery_id}")
+async def delivery(request: web.Request) -> web.Response:
+    return await _detail(request)
+
+
+async def _detail(
+    request: web.Request, status: int = 200, error: str | None = None
+) -> web.Response:
+    admin = _admin(request)
+    try:
+        found = await delivery_detail(admin, request.match_info["delivery_id"])
+    except AdminError as missing:
+        return render(request, "error.html", {"status": 404, "message": missing.detail}, 404)
+    member = admin.view.members.get(found.member)
+    context = {
+        "delivery": found,
+        "member_name": member.name if member else found.member,
+        "retried": request.query.get("retried") == "1",
+        "error": error,
+    }
+    return render(request, "delivery.html", context, status)
+
+
+@routes.post("/deliveries/{delivery_id}/retry")
+async def retry(request: web.Request) -> web.Response:
+    delivery_id = request.match_info["delivery_id"]
+    try:
+        retried = await retry_delivery(_admin(request), delivery_id)
+    except AdminError as error:
+        if error.status == 404:
+            return render(request, "error.html", {"status": 404, "message": error.detail}, 404)
+        return await _detail(request, error.status, error.detail)
+    raise web.HTTPSeeOther(f"/deliveries/{retried.id}?retried=1")

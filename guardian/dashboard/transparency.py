@@ -1,7 +1,38 @@
-"""Dashboard pages: transparency."""
+"""Dashboard pages: a child's transparency page, what their guardians see about them and when.
+
+Read-only and calm, for a parent to show the child: no admin controls, only sentences made from
+the child's real policy by the same function as the API's.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from guardian.admin import Admin, AdminError
+from guardian.api.activity import transparency
+from guardian.app import GUARDIAN
+from guardian.auth import principal
+from guardian.dashboard import render
+
 routes = web.RouteTableDef()
+
+#: What the child's own summaries show, at their `content` level.
+OWN_SUMMARIES = {
+    "counts": "Your own summaries say how many messages are waiting.",
+    "senders": "Your own summaries say how many messages are waiting, and from whom.",
+    "preview": "Your own summaries say how many messages are waiting, from whom, and show "
+    "the start of the newest one.",
+}
+
+
+@routes.get("/members/{member_id}/transparency")
+async def transparency_page(request: web.Request) -> web.Response:
+    admin = Admin(request.app[GUARDIAN], principal(request))
+    try:
+        page = await transparency(admin, request.match_info["member_id"])
+    except AdminError as error:
+        return render(
+            request, "error.html", {"status": error.status, "message": error.detail}, error.status
+        )
+    context = {"page": page, "own_summaries": OWN_SUMMARIES[page.content]}
+    return render(request, "transparency.html", context)
