@@ -6,6 +6,7 @@ their SHA-256, so a copy of the database opens no session. Time comes from the i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -28,9 +29,14 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()
-# Verifying against this when the user does not exist costs the same as a real check, so the
-# answer time does not tell which usernames exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist costs the same as a real check, so
+    the answer time does not tell which usernames exist. Made on first use: a hash costs about a
+    second, which every command would otherwise pay at import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 #: The form field that carries a session's CSRF token (the API takes the X-CSRF-Token header).
@@ -102,7 +108,7 @@ async def add_user(
 async def check_password(household_id: str, username: str, password: str) -> User | None:
     user = await User.get_or_none(household_id=household_id, username=username)
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if user is None:

@@ -31,6 +31,9 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/hooks/", "/healthz", "/readyz", "/metrics", "/static/", "/login")
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+#: Fetched by a page's script, not opened by a person: a lost session answers 401, and the
+#: script reloads the page, which then goes to the login form.
+BACKGROUND_PATHS = frozenset({"/events", "/tonight/members"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,6 +53,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             response = error_response(401, "unauthorized", "log in, or send an API token")
             response.headers["WWW-Authenticate"] = 'Bearer realm="guardian"'
             return response
+        if path in BACKGROUND_PATHS:
+            return error_response(401, "unauthorized", "the session has ended")
         target = path if request.method in SAFE_METHODS else "/"
         raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
     if request.method not in SAFE_METHODS and principal.via == "session":
@@ -110,7 +115,11 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 async def _login_form(
     request: web.Request, *, status: int, error: str | None = None, username: str = ""
 ) -> web.Response:
-    token = secrets.token_urlsafe(24)
+    # Reused while it lasts: a second login tab (or a page's script sent here after a logout)
+    # must not expire the form already open in the first.
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    if len(token) > 64:
+        token = secrets.token_urlsafe(24)
     household_id = request.app[GUARDIAN].household().id
     response = render(
         request,

@@ -121,7 +121,7 @@ async def test_events_stream_announces_new_notifications(
 async def test_events_need_a_session(write_settings: Any, start_guardian: Any) -> None:
     running = await start_guardian(write_settings(), EVENING)
     answer = await running.client.get("/events", allow_redirects=False)
-    assert answer.status == 303
+    assert answer.status == 401
 
 
 async def test_tokens_and_audit_log(write_settings: Any, start_guardian: Any) -> None:

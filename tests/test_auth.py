@@ -103,3 +103,28 @@ async def test_children_get_no_account(write_settings: Any, start_guardian: Any)
             assert "child" in str(error)
         else:
             raise AssertionError("a child got an account")
+
+
+async def test_a_second_login_page_does_not_expire_the_first(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), NOW)
+    await admin_client(running)
+    first = await (await running.client.get("/login")).text()
+    token = first.split('name="csrf_token" value="')[1].split('"')[0]
+    await running.client.get("/login")  # another tab
+    answer = await running.client.post(
+        "/login",
+        data={"username": USERNAME, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert answer.status == 303
+
+
+async def test_background_fetches_answer_401_without_a_session(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), NOW)
+    for path in ("/events", "/tonight/members"):
+        answer = await running.client.get(path, allow_redirects=False)
+        assert answer.status == 401, path

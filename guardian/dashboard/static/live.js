@@ -8,7 +8,10 @@
   function refresh() {
     waiting = false;
     fetch(region.getAttribute("data-live"), { credentials: "same-origin" })
-      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (answer) {
+        if (answer.status === 401) { window.location.reload(); return null; }
+        return answer.ok ? answer.text() : null;
+      })
       .then(function (html) {
         if (html !== null) {
           region.innerHTML = html;
@@ -17,6 +20,10 @@
       });
   }
   var source = new EventSource("/events");
+  source.addEventListener("error", function () {
+    // A closed stream is retried by the browser; one refused for a lost session is not.
+    if (source.readyState === EventSource.CLOSED) { refresh(); }
+  });
   source.addEventListener("update", function () {
     if (!waiting) { waiting = true; setTimeout(refresh, 250); }
   });
