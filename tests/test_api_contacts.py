@@ -226,7 +226,8 @@ async def test_trust_takes_effect_without_restart(write_settings: Any, start_gua
     await running.post(message(3))
     await running.post(message(4, **sent_by({"id": "+31699999999"})))
     statuses = dict(await Notification.all().values_list("external_id", "status"))
-    assert statuses["msg-1"] == "held"
+    # Held; the scheduler may already have summarised it at 07:00 on the way to noon.
+    assert statuses["msg-1"] in ("held", "summarised")
     assert statuses["msg-2"] == "breakthrough"
     assert statuses["msg-3"] == "held"  # muted: never pushed, even outside quiet hours
     assert statuses["msg-4"] == "forwarded"
