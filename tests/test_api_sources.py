@@ -79,8 +79,9 @@ async def test_sources_show_urls_counts_and_status_but_no_secret(
     assert quiet["silent"] is False  # never had a message: not silent, just unused
 
     for path in ("/sources/nope", "/sources/%00", "/sources/nope/rotate"):
-        method = admin.post if path.endswith("rotate") else admin.get
-        assert (await method(path)).status == 404, path
+        answer = await (admin.post(path, {}) if path.endswith("rotate") else admin.get(path))
+        assert answer.status == 404, path
+    assert (await admin.post("/sources/mia-phone/rotate")).status == 400  # a body is required
 
 
 async def test_public_url_and_plugin_errors(write_settings: Any, start_guardian: Any) -> None:

@@ -107,8 +107,11 @@ def api_error(error: AdminError) -> web.Response:
 
 async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()
+    if not raw.strip():
+        # Never taken as `{}`: an empty PUT would otherwise reset a policy to its defaults.
+        raise AdminError(400, "unreadable", "this endpoint needs a JSON body")
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise AdminError(400, "unreadable", f"the body is not JSON: {error}") from None
     try:
