@@ -24,7 +24,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint typecheck
-	timeout --signal=INT --kill-after=30 600 $(BIN)/pytest $(PYTEST_ARGS)
+	timeout --signal=INT --kill-after=30 900 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
