@@ -57,6 +57,8 @@ class Principal:
     via: str  # "session" or "token"
     csrf_token: str | None = None
     session_id: int | None = None
+    #: The guardian member this login belongs to, if it is linked to one.
+    member: str | None = None
 
 
 #: Where the authentication middleware leaves who made a request.
@@ -133,7 +135,9 @@ async def open_session(user: User, now: datetime) -> tuple[str, WebSession]:
 
 
 async def session_principal(token: str, household_id: str, now: datetime) -> Principal | None:
-    session = await WebSession.get_or_none(token_hash=digest(token)).prefetch_related("user")
+    session = await WebSession.get_or_none(token_hash=digest(token)).prefetch_related(
+        "user__member"
+    )
     if session is None or session.expires_at <= now:
         return None
     user: User = session.user
@@ -146,6 +150,7 @@ async def session_principal(token: str, household_id: str, now: datetime) -> Pri
         via="session",
         csrf_token=session.csrf_token,
         session_id=session.id,
+        member=user.member.slug if user.member else None,
     )
 
 
@@ -167,7 +172,7 @@ async def create_token(user_id: int, name: str, now: datetime) -> tuple[str, Api
 
 
 async def token_principal(value: str, household_id: str, now: datetime) -> Principal | None:
-    token = await ApiToken.get_or_none(token_hash=digest(value)).prefetch_related("user")
+    token = await ApiToken.get_or_none(token_hash=digest(value)).prefetch_related("user__member")
     if token is None:
         return None
     user: User = token.user
@@ -176,7 +181,11 @@ async def token_principal(value: str, household_id: str, now: datetime) -> Princ
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         await ApiToken.filter(id=token.id).update(last_used_at=now)
     return Principal(
-        user_id=user.id, username=user.username, household_id=household_id, via="token"
+        user_id=user.id,
+        username=user.username,
+        household_id=household_id,
+        via="token",
+        member=user.member.slug if user.member else None,
     )
 
 

@@ -86,8 +86,7 @@ class Admin:
 
     def level_for(self, member: MemberView) -> Level:
         """How much the signed-in guardian sees of `member`'s notifications."""
-        mine = self.view.members.get(self.principal.username)
-        if mine is not None and mine.pk == member.pk:
+        if self.principal.member == member.id:
             return member.policy.content
         return member.policy.guardian_view
 

@@ -6,6 +6,7 @@ import asyncio
 import html
 from typing import Any
 
+from guardian import accounts
 from tests.admin import admin_client
 from tests.conftest import at, message
 
@@ -184,3 +185,17 @@ async def test_a_source_that_went_silent_is_shown_and_reported(
     ]
     await admin.login()
     assert "silent: no message in 24 h" in await (await running.client.get("/")).text()
+
+
+async def test_a_guardian_sees_their_own_notifications_at_their_own_level(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    household = running.guardian.household().id
+    user = await accounts.add_user(household, "parent", "a long password", EVENING, member="sam")
+    token, _ = await accounts.create_token(user.id, "t", EVENING)
+    answer = await running.client.get(
+        "/api/v1/tonight", headers={"Authorization": f"Bearer {token}"}
+    )
+    levels = {m["id"]: m["level"] for m in (await answer.json())["members"]}
+    assert levels == {"mia": "counts", "sam": "senders"}  # mia: guardian_view; sam: content
