@@ -18,8 +18,9 @@ from aiohttp import web
 
 from guardian import accounts
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
+from guardian.admin import AdminError
 from guardian.app import GUARDIAN
-from guardian.dashboard import render
+from guardian.dashboard import error_page, render
 from guardian.ingest import error_response
 from guardian.models import User
 
@@ -70,7 +71,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 return error_response(
                     403, "csrf", f"a session request must carry the {CSRF_HEADER} header"
                 )
-            return _page_error(request, 403, "This form has expired. Go back, reload, and retry.")
+            expired = "This form has expired. Go back, reload, and retry."
+            return error_page(request, AdminError(403, "csrf", expired))
     request[PRINCIPAL] = principal
     return await handler(request)
 
@@ -90,10 +92,6 @@ async def _principal(request: web.Request) -> Principal | None:
 
 def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
-
-
-def _page_error(request: web.Request, status: int, message: str) -> web.Response:
-    return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
 def _secure(request: web.Request) -> bool:

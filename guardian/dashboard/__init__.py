@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from guardian.accounts import CSRF_FIELD, PRINCIPAL
+from guardian.admin import Admin, AdminError
 from guardian.app import GUARDIAN
 from guardian.durations import format_duration
 
@@ -46,6 +47,18 @@ def render(
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     return response
+
+
+def admin_of(request: web.Request) -> Admin:
+    """The household as the signed-in guardian may change it (the middleware checked who)."""
+    return Admin(request.app[GUARDIAN], request[PRINCIPAL])
+
+
+def error_page(request: web.Request, error: AdminError) -> web.Response:
+    """An error of the admin functions (404, 409, ...) as a page, with its status."""
+    return render(
+        request, "error.html", {"status": error.status, "message": error.detail}, error.status
+    )
 
 
 #: Scripts and styles only from this site; inline scripts are refused, so markup that slipped

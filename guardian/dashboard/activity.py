@@ -11,11 +11,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ValidationError
 
-from guardian.admin import Admin
 from guardian.api.activity import ActivityQuery, MemberActivity, activity
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, render
 
 routes = web.RouteTableDef()
 
@@ -114,7 +111,7 @@ def chart(member: MemberActivity, zone: ZoneInfo) -> Chart:
 
 @routes.get("/activity")
 async def activity_page(request: web.Request) -> web.Response:
-    admin = Admin(request.app[GUARDIAN], principal(request))
+    admin = admin_of(request)
     error = None
     status = 200
     try:

@@ -5,21 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
-from guardian.admin import Admin, AdminError
+from guardian.admin import AdminError
 from guardian.api.household import TokenIn, audit_log, create_token, revoke_token, token_list
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, render
 
 routes = web.RouteTableDef()
 
 
-def _admin(request: web.Request) -> Admin:
-    return Admin(request.app[GUARDIAN], principal(request))
-
-
 async def _page(request: web.Request, status: int = 200, **context: object) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     return render(
         request,
         "audit.html",
@@ -46,7 +40,7 @@ async def add_token(request: web.Request) -> web.Response:
         name = TokenIn.model_validate({"name": str(form.get("name", "")).strip()}).name
     except ValidationError:
         return await _page(request, 422, error="Give the token a name (1–100 characters).")
-    created = await create_token(_admin(request), name)
+    created = await create_token(admin_of(request), name)
     # The value is shown once, in this answer: not in a redirect, not cached.
     response = await _page(request, new_token=created)
     response.headers["Cache-Control"] = "no-store"
@@ -56,7 +50,7 @@ async def add_token(request: web.Request) -> web.Response:
 @routes.post("/audit/tokens/{token_id}/revoke")
 async def remove_token(request: web.Request) -> web.Response:
     try:
-        await revoke_token(_admin(request), request.match_info["token_id"])
+        await revoke_token(admin_of(request), request.match_info["token_id"])
     except AdminError as error:
         return await _page(request, error.status, error=error.detail)
     raise web.HTTPSeeOther("/audit")

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from guardian.admin import Admin, AdminError, invalid
+from guardian.admin import AdminError, invalid
 from guardian.api.contacts import (
     TRUST_HELP,
     ContactIn,
@@ -25,9 +25,7 @@ from guardian.api.contacts import (
     merge_contacts,
     update_contact,
 )
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, error_page, render
 
 routes = web.RouteTableDef()
 
@@ -38,10 +36,6 @@ CONFIRMATIONS = {
     "deleted": "Deleted {other}.",
     "merged": "Merged {other} into {name}.",
 }
-
-
-def _admin(request: web.Request) -> Admin:
-    return Admin(request.app[GUARDIAN], principal(request))
 
 
 def _field_errors(error: AdminError) -> dict[str, str]:
@@ -84,7 +78,7 @@ async def _page(
     merge: dict[str, str] | None = None,
     merge_errors: dict[str, str] | None = None,
 ) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     saved = request.query.get("saved", "")
     confirmation = None
     if saved in CONFIRMATIONS:
@@ -105,10 +99,6 @@ async def _page(
     return render(request, "contacts.html", context, status=status)
 
 
-def _not_found(request: web.Request, error: AdminError) -> web.Response:
-    return render(request, "error.html", {"status": 404, "message": error.detail}, status=404)
-
-
 @routes.get("/contacts")
 async def contacts_page(request: web.Request) -> web.Response:
     return await _page(request)
@@ -120,7 +110,7 @@ async def add_contact(request: web.Request) -> web.Response:
     new = {key: form.get(key, "") for key in ("id", "name", "addresses", "trust")}
     data = {**new, "addresses": _addresses(new["addresses"]), "trust": new["trust"] or "normal"}
     try:
-        contact = await create_contact(_admin(request), _validated(ContactIn, data))
+        contact = await create_contact(admin_of(request), _validated(ContactIn, data))
     except AdminError as error:
         return await _page(request, status=error.status, new=new, new_errors=_field_errors(error))
     raise _done("added", name=contact.name)
@@ -132,7 +122,7 @@ async def add_contact(request: web.Request) -> web.Response:
 async def merge_contact(request: web.Request) -> web.Response:
     form = await _form(request)
     merge = {"keep": form.get("keep", ""), "from": form.get("from", "")}
-    admin = _admin(request)
+    admin = admin_of(request)
     other = admin.view.contacts.get(merge["from"])
     try:
         if merge["keep"] not in admin.view.contacts:
@@ -156,10 +146,12 @@ async def edit_contact(request: web.Request) -> web.Response:
     if "addresses" in data:
         data["addresses"] = _addresses(data["addresses"])
     try:
-        contact = await update_contact(_admin(request), contact_id, _validated(ContactPatch, data))
+        contact = await update_contact(
+            admin_of(request), contact_id, _validated(ContactPatch, data)
+        )
     except AdminError as error:
         if error.status == 404:
-            return _not_found(request, error)
+            return error_page(request, error)
         return await _page(
             request,
             status=error.status,
@@ -171,10 +163,10 @@ async def edit_contact(request: web.Request) -> web.Response:
 
 @routes.post("/contacts/{contact_id}/delete")
 async def remove_contact(request: web.Request) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     contact = admin.view.contacts.get(request.match_info["contact_id"])
     try:
         await delete_contact(admin, request.match_info["contact_id"])
     except AdminError as error:
-        return _not_found(request, error)
+        return error_page(request, error)
     raise _done("deleted", other=contact.name if contact else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
-from guardian.admin import Admin, AdminError, invalid
+from guardian.admin import AdminError, invalid
 from guardian.api.deliveries import (
     KINDS,
     STATUSES,
@@ -14,21 +14,15 @@ from guardian.api.deliveries import (
     delivery_list,
     retry_delivery,
 )
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, error_page, render
 
 routes = web.RouteTableDef()
 FILTERS = ("member", "status", "kind", "before_id")
 
 
-def _admin(request: web.Request) -> Admin:
-    return Admin(request.app[GUARDIAN], principal(request))
-
-
 @routes.get("/deliveries")
 async def deliveries(request: web.Request) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     # An empty choice in the filter form means "any".
     chosen = {key: request.query[key] for key in FILTERS if request.query.get(key)}
     context = {
@@ -69,11 +63,11 @@ async def delivery(request: web.Request) -> web.Response:
 async def _detail(
     request: web.Request, status: int = 200, error: str | None = None
 ) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     try:
         found = await delivery_detail(admin, request.match_info["delivery_id"])
     except AdminError as missing:
-        return render(request, "error.html", {"status": 404, "message": missing.detail}, 404)
+        return error_page(request, missing)
     member = admin.view.members.get(found.member)
     context = {
         "delivery": found,
@@ -88,9 +82,9 @@ async def _detail(
 async def retry(request: web.Request) -> web.Response:
     delivery_id = request.match_info["delivery_id"]
     try:
-        retried = await retry_delivery(_admin(request), delivery_id)
+        retried = await retry_delivery(admin_of(request), delivery_id)
     except AdminError as error:
         if error.status == 404:
-            return render(request, "error.html", {"status": 404, "message": error.detail}, 404)
+            return error_page(request, error)
         return await _detail(request, error.status, error.detail)
     raise web.HTTPSeeOther(f"/deliveries/{retried.id}?retried=1")

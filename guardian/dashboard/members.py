@@ -16,9 +16,7 @@ from pydantic import ValidationError
 
 from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, error_page, render
 from guardian.settings import PolicySettings
 from guardian.windows import DAY_NAMES, occurrences, parse_days
 
@@ -33,16 +31,6 @@ LEVELS = (
 #: A Monday, in UTC: the week the grid draws. Wall-clock quiet hours, without a zone's DST.
 _WEEK = datetime(2024, 1, 1, tzinfo=UTC)
 _UTC = ZoneInfo("UTC")
-
-
-def _admin(request: web.Request) -> Admin:
-    return Admin(request.app[GUARDIAN], principal(request))
-
-
-def _error_page(request: web.Request, error: AdminError) -> web.Response:
-    return render(
-        request, "error.html", {"status": error.status, "message": error.detail}, error.status
-    )
 
 
 # --- the week grid -----------------------------------------------------------------------------
@@ -103,7 +91,7 @@ def quiet_week(policy: PolicySettings) -> list[QuietDay]:
 
 @routes.get("/members")
 async def members_page(request: web.Request) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     return render(
         request,
         "members.html",
@@ -120,11 +108,11 @@ async def _member_page(
     errors: dict[str, str] | None = None,
     channel_url: str = "",
 ) -> web.Response:
-    admin = _admin(request)
+    admin = admin_of(request)
     try:
         member = api.get_member(admin, member_id)
     except AdminError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     tests = await api.last_tests(admin, admin.member(member_id))
     return render(
         request,
@@ -155,13 +143,13 @@ async def member_save(request: web.Request) -> web.StreamResponse:
     form = {"name": str(data.get("name", "")).strip(), "policy": str(data.get("policy", ""))}
     try:
         patch = api.MemberPatch(name=form["name"], policy=form["policy"] or None)
-        await api.update_member(_admin(request), member_id, patch)
+        await api.update_member(admin_of(request), member_id, patch)
     except ValidationError as error:
         problems = invalid(error).fields
         return await _member_page(request, member_id, status=422, form=form, errors=problems)
     except AdminError as error:
         if error.status != 422:
-            return _error_page(request, error)
+            return error_page(request, error)
         return await _member_page(request, member_id, status=422, form=form, errors=error.fields)
     raise web.HTTPSeeOther(f"/members/{member_id}?saved=member")
 
@@ -173,10 +161,10 @@ async def channel_add(request: web.Request) -> web.StreamResponse:
     try:
         if not url:
             raise AdminError(422, "invalid", "url: required", {"url": "enter an Apprise URL"})
-        await api.add_channel(_admin(request), member_id, url)
+        await api.add_channel(admin_of(request), member_id, url)
     except AdminError as error:
         if error.status == 404:
-            return _error_page(request, error)
+            return error_page(request, error)
         problems = error.fields or {"url": error.detail}
         # The URL is a secret: it is not echoed back into the page, even when refused.
         return await _member_page(request, member_id, status=error.status, errors=problems)
@@ -187,9 +175,9 @@ async def channel_add(request: web.Request) -> web.StreamResponse:
 async def channel_remove(request: web.Request) -> web.StreamResponse:
     member_id = request.match_info["member_id"]
     try:
-        await api.remove_channel(_admin(request), member_id, request.match_info["index"])
+        await api.remove_channel(admin_of(request), member_id, request.match_info["index"])
     except AdminError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     raise web.HTTPSeeOther(f"/members/{member_id}?saved=removed")
 
 
@@ -197,9 +185,9 @@ async def channel_remove(request: web.Request) -> web.StreamResponse:
 async def channel_test(request: web.Request) -> web.StreamResponse:
     member_id, index = request.match_info["member_id"], request.match_info["index"]
     try:
-        await api.test_channel(_admin(request), member_id, index)
+        await api.test_channel(admin_of(request), member_id, index)
     except AdminError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     raise web.HTTPSeeOther(f"/members/{member_id}?tested={index}#channel-{index}")
 
 
@@ -385,11 +373,11 @@ def _policy_context(
 
 @routes.get("/policies/{name}")
 async def policy_page(request: web.Request) -> web.Response:
-    admin, name = _admin(request), request.match_info["name"]
+    admin, name = admin_of(request), request.match_info["name"]
     try:
         policy = api.get_policy(admin, name)
     except AdminError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     context = _policy_context(admin, name, policy, PolicyForm.of(policy.spec))
     context.update(errors={}, saved=request.query.get("saved", ""))
     return render(request, "policy.html", context)
@@ -397,11 +385,11 @@ async def policy_page(request: web.Request) -> web.Response:
 
 @routes.post("/policies/{name}")
 async def policy_save(request: web.Request) -> web.StreamResponse:
-    admin, name = _admin(request), request.match_info["name"]
+    admin, name = admin_of(request), request.match_info["name"]
     try:
         policy = api.get_policy(admin, name)
     except AdminError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     form = PolicyForm.posted(await request.post())
     data, rows = form.spec()
     try:

@@ -12,17 +12,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from guardian.admin import Admin, AdminError, invalid
+from guardian.admin import AdminError, invalid
 from guardian.api.sources import NETWORK_ISSUED, RotateIn, RotateOut, rotate_secret, source_list
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, error_page, render
 
 routes = web.RouteTableDef()
-
-
-def _admin(request: web.Request) -> Admin:
-    return Admin(request.app[GUARDIAN], principal(request))
 
 
 async def _page(
@@ -35,7 +29,7 @@ async def _page(
     errors: dict[str, str] | None = None,
 ) -> web.Response:
     context: dict[str, Any] = {
-        "sources": (await source_list(_admin(request))).items,
+        "sources": (await source_list(admin_of(request))).items,
         "network_issued": NETWORK_ISSUED,
         "rotated": rotated,
         "failed": failed,
@@ -64,11 +58,10 @@ async def rotate_page(request: web.Request) -> web.Response:
             rotate = RotateIn.model_validate({"field": field, "value": value})
         except ValidationError as error:
             raise invalid(error) from None
-        rotated = await rotate_secret(_admin(request), source_id, rotate)
+        rotated = await rotate_secret(admin_of(request), source_id, rotate)
     except AdminError as error:
         if error.status == 404:
-            message = error.detail
-            return render(request, "error.html", {"status": 404, "message": message}, status=404)
+            return error_page(request, error)
         # The typed value is a secret: it is not put back into the form.
         return await _page(
             request,

@@ -7,11 +7,9 @@ import contextlib
 
 from aiohttp import web
 
-from guardian.admin import Admin
 from guardian.api.tonight import tonight as tonight_data
 from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, render
 from guardian.events import CLOSED
 
 routes = web.RouteTableDef()
@@ -20,19 +18,17 @@ routes = web.RouteTableDef()
 KEEPALIVE = 15.0
 
 
-def _admin(request: web.Request) -> Admin:
-    return Admin(request.app[GUARDIAN], principal(request))
-
-
 @routes.get("/")
 async def tonight(request: web.Request) -> web.Response:
-    return render(request, "tonight.html", {"tonight": await tonight_data(_admin(request))})
+    return render(request, "tonight.html", {"tonight": await tonight_data(admin_of(request))})
 
 
 @routes.get("/tonight/members")
 async def tonight_members(request: web.Request) -> web.Response:
     """The live part of the page, fetched again whenever something changed."""
-    return render(request, "tonight_members.html", {"tonight": await tonight_data(_admin(request))})
+    return render(
+        request, "tonight_members.html", {"tonight": await tonight_data(admin_of(request))}
+    )
 
 
 @routes.get("/events")

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from guardian.admin import Admin, AdminError
+from guardian.admin import AdminError
 from guardian.api.activity import transparency
-from guardian.app import GUARDIAN
-from guardian.auth import principal
-from guardian.dashboard import render
+from guardian.dashboard import admin_of, error_page, render
 
 routes = web.RouteTableDef()
 
@@ -27,12 +25,10 @@ OWN_SUMMARIES = {
 
 @routes.get("/members/{member_id}/transparency")
 async def transparency_page(request: web.Request) -> web.Response:
-    admin = Admin(request.app[GUARDIAN], principal(request))
+    admin = admin_of(request)
     try:
         page = await transparency(admin, request.match_info["member_id"])
     except AdminError as error:
-        return render(
-            request, "error.html", {"status": error.status, "message": error.detail}, error.status
-        )
+        return error_page(request, error)
     context = {"page": page, "own_summaries": OWN_SUMMARIES[page.content]}
     return render(request, "transparency.html", context)
