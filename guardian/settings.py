@@ -48,7 +48,8 @@ DEFAULT_CONFIG = "settings.toml"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
-def _wall_time(value: Any) -> time:
+def wall_time(value: Any) -> time:
+    """`HH:MM` (or a time) as a time of day; a ValueError says what is wrong."""
     if isinstance(value, time):
         return value
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
@@ -64,7 +65,7 @@ def _duration(value: Any) -> timedelta:
 
 
 WallTime = Annotated[
-    time, BeforeValidator(_wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
+    time, BeforeValidator(wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
 ]
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
 
@@ -489,7 +490,7 @@ def _cross_check_data(
         quiet = policy.get("quiet") if isinstance(policy, Mapping) else None
         for index, window in enumerate(quiet if isinstance(quiet, list) else []):
             try:
-                same = _wall_time(window["start"]) == _wall_time(window["end"])
+                same = wall_time(window["start"]) == wall_time(window["end"])
             except (TypeError, KeyError, ValueError):
                 continue
             if same:

@@ -15,8 +15,8 @@ import asyncio
 import logging
 import re
 import uuid
-from datetime import time, timedelta
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated
 
 import apprise
 from pydantic import (
@@ -40,7 +40,7 @@ from guardian.delivery import (
 from guardian.durations import format_duration, parse_duration
 from guardian.household import MemberView
 from guardian.models import Delivery, Member, Policy
-from guardian.settings import SLUG, Level, PolicySettings
+from guardian.settings import SLUG, Level, PolicySettings, wall_time
 from guardian.windows import DAY_NAMES, parse_days
 
 endpoints = Endpoints("members")
@@ -61,17 +61,8 @@ _PART = "[0-9]{1,4}[dhms]"
 _DURATION_PATTERN = rf"^({_PART})*0{{0,3}}[1-9][0-9]{{0,3}}[dhms]({_PART})*$"
 
 
-def _time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError("not a time (use HH:MM, 00:00-23:59)")
-    return time(int(match[1]), int(match[2]))
-
-
-def _duration(value: Any) -> timedelta:
-    delta = value if isinstance(value, timedelta) else parse_duration(str(value))
+def _duration(value: str) -> timedelta:
+    delta = parse_duration(str(value))
     if delta > MAX_DURATION:
         raise ValueError(f"too long for a duration (at most {format_duration(MAX_DURATION)})")
     return delta
@@ -84,7 +75,7 @@ def _days(value: str) -> str:
 
 WallTimeText = Annotated[
     str,
-    AfterValidator(lambda text: _time(text).strftime("%H:%M")),
+    AfterValidator(lambda text: wall_time(text).strftime("%H:%M")),
     WithJsonSchema({"type": "string", "pattern": _TIME_PATTERN, "examples": ["21:30"]}),
 ]
 DurationText = Annotated[
