@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
 from guardian.clock import Clock
 from guardian.database import STORAGE_ERRORS
 from guardian.delivery import SUCCESS, Deliverer
-from guardian.household import HouseholdView, MemberView, SourceView
+from guardian.household import HouseholdView, MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
 from guardian.policy import next_summary_time, summary_times
 from guardian.summary import (
@@ -413,6 +414,8 @@ async def child_activity(
         {c["channel"] for d in failed for c in d.channels if c.get("status") != SUCCESS}
     )
 
+    last = await last_messages(view.id)
+
     def episode(e: Episode) -> ReportEpisode:
         return ReportEpisode(e.sender_label, e.count, e.started_at, e.last_at)
 
@@ -434,29 +437,31 @@ async def child_activity(
         failed_channels=failed_channels,
         held_items=[held_item(n, view) for n in rows if n.status in ("held", "summarised")],
         silent_sources=[
-            (source.id, last)
-            for source, last in await last_messages(view, child.id)
-            if last is not None and until - last >= SILENT_AFTER
+            (source.id, last[source.pk])
+            for source in view.sources.values()
+            if source.member == child.id and went_silent(last.get(source.pk), until)
         ],
     )
 
 
-async def last_messages(
-    view: HouseholdView, member: str | None = None
-) -> list[tuple[SourceView, datetime | None]]:
-    """Each source (of `member`, or all) with the time of its last message, if it had one."""
-    found = []
-    for source in view.sources.values():
-        if member is not None and source.member != member:
-            continue
-        last = (
-            await Notification.filter(source_id=source.pk)
-            .order_by("-received_at")
-            .first()
-            .only("id", "received_at")
-        )
-        found.append((source, last.received_at if last else None))
-    return found
+def went_silent(last: datetime | None, now: datetime) -> bool:
+    """A source that had messages, and then none for SILENT_AFTER."""
+    return last is not None and now - last >= SILENT_AFTER
+
+
+async def last_messages(household_id: str) -> dict[int, datetime]:
+    """When each source's last notification arrived, by source pk, in one grouped query."""
+    rows = (
+        await Notification.filter(household_id=household_id)
+        .annotate(last=Max("received_at"))
+        .group_by("source_id")
+        .values_list("source_id", "last")
+    )
+    # SQLite's MAX() answers the stored text, PostgreSQL a datetime.
+    return {
+        int(pk): last if isinstance(last, datetime) else datetime.fromisoformat(str(last))
+        for pk, last in rows
+    }
 
 
 async def purge(view: HouseholdView, now: datetime) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+from datetime import timedelta
 from typing import Any
 
 from guardian import accounts
+from guardian.scheduler import child_activity
 from tests.admin import admin_client
 from tests.conftest import at, message
 
@@ -185,6 +187,15 @@ async def test_a_source_that_went_silent_is_shown_and_reported(
     ]
     await admin.login()
     assert "silent: no message in 24 h" in await (await running.client.get("/")).text()
+    view = running.guardian.household()
+    now = running.clock.now()
+    report = await child_activity(view.members["mia"], view, EVENING, now)
+    assert [source for source, _ in report.silent_sources] == ["mia-phone"]
+    assert report.silent_sources[0][1] == EVENING  # when the last message arrived
+    quiet_day = await child_activity(
+        view.members["mia"], view, EVENING, EVENING + timedelta(hours=1)
+    )
+    assert quiet_day.silent_sources == []
 
 
 async def test_a_guardian_sees_their_own_notifications_at_their_own_level(

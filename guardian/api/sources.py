@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from tortoise.functions import Count, Max
+from tortoise.functions import Count
 
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import SourceView
 from guardian.models import Notification, Source
+from guardian.scheduler import last_messages, went_silent
 from guardian.settings import loc_path
 
 endpoints = Endpoints("sources")
 
-#: A source with messages before and none for this long is reported silent.
-SILENT_AFTER = timedelta(hours=24)
+#: The window of a source's recent count (`last_24h`).
+RECENT = timedelta(hours=24)
 #: Secrets the network issues: Guardian cannot make one up, the admin pastes the new value.
 NETWORK_ISSUED = frozenset(
     {
@@ -103,13 +105,13 @@ def webhook_url(admin: Admin, source_id: str) -> str:
     return f"{base.rstrip('/')}/hooks/{source_id}"
 
 
-async def _activity(household_id: str, since: datetime) -> dict[int, tuple[int, int, Any]]:
-    """Per source pk: (all notifications, those since `since`, the last one's receipt)."""
+async def _activity(household_id: str, since: datetime) -> dict[int, tuple[int, int]]:
+    """Per source pk: (all notifications, those since `since`)."""
     totals = (
         await Notification.filter(household_id=household_id)
-        .annotate(n=Count("id"), last=Max("received_at"))
+        .annotate(n=Count("id"))
         .group_by("source_id")
-        .values_list("source_id", "n", "last")
+        .values_list("source_id", "n")
     )
     recent = dict(
         await Notification.filter(household_id=household_id, received_at__gte=since)
@@ -117,19 +119,26 @@ async def _activity(household_id: str, since: datetime) -> dict[int, tuple[int, 
         .group_by("source_id")
         .values_list("source_id", "n")
     )
-    return {int(pk): (int(n), int(recent.get(pk, 0)), last) for pk, n, last in totals}
+    return {int(pk): (int(n), int(recent.get(pk, 0))) for pk, n in totals}
 
 
-def _instant(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))  # SQLite's MAX() gives text
+@dataclass(frozen=True)
+class _Seen:
+    counts: dict[int, tuple[int, int]]
+    last: dict[int, datetime]
 
 
-def _out(admin: Admin, source: SourceView, activity: dict[int, tuple[int, int, Any]]) -> SourceOut:
+async def _seen(admin: Admin) -> _Seen:
+    household_id = admin.view.id
+    return _Seen(
+        await _activity(household_id, admin.now() - RECENT), await last_messages(household_id)
+    )
+
+
+def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
     guardian = admin.guardian
-    total, last_24h, last = activity.get(source.pk, (0, 0, None))
-    last_at = _instant(last)
+    total, last_24h = seen.counts.get(source.pk, (0, 0))
+    last_at = seen.last.get(source.pk)
     model = guardian.registry.settings_models().get(source.plugin)
     status = "ok" if source.id in guardian.plugins else guardian.plugin_errors.get(source.id, "?")
     return SourceOut(
@@ -140,16 +149,16 @@ def _out(admin: Admin, source: SourceView, activity: dict[int, tuple[int, int, A
         last_message_at=last_at,
         notifications=SourceCounts(total=total, last_24h=last_24h),
         status=status,
-        silent=last_at is not None and admin.now() - last_at >= SILENT_AFTER,
+        silent=went_silent(last_at, admin.now()),
         secret_fields=secret_fields(model),
     )
 
 
 async def source_list(admin: Admin) -> SourceList:
     view = admin.view
-    activity = await _activity(view.id, admin.now() - SILENT_AFTER)
+    seen = await _seen(admin)
     return SourceList(
-        items=[_out(admin, s, activity) for s in sorted(view.sources.values(), key=lambda s: s.id)]
+        items=[_out(admin, s, seen) for s in sorted(view.sources.values(), key=lambda s: s.id)]
     )
 
 
@@ -162,7 +171,7 @@ def _source(admin: Admin, source_id: str) -> SourceView:
 
 async def source_out(admin: Admin, source_id: str) -> SourceOut:
     source = _source(admin, source_id)
-    return _out(admin, source, await _activity(admin.view.id, admin.now() - SILENT_AFTER))
+    return _out(admin, source, await _seen(admin))
 
 
 # --- rotating --------------------------------------------------------------------------------

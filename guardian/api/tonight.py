@@ -17,7 +17,7 @@ from guardian.admin import Admin
 from guardian.api import Call, Endpoints
 from guardian.household import MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
-from guardian.scheduler import SILENT_AFTER, held_item, last_messages
+from guardian.scheduler import SILENT_AFTER, held_item, last_messages, went_silent
 from guardian.settings import Level
 from guardian.windows import quiet_interval_at
 
@@ -132,11 +132,13 @@ async def source_problems(admin: Admin, now: datetime) -> list[SourceProblem]:
     """Sources whose plugin failed to load, and sources that went silent."""
     guardian = admin.guardian
     problems = []
-    for source, last_at in await last_messages(admin.view):
+    last = await last_messages(admin.view.id)
+    for source in admin.view.sources.values():
+        last_at = last.get(source.pk)
         error = guardian.plugin_errors.get(source.id)
         if error is not None:
             problem = error
-        elif last_at is not None and now - last_at >= SILENT_AFTER:
+        elif went_silent(last_at, now):
             problem = f"silent: no message in {SILENT_AFTER.total_seconds() / 3600:.0f} h"
         else:
             continue
