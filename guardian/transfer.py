@@ -288,10 +288,54 @@ async def import_household(
         result = ImportResult(household=spec.id, household_change=change)
         counts = result.counts
         await _refuse_losing_waiting_work(household, settings)
-        gone_policies = await _import_policies(household, settings, counts["policies"])
-        members, gone_members = await _import_members(household, settings, counts["members"])
-        gone_contacts = await _import_contacts(household, settings, counts["contacts"])
-        gone_sources = await _import_sources(household, settings, members, counts["sources"])
+        _, _, gone_policies = await _upsert(
+            Policy,
+            household,
+            "name",
+            {name: {"spec": p.model_dump(mode="json")} for name, p in settings.policies.items()},
+            counts["policies"],
+        )
+        members, new_members, gone_members = await _upsert(
+            Member,
+            household,
+            "slug",
+            {
+                m.id: {
+                    "name": m.name,
+                    "role": m.role,
+                    "policy": m.policy,
+                    "channels": [c.get_secret_value() for c in m.channels],
+                }
+                for m in settings.members
+            },
+            counts["members"],
+        )
+        for slug in new_members:
+            await Schedule.create(member=members[slug], kind="summary", next_due_at=None)
+        _, _, gone_contacts = await _upsert(
+            Contact,
+            household,
+            "slug",
+            {
+                c.id: {"name": c.name, "trust": c.trust, "addresses": list(c.addresses)}
+                for c in settings.contacts
+            },
+            counts["contacts"],
+        )
+        _, _, gone_sources = await _upsert(
+            Source,
+            household,
+            "slug",
+            {
+                s.id: {
+                    "plugin": s.plugin,
+                    "member_id": members[s.member].id,
+                    "settings": s.plugin_settings(),
+                }
+                for s in settings.sources
+            },
+            counts["sources"],
+        )
         # Sources first: removing a member would take its sources along uncounted.
         await _remove(Source, gone_sources, counts["sources"])
         await _remove(Member, gone_members, counts["members"])
@@ -358,88 +402,29 @@ async def _waiting(notifications: Any, deliveries: Any) -> str:
     return " and ".join(parts)
 
 
-async def _import_policies(
-    household: Household, settings: Settings, counts: Counts
-) -> list[Policy]:
-    existing = {p.name: p for p in await Policy.filter(household=household)}
-    for name, policy in settings.policies.items():
-        spec = policy.model_dump(mode="json")
+async def _upsert(
+    model: Any, household: Household, key: str, wanted: Mapping[str, dict[str, Any]], counts: Counts
+) -> tuple[dict[str, Any], set[str], list[Any]]:
+    """Make the household's rows of `model` match `wanted` (by `key`: slug or name), in place:
+    a row that exists is updated, never recreated, because notifications point at it.
+    Returns the wanted rows by key, the keys of those it created, and the existing rows that
+    are not wanted."""
+    existing = {getattr(row, key): row for row in await model.filter(household=household)}
+    rows: dict[str, Any] = {}
+    created: set[str] = set()
+    for name, fields in wanted.items():
         row = existing.pop(name, None)
         if row is None:
-            await Policy.create(household=household, name=name, spec=spec)
+            row = await model.create(household=household, **{key: name}, **fields)
             counts.created += 1
-        elif row.spec != spec:
-            await Policy.filter(id=row.id).update(spec=spec)
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    return list(existing.values())
-
-
-async def _import_members(
-    household: Household, settings: Settings, counts: Counts
-) -> tuple[dict[str, Member], list[Member]]:
-    existing = {m.slug: m for m in await Member.filter(household=household)}
-    members: dict[str, Member] = {}
-    for m in settings.members:
-        fields: dict[str, Any] = {
-            "name": m.name,
-            "role": m.role,
-            "policy": m.policy,
-            "channels": [c.get_secret_value() for c in m.channels],
-        }
-        row = existing.pop(m.id, None)
-        if row is None:
-            row = await Member.create(household=household, slug=m.id, **fields)
-            await Schedule.create(member=row, kind="summary", next_due_at=None)
-            counts.created += 1
+            created.add(name)
         elif _changed(row, fields):
-            await Member.filter(id=row.id).update(**fields)
+            await model.filter(id=row.id).update(**fields)
             counts.updated += 1
         else:
             counts.unchanged += 1
-        members[m.id] = row
-    return members, list(existing.values())
-
-
-async def _import_contacts(
-    household: Household, settings: Settings, counts: Counts
-) -> list[Contact]:
-    existing = {c.slug: c for c in await Contact.filter(household=household)}
-    for c in settings.contacts:
-        fields: dict[str, Any] = {"name": c.name, "trust": c.trust, "addresses": list(c.addresses)}
-        row = existing.pop(c.id, None)
-        if row is None:
-            await Contact.create(household=household, slug=c.id, **fields)
-            counts.created += 1
-        elif _changed(row, fields):
-            await Contact.filter(id=row.id).update(**fields)
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    return list(existing.values())
-
-
-async def _import_sources(
-    household: Household, settings: Settings, members: dict[str, Member], counts: Counts
-) -> list[Source]:
-    existing = {s.slug: s for s in await Source.filter(household=household)}
-    for s in settings.sources:
-        fields: dict[str, Any] = {
-            "plugin": s.plugin,
-            "member_id": members[s.member].id,
-            "settings": s.plugin_settings(),
-        }
-        row = existing.pop(s.id, None)
-        if row is None:
-            await Source.create(household=household, slug=s.id, **fields)
-            counts.created += 1
-        elif _changed(row, fields):
-            await Source.filter(id=row.id).update(**fields)
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    return list(existing.values())
+        rows[name] = row
+    return rows, created, list(existing.values())
 
 
 def _changed(row: Any, fields: Mapping[str, Any]) -> bool:
