@@ -18,6 +18,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: The same days as people read them: `Mon`, ... `Sun`.
+DAY_LABELS = tuple(name.capitalize() for name in DAY_NAMES)
 
 
 class Ambiguity(Enum):

@@ -22,7 +22,7 @@ from guardian.policy import REPEATED
 from guardian.settings import Level, PolicySettings
 from guardian.summary import BreakthroughNote, ChildActivity, Item, render_report
 from guardian.summary import Episode as ReportEpisode
-from guardian.windows import Ambiguity, Interval, occurrences, resolve_local
+from guardian.windows import DAY_LABELS, Ambiguity, Interval, occurrences, resolve_local
 
 endpoints = Endpoints("activity")
 HOUR = timedelta(hours=1)
@@ -104,7 +104,6 @@ async def activity_get(call: Call) -> Activity:
 
 # -- transparency: what guardians see about a child, in plain sentences -----------------------
 
-DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 #: A made-up evening for the example report: the same date everywhere, no clock involved.
 EXAMPLE_DAY = date(2026, 1, 14)
 

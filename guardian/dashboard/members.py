@@ -18,11 +18,10 @@ from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
 from guardian.dashboard import admin_of, error_page, render
 from guardian.settings import PolicySettings
-from guardian.windows import DAY_NAMES, occurrences, parse_days
+from guardian.windows import DAY_LABELS, DAY_NAMES, occurrences, parse_days
 
 routes = web.RouteTableDef()
 
-DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 LEVELS = (
     ("counts", "only how many messages, from how many people."),
     ("senders", "who wrote and in which conversation, no message text."),
