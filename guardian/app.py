@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from guardian import household as household_store
 from guardian import metrics as prometheus
+from guardian import transfer
 from guardian.accounts import LoginLimiter
 from guardian.activity import Activity
 from guardian.clock import Clock, SystemClock
@@ -178,7 +179,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     guardian = app[GUARDIAN]
     async with opened(guardian.settings.database.url):
         now = guardian.clock.now()
-        await household_store.seed(guardian.settings, now)
+        await transfer.seed(guardian.settings, now)
         await guardian.reload()
         await guardian.activity.load(guardian.household(), now)
         yield

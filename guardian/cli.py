@@ -211,13 +211,14 @@ def _send_test(args: argparse.Namespace) -> int:
 
 async def send_test(settings: Settings, member_id: str) -> int:
     from guardian import household as household_store
+    from guardian import transfer
     from guardian.database import opened
     from guardian.models import Delivery
 
     clock = SystemClock()
     async with opened(settings.database.url):
         now = clock.now()
-        await household_store.seed(settings, now)
+        await transfer.seed(settings, now)
         view = await household_store.load(settings.household.id)
         member = view.members.get(member_id)
         if member is None:
@@ -314,12 +315,12 @@ def _export(args: argparse.Namespace) -> int:
 
 async def export_toml(settings: Settings) -> str:
     """The database's household as settings.toml (seeded from settings first if empty)."""
-    from guardian import household as household_store
+    from guardian import transfer
     from guardian.database import opened
     from guardian.transfer import export_household, to_toml
 
     async with opened(settings.database.url):
-        await household_store.seed(settings, SystemClock().now())
+        await transfer.seed(settings, SystemClock().now())
         data = await export_household(settings.household.id)
     header = (
         f"# Household {settings.household.id!r}, from `guardian export`. "
@@ -427,14 +428,13 @@ async def add_user(
     """Add a dashboard login with its audit entry; the guardian it belongs to, if any."""
     from tortoise.transactions import in_transaction
 
-    from guardian import accounts
-    from guardian import household as household_store
+    from guardian import accounts, transfer
     from guardian.database import opened
     from guardian.models import AuditEntry, Member
 
     async with opened(settings.database.url):
         now = SystemClock().now()
-        await household_store.seed(settings, now)
+        await transfer.seed(settings, now)
         household_id = settings.household.id
         async with in_transaction():
             user = await accounts.add_user(household_id, username, password, now, member=member)

@@ -10,6 +10,7 @@ raised so that running instances reload it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 import tomli_w
 from pydantic import BaseModel, ValidationError
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -45,6 +47,8 @@ from guardian.settings import (
     cross_check,
     format_validation_errors,
 )
+
+log = logging.getLogger(__name__)
 
 #: The tables of settings.toml that make up the household; the others are server settings.
 HOUSEHOLD_TABLES = ("household", "members", "contacts", "policies", "sources")
@@ -252,6 +256,40 @@ def _member(member: MemberSettings) -> dict[str, Any]:
     return {**data, "channels": [c.get_secret_value() for c in member.channels]}
 
 
+async def seed(settings: Settings, now: datetime) -> bool:
+    """Import the household from settings if the database has none yet; True if it did.
+
+    Several instances may start at once on one PostgreSQL: a transaction-level advisory lock
+    makes them seed one after the other (the later ones find the household), and the unique
+    keys turn any remaining race into an IntegrityError, meaning another instance seeded it.
+    """
+    try:
+        return await _seed(settings, now)
+    except IntegrityError:
+        log.info("household %r was seeded by another instance", settings.household.id)
+        return False
+
+
+async def _seed(settings: Settings, now: datetime) -> bool:
+    spec = settings.household
+    async with in_transaction() as connection:
+        await _lock_households(connection)
+        if await Household.filter(id=spec.id).exists():
+            return False
+        household = await Household.create(
+            id=spec.id, name=spec.name, timezone=spec.timezone, created_at=now
+        )
+        await _write(household, settings, ImportResult(spec.id, "created").counts)
+    log.info("seeded household %r from settings", spec.id)
+    return True
+
+
+async def _lock_households(connection: Any) -> None:
+    """On PostgreSQL, seeding and imports by several instances take turns, until commit."""
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK])
+
+
 async def import_household(
     data: Mapping[str, Any],
     now: datetime,
@@ -271,9 +309,7 @@ async def import_household(
     settings = check(data, plugin_settings)
     spec = settings.household
     async with in_transaction() as connection:
-        if connection.capabilities.dialect == "postgres":
-            # The lock seeding takes: an import and a first start do not interleave.
-            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK])
+        await _lock_households(connection)
         household = await Household.get_or_none(id=spec.id)
         if household is None:
             change = "created"
@@ -288,59 +324,7 @@ async def import_household(
         result = ImportResult(household=spec.id, household_change=change)
         counts = result.counts
         await _refuse_losing_waiting_work(household, settings)
-        _, _, gone_policies = await _upsert(
-            Policy,
-            household,
-            "name",
-            {name: {"spec": p.model_dump(mode="json")} for name, p in settings.policies.items()},
-            counts["policies"],
-        )
-        members, new_members, gone_members = await _upsert(
-            Member,
-            household,
-            "slug",
-            {
-                m.id: {
-                    "name": m.name,
-                    "role": m.role,
-                    "policy": m.policy,
-                    "channels": [c.get_secret_value() for c in m.channels],
-                }
-                for m in settings.members
-            },
-            counts["members"],
-        )
-        for slug in new_members:
-            await Schedule.create(member=members[slug], kind="summary", next_due_at=None)
-        _, _, gone_contacts = await _upsert(
-            Contact,
-            household,
-            "slug",
-            {
-                c.id: {"name": c.name, "trust": c.trust, "addresses": list(c.addresses)}
-                for c in settings.contacts
-            },
-            counts["contacts"],
-        )
-        _, _, gone_sources = await _upsert(
-            Source,
-            household,
-            "slug",
-            {
-                s.id: {
-                    "plugin": s.plugin,
-                    "member_id": members[s.member].id,
-                    "settings": s.plugin_settings(),
-                }
-                for s in settings.sources
-            },
-            counts["sources"],
-        )
-        # Sources first: removing a member would take its sources along uncounted.
-        await _remove(Source, gone_sources, counts["sources"])
-        await _remove(Member, gone_members, counts["members"])
-        await _remove(Contact, gone_contacts, counts["contacts"])
-        await _remove(Policy, gone_policies, counts["policies"])
+        await _write(household, settings, counts)
         await Household.filter(id=spec.id).update(revision=F("revision") + 1)
         await AuditEntry.create(
             household=household,
@@ -400,6 +384,63 @@ async def _waiting(notifications: Any, deliveries: Any) -> str:
         if n:
             parts.append(f"{n} unsent deliver" + ("ies" if n != 1 else "y"))
     return " and ".join(parts)
+
+
+async def _write(household: Household, settings: Settings, counts: dict[str, Counts]) -> None:
+    """Make the household's policies, members, contacts and sources those of `settings`."""
+    _, _, gone_policies = await _upsert(
+        Policy,
+        household,
+        "name",
+        {name: {"spec": p.model_dump(mode="json")} for name, p in settings.policies.items()},
+        counts["policies"],
+    )
+    members, new_members, gone_members = await _upsert(
+        Member,
+        household,
+        "slug",
+        {
+            m.id: {
+                "name": m.name,
+                "role": m.role,
+                "policy": m.policy,
+                "channels": [c.get_secret_value() for c in m.channels],
+            }
+            for m in settings.members
+        },
+        counts["members"],
+    )
+    for slug in new_members:
+        await Schedule.create(member=members[slug], kind="summary", next_due_at=None)
+    _, _, gone_contacts = await _upsert(
+        Contact,
+        household,
+        "slug",
+        {
+            c.id: {"name": c.name, "trust": c.trust, "addresses": list(c.addresses)}
+            for c in settings.contacts
+        },
+        counts["contacts"],
+    )
+    _, _, gone_sources = await _upsert(
+        Source,
+        household,
+        "slug",
+        {
+            s.id: {
+                "plugin": s.plugin,
+                "member_id": members[s.member].id,
+                "settings": s.plugin_settings(),
+            }
+            for s in settings.sources
+        },
+        counts["sources"],
+    )
+    # Sources first: removing a member would take its sources along uncounted.
+    await _remove(Source, gone_sources, counts["sources"])
+    await _remove(Member, gone_members, counts["members"])
+    await _remove(Contact, gone_contacts, counts["contacts"])
+    await _remove(Policy, gone_policies, counts["policies"])
 
 
 async def _upsert(

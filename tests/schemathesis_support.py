@@ -20,7 +20,7 @@ from pathlib import Path
 from schemathesis import BaseSchema, engine
 from schemathesis.engine import events
 
-from guardian import accounts, household
+from guardian import accounts, transfer
 from guardian.database import opened
 from guardian.plugin import PluginRegistry
 from guardian.settings import load_settings
@@ -95,7 +95,7 @@ async def _prepare(config: Path) -> str:
     settings = load_settings(config, PluginRegistry.discover().settings_models())
     now = datetime.now(UTC)
     async with opened(settings.database.url):
-        await household.seed(settings, now)
+        await transfer.seed(settings, now)
         user = await accounts.add_user(settings.household.id, USERNAME, PASSWORD, now)
         token, _ = await accounts.create_token(user.id, "schemathesis", now)
     return token
