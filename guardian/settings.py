@@ -391,13 +391,37 @@ def load_settings(
         message = str(error).split(" from source ")[0]  # the source is an internal name
         raise SettingsError([f"environment: {message}"]) from None
     except ValidationError as error:
-        # Report the cross-table problems too, so that one run lists every error.
-        problems = format_validation_errors(error)
         raw = _TomlWithItemOverrides(Settings, toml_file=path)()
-        problems += [p for p in _cross_check_data(raw, plugin_settings) if p not in problems]
-        raise SettingsError(problems) from None
+        raise SettingsError(_every_problem(error, raw, plugin_settings)) from None
     finally:
         _config_path.reset(token)
+    return _cross_checked(settings, plugin_settings)
+
+
+def validated(
+    data: Mapping[str, Any], plugin_settings: Mapping[str, type[BaseModel]] | None = None
+) -> Settings:
+    """Plain `data` as Settings, checked as a settings file is, without the environment."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        raise SettingsError(_every_problem(error, data, plugin_settings)) from None
+    return _cross_checked(settings, plugin_settings)
+
+
+def _every_problem(
+    error: ValidationError,
+    raw: Mapping[str, Any],
+    plugin_settings: Mapping[str, type[BaseModel]] | None,
+) -> list[str]:
+    """The field errors and the cross-table problems too, so that one run lists every error."""
+    problems = format_validation_errors(error)
+    return problems + [p for p in _cross_check_data(raw, plugin_settings) if p not in problems]
+
+
+def _cross_checked(
+    settings: Settings, plugin_settings: Mapping[str, type[BaseModel]] | None
+) -> Settings:
     problems = cross_check(settings, plugin_settings)
     if problems:
         raise SettingsError(problems)

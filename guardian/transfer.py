@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -43,9 +43,7 @@ from guardian.settings import (
     PolicySettings,
     Settings,
     SettingsError,
-    _cross_check_data,
-    cross_check,
-    format_validation_errors,
+    validated,
 )
 
 log = logging.getLogger(__name__)
@@ -224,17 +222,7 @@ def check(
     is an error. Environment overrides are not applied here: `load_settings` does that.
     """
     part = {k: v for k, v in data.items() if k not in ("server", "database", "delivery")}
-    try:
-        # model_validate, not Settings(): no environment, no settings file, only `data`.
-        settings = Settings.model_validate(part)
-    except ValidationError as error:
-        problems = format_validation_errors(error)
-        problems += [p for p in _cross_check_data(part, plugin_settings) if p not in problems]
-        raise SettingsError(problems) from None
-    problems = cross_check(settings, plugin_settings)
-    if problems:
-        raise SettingsError(problems)
-    return settings
+    return validated(part, plugin_settings)
 
 
 def household_data(settings: Settings) -> dict[str, Any]:
