@@ -39,7 +39,3 @@ class Events:
     def close(self) -> None:
         """Ends every open stream: at shutdown, so that streams do not hold it up."""
         self.publish(CLOSED)
-
-    @property
-    def listeners(self) -> int:
-        return len(self._queues)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
+from guardian.accounts import purge_sessions
 from guardian.clock import Clock
 from guardian.database import STORAGE_ERRORS
 from guardian.delivery import SUCCESS, Deliverer
@@ -112,6 +113,7 @@ class Scheduler:
                 await self._reports(reports, view, now)
             if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
                 await purge(view, now)
+                await purge_sessions(now)
                 self._last_purge = now
             await self.deliverer.send_due(now)
             self.last_tick = now

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from guardian import accounts
+from guardian.models import WebSession
 from tests.admin import PASSWORD, USERNAME, admin_client
 from tests.conftest import at
 
@@ -128,3 +130,14 @@ async def test_background_fetches_answer_401_without_a_session(
     for path in ("/events", "/tonight/members"):
         answer = await running.client.get(path, allow_redirects=False)
         assert answer.status == 401, path
+
+
+async def test_expired_sessions_are_purged_with_the_hourly_purge(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), NOW)
+    admin = await admin_client(running)
+    await admin.login()
+    assert await WebSession.all().count() == 1
+    await running.tick_at(NOW + accounts.SESSION_LIFETIME + timedelta(hours=2))
+    assert await WebSession.all().count() == 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from guardian.admin import Admin, AdminError, invalid
@@ -32,10 +32,6 @@ class ErrorBody(BaseModel):
     error: str
     detail: str
     fields: dict[str, str] | None = None
-
-
-class Empty(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from guardian import accounts
 from guardian.admin import Admin, AdminError, audit_entries, not_found
-from guardian.api import Call, Empty, Endpoints
+from guardian.api import Call, Endpoints
 from guardian.models import ApiToken, Household
 from guardian.simulate import Event
 from guardian.transfer import export_household, to_toml
@@ -276,6 +276,3 @@ async def simulate(admin: Admin, scenario: SimulateIn) -> SimulateOut:
 async def post_simulate(call: Call) -> SimulateOut:
     """Replay a scenario on a throwaway copy of the household; answer the deliveries it makes."""
     return await simulate(call.admin, call.body_as(SimulateIn))
-
-
-__all__ = ["Empty", "endpoints"]
