@@ -19,11 +19,10 @@ from guardian.household import MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
 from guardian.scheduler import SILENT_AFTER, held_item, last_messages, went_silent
 from guardian.settings import Level
+from guardian.summary import PREVIEW_CHARS
 from guardian.windows import quiet_interval_at
 
 endpoints = Endpoints("tonight")
-
-PREVIEW = 80
 
 
 class Quiet(BaseModel):
@@ -199,7 +198,7 @@ async def held_notifications(admin: Admin, member: str | None, limit: int = 200)
                     level=level,
                     sender=None if level == "counts" else item.sender_label,
                     conversation=None if level == "counts" else item.conversation,
-                    preview=(item.text or item.preview or "")[:PREVIEW]
+                    preview=(item.text or item.preview or "")[:PREVIEW_CHARS]
                     if level == "preview"
                     else None,
                 )
