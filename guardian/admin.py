@@ -2,7 +2,8 @@
 
 `Admin.change()` runs the edit and its audit entry in one transaction, raises the household
 revision (other instances reload on it), then takes up the change here at once: the household
-view, the plugins, the schedules. No restart.
+view, the plugins, the schedules. No restart. `Admin.audited()` is the same without the
+reload, for actions that change no household setting.
 """
 
 from __future__ import annotations
@@ -91,21 +92,28 @@ class Admin:
         return member.policy.guardian_view
 
     @asynccontextmanager
-    async def change(self, action: str, target: str) -> AsyncIterator[Change]:
-        """Make an edit with its audit entry in one transaction, then take it up at once."""
-        view = self.view
-        now = self.now()
+    async def audited(self, action: str, target: str) -> AsyncIterator[Change]:
+        """An action and its audit entry in one transaction; for actions that change no
+        household setting (a test send, a token, a retry), so nothing is reloaded."""
         change = Change()
         async with in_transaction():
             yield change
             await AuditEntry.create(
-                household_id=view.id,
-                at=now,
+                household_id=self.view.id,
+                at=self.now(),
                 actor=self.actor,
                 action=action,
                 target=target,
                 detail=change.detail,
             )
+
+    @asynccontextmanager
+    async def change(self, action: str, target: str) -> AsyncIterator[Change]:
+        """Make an edit with its audit entry in one transaction, then take it up at once."""
+        view = self.view
+        now = self.now()
+        async with self.audited(action, target) as change:
+            yield change
             await Household.filter(id=view.id).update(revision=F("revision") + 1)
         await self.guardian.reload()
         if change.reschedule:

@@ -183,7 +183,7 @@ async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
         s if s.get("status") == SUCCESS else {**s, "status": "pending"} for s in delivery.channels
     ]
     retried = [str(s.get("channel", "")) for s in delivery.channels if s.get("status") != SUCCESS]
-    async with admin.change("delivery.retry", f"delivery:{delivery.id}") as change:
+    async with admin.audited("delivery.retry", f"delivery:{delivery.id}") as change:
         updated = await Delivery.filter(id=delivery.id, status="failed").update(
             status="pending",
             attempts=0,
@@ -201,6 +201,7 @@ async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
             "last_error": _secret_free(delivery.last_error or "", retried),
             "channels": retried,
         }
+    admin.guardian.wake.set()  # due now: the scheduler sends it at once
     return await delivery_detail(admin, str(delivery.id))
 
 

@@ -157,7 +157,7 @@ async def get_tokens(call: Call) -> TokenList:
 
 
 async def create_token(admin: Admin, name: str) -> NewToken:
-    async with admin.change("token.create", name) as change:
+    async with admin.audited("token.create", name) as change:
         value, token = await accounts.create_token(admin.principal.user_id, name, admin.now())
         change.detail = {"id": token.id}
     return NewToken(
@@ -184,7 +184,7 @@ async def revoke_token(admin: Admin, token_id: str) -> None:
     )
     if token is None:
         raise not_found("token", token_id)
-    async with admin.change("token.revoke", token.name) as change:
+    async with admin.audited("token.revoke", token.name) as change:
         await ApiToken.filter(id=token.id).delete()
         change.detail = {"id": token.id}
 

@@ -325,7 +325,7 @@ async def test_channel(admin: Admin, member_id: str, index: str) -> ChannelTestO
     except Exception as error:  # a channel plugin bug is a failed test, not a 500
         result = ChannelResult("FAILURE", type(error).__name__)
     shown = privacy_url(url)
-    async with admin.change("channel.test", member.id) as change:
+    async with admin.audited("channel.test", member.id) as change:
         await Delivery.create(
             household_id=admin.view.id,
             member_id=member.pk,
