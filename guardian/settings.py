@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -64,21 +65,61 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(str(value))
 
 
-WallTime = Annotated[
-    time, BeforeValidator(wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
-]
-Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
-
-
 def _delay(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     return parse_duration(str(value), allow_zero=True)
 
 
-#: A duration that may be zero ("0s": no wait).
-Delay = Annotated[timedelta, BeforeValidator(_delay), PlainSerializer(format_duration)]
+# --- bounds: one set, for settings.toml, `guardian import` and the admin API alike -------------
+# Every value Guardian accepts must work: nothing that `guardian check` lets through may overflow
+# the scheduler's arithmetic or outgrow a database column later.
+
+SECOND, MINUTE, HOUR, DAY = (timedelta(seconds=n) for n in (1, 60, 3600, 86400))
+#: Counts in a policy (burst limit, repeated contact, storm): the sender state keeps this many.
+MAX_COUNT = 1000
+#: The longest window a policy counts messages in (burst `per`, repeated and storm `within`).
+MAX_WINDOW = DAY
+MAX_KEYWORDS, MAX_KEYWORD = 100, 100
+MAX_QUIET_WINDOWS, MAX_SUMMARY_TIMES = 50, 48
+MAX_RETENTION_DAYS = 3650
+MAX_NAME, MAX_ADDRESS, MAX_ADDRESSES = 200, 300, 100
+MAX_CHANNELS, MAX_CHANNEL_URL = 20, 2000
+
+
+def _between(low: timedelta, high: timedelta) -> Any:
+    """A check that a duration lies in [low, high], saying both ends in the settings' own words."""
+
+    def check(delta: timedelta) -> timedelta:
+        if not low <= delta <= high:
+            raise ValueError(
+                f"must be between {format_duration(low)} and {format_duration(high)}, "
+                f"not {format_duration(delta)}"
+            )
+        return delta
+
+    return AfterValidator(check)
+
+
+WallTime = Annotated[
+    time, BeforeValidator(wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
+]
+_Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
+#: A window that a policy counts messages in: a second to a day.
+Window = Annotated[_Duration, _between(SECOND, MAX_WINDOW)]
+#: How often a burst notice may go out.
+NoticeEvery = Annotated[_Duration, _between(MINUTE, DAY)]
+#: A wait or timeout of the server: a second to ten minutes.
+ShortWait = Annotated[_Duration, _between(SECOND, 10 * MINUTE)]
+#: A duration that may be zero ("0s": no wait), up to an hour.
+Delay = Annotated[
+    timedelta,
+    BeforeValidator(_delay),
+    _between(timedelta(0), HOUR),
+    PlainSerializer(format_duration),
+]
 Slug = Annotated[str, Field(pattern=SLUG)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Level = Literal["counts", "senders", "preview"]
 
 
@@ -90,8 +131,10 @@ class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
-    max_body_bytes: int = Field(1024 * 1024, ge=1024)
-    shutdown_timeout: Duration = timedelta(seconds=10)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    shutdown_timeout: ShortWait = timedelta(seconds=10)
+    #: No request waits longer: past it, 503 with Retry-After and nothing half-stored.
+    request_timeout: ShortWait = timedelta(seconds=30)
 
 
 class DatabaseSettings(_Strict):
@@ -107,23 +150,27 @@ class DatabaseSettings(_Strict):
 
 
 class DeliverySettings(_Strict):
-    max_attempts: int = Field(8, ge=1)
-    backoff: Duration = timedelta(seconds=30)
-    backoff_max: Duration = timedelta(hours=1)
-    timeout: Duration = timedelta(seconds=30)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff: Annotated[_Duration, _between(SECOND, DAY)] = timedelta(seconds=30)
+    backoff_max: Annotated[_Duration, _between(SECOND, 7 * DAY)] = timedelta(hours=1)
+    #: Each channel's send: Apprise's connect and read timeouts, and the call's own bound.
+    timeout: ShortWait = timedelta(seconds=30)
+    #: Deliveries in flight at once, over all channels.
     concurrency: int = Field(4, ge=1, le=64)
+    #: Sends in flight at once to one channel: a slow channel holds up only its own deliveries.
+    per_channel: int = Field(2, ge=1, le=16)
     #: A delivery still failing after this long is given up (and reported to the guardians).
-    max_age: Duration = timedelta(hours=24)
+    max_age: Annotated[_Duration, _between(MINUTE, 30 * DAY)] = timedelta(hours=24)
     #: At start-up, wait this long before catching up, so that sources can replay first.
     start_delay: Delay = timedelta(seconds=5)
     #: A delivery left `sending` this long (its worker crashed mid-send) is sent again: at most
     #: one repeat. Keep it well above `timeout` times a member's number of channels.
-    claim_lease: Duration = timedelta(minutes=5)
+    claim_lease: Annotated[_Duration, _between(SECOND, DAY)] = timedelta(minutes=5)
 
 
 class HouseholdSettings(_Strict):
     id: Slug = "home"
-    name: str = Field(min_length=1)
+    name: Name
     timezone: str
 
     @field_validator("timezone")
@@ -142,16 +189,20 @@ class HouseholdSettings(_Strict):
 
 class MemberSettings(_Strict):
     id: Slug
-    name: str = Field(min_length=1)
+    name: Name
     role: Literal["guardian", "child"]
     policy: str | None = None
-    channels: list[SecretStr] = []
+    channels: list[Annotated[SecretStr, Field(max_length=MAX_CHANNEL_URL)]] = Field(
+        [], max_length=MAX_CHANNELS
+    )
 
 
 class ContactSettings(_Strict):
     id: Slug
-    name: str = Field(min_length=1)
-    addresses: list[str] = []
+    name: Name
+    addresses: list[Annotated[str, Field(max_length=MAX_ADDRESS)]] = Field(
+        [], max_length=MAX_ADDRESSES
+    )
     trust: Literal["trusted", "normal", "muted"] = "normal"
 
     @field_validator("addresses")
@@ -179,37 +230,48 @@ class QuietWindowSettings(_Strict):
 
 
 class BurstSettings(_Strict):
-    limit: int = Field(ge=1)
-    per: Duration
-    notice_every: Duration
+    limit: int = Field(ge=1, le=MAX_COUNT)
+    per: Window
+    notice_every: NoticeEvery
 
 
 class RepeatedSettings(_Strict):
-    count: int = Field(ge=2)
-    within: Duration
+    count: int = Field(ge=2, le=MAX_COUNT)
+    within: Window
+
+
+def _keyword(keyword: str) -> str:
+    if not keyword.strip():
+        raise ValueError("an empty keyword matches nothing")
+    return keyword
+
+
+Keyword = Annotated[str, Field(max_length=MAX_KEYWORD), AfterValidator(_keyword)]
 
 
 class BreakthroughSettings(_Strict):
-    keywords: list[str] = []
+    keywords: list[Keyword] = Field([], max_length=MAX_KEYWORDS)
     repeated: RepeatedSettings | None = None
 
 
 class StormSettings(_Strict):
-    count: int = Field(ge=2)
-    within: Duration
+    count: int = Field(ge=2, le=MAX_COUNT)
+    within: Window
     alert_guardians: bool = False
 
 
 class PolicySettings(_Strict):
-    quiet: list[QuietWindowSettings] = []
-    summaries: list[WallTime] = []
+    quiet: list[QuietWindowSettings] = Field([], max_length=MAX_QUIET_WINDOWS)
+    summaries: list[WallTime] = Field([], max_length=MAX_SUMMARY_TIMES)
     burst: BurstSettings | None = None
     breakthrough: BreakthroughSettings = BreakthroughSettings()
     content: Level = "senders"
     guardian_view: Level = "counts"
     report: WallTime | None = None
     storm: StormSettings | None = None
-    retention: int = Field(30, ge=1, description="days that metadata is kept")
+    retention: int = Field(
+        30, ge=1, le=MAX_RETENTION_DAYS, description="days that metadata is kept"
+    )
 
     def windows(self) -> list[QuietWindow]:
         return list(_windows(tuple(self.quiet)))
@@ -232,6 +294,9 @@ class SourceSettings(BaseModel):
     id: Slug
     plugin: str = Field(min_length=1)
     member: str
+    #: Other members this source may write to (`"to"`): a household hub, such as one SMS
+    #: gateway phone for the family. Without it, a source writes to its own member only.
+    members: list[str] = Field([], max_length=50)
 
     @model_validator(mode="before")
     @classmethod
@@ -452,11 +517,16 @@ def cross_check(
 ) -> list[str]:
     """Checks that span tables: references, unique ids, each source's plugin settings."""
     data = settings.model_dump(include={"members", "contacts", "policies"})
-    data["sources"] = [
-        {"id": s.id, "plugin": s.plugin, "member": s.member, **s.plugin_settings()}
-        for s in settings.sources
-    ]
+    data["sources"] = [source_data(s) for s in settings.sources]
     return _cross_check_data(data, plugin_settings)
+
+
+def source_data(source: SourceSettings) -> dict[str, Any]:
+    """A source as plain data, its plugin's settings (secrets) revealed."""
+    data: dict[str, Any] = {"id": source.id, "plugin": source.plugin, "member": source.member}
+    if source.members:
+        data["members"] = list(source.members)
+    return {**data, **source.plugin_settings()}
 
 
 def _cross_check_data(
@@ -523,6 +593,10 @@ def _cross_check_data(
         member_id = text(source, "member")
         if member_id is not None and member_id not in member_ids:
             problems.append(f"sources[{index}].member: unknown member {member_id!r}")
+        others = source.get("members")
+        for n, other in enumerate(others if isinstance(others, list) else []):
+            if isinstance(other, str) and other not in member_ids:
+                problems.append(f"sources[{index}].members[{n}]: unknown member {other!r}")
         plugin = text(source, "plugin")
         if plugin_settings is None or not plugin:
             continue

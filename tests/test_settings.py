@@ -313,6 +313,106 @@ def test_errors_are_named_by_their_path(
     assert sorted(errors_of(write(tmp_path, text))) == sorted(expected), story
 
 
+EDGE_POLICY = """
+[policies.edge]
+quiet = [{{ days = "daily", start = "22:00", end = "07:00" }}]
+{line}
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            'burst = { limit = 3, per = "10m", notice_every = "999999999d" }',
+            "policies.edge.burst.notice_every: must be between 1m and 1d, not 999999999d",
+        ),
+        (
+            'burst = { limit = 3, per = "2d", notice_every = "15m" }',
+            "policies.edge.burst.per: must be between 1s and 1d, not 2d",
+        ),
+        (
+            'burst = { limit = 1001, per = "10m", notice_every = "15m" }',
+            "policies.edge.burst.limit: Input should be less than or equal to 1000",
+        ),
+        (
+            'burst = { limit = 3, per = "10m", notice_every = "99999999999999999999d" }',
+            "policies.edge.burst.notice_every: too long for a duration: '99999999999999999999d'",
+        ),
+        (
+            "retention = 999999999",
+            "policies.edge.retention: Input should be less than or equal to 3650",
+        ),
+        (
+            'breakthrough = { repeated = { count = 3, within = "100000d" } }',
+            "policies.edge.breakthrough.repeated.within: must be between 1s and 1d, not 100000d",
+        ),
+        (
+            'storm = { count = 5000, within = "30m" }',
+            "policies.edge.storm.count: Input should be less than or equal to 1000",
+        ),
+        (
+            f'breakthrough = {{ keywords = ["{"x" * 101}"] }}',
+            "policies.edge.breakthrough.keywords[0]: String should have at most 100 characters",
+        ),
+        (
+            'breakthrough = { keywords = ["  "] }',
+            "policies.edge.breakthrough.keywords[0]: an empty keyword matches nothing",
+        ),
+        (
+            "summaries = [" + ", ".join(['"12:00"'] * 49) + "]",
+            "policies.edge.summaries: List should have at most 48 items after validation, not 49",
+        ),
+    ],
+)
+def test_values_beyond_the_bounds_are_refused_by_their_path(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    assert errors_of(write(tmp_path, BASE + EDGE_POLICY.format(line=line))) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "expected"),
+    [
+        ("[delivery]", 'timeout = "1d"', "delivery.timeout: must be between 1s and 10m, not 1d"),
+        (
+            "[delivery]",
+            'backoff_max = "1000d"',
+            "delivery.backoff_max: must be between 1s and 7d, not 1000d",
+        ),
+        (
+            "[delivery]",
+            "max_attempts = 100000",
+            "delivery.max_attempts: Input should be less than or equal to 100",
+        ),
+        (
+            "[delivery]",
+            'start_delay = "2d"',
+            "delivery.start_delay: must be between 0s and 1h, not 2d",
+        ),
+        (
+            "[server]",
+            'request_timeout = "0s"',
+            "server.request_timeout: a duration must be positive: '0s'",
+        ),
+        (
+            "[server]",
+            'shutdown_timeout = "365d"',
+            "server.shutdown_timeout: must be between 1s and 10m, not 365d",
+        ),
+    ],
+)
+def test_server_values_beyond_the_bounds_are_refused(
+    tmp_path: Path, table: str, line: str, expected: str
+) -> None:
+    text = (
+        BASE.replace(f"{table}\n", f"{table}\n{line}\n")
+        if table in BASE
+        else (BASE + f"\n{table}\n{line}\n")
+    )
+    assert errors_of(write(tmp_path, text)) == [expected]
+
+
 def test_every_error_is_listed_at_once(tmp_path: Path) -> None:
     text = edited(
         ('start = "21:30"', 'start = "25:00"'),

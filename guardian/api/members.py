@@ -24,10 +24,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     WithJsonSchema,
 )
 
-from guardian.admin import Admin, AdminError, members_of_policy, not_found
+from guardian.admin import Admin, AdminError, invalid, members_of_policy, not_found
 from guardian.api import Call, Endpoints
 from guardian.delivery import (
     SLACK,
@@ -40,7 +41,15 @@ from guardian.delivery import (
 from guardian.durations import format_duration, parse_duration
 from guardian.household import MemberView
 from guardian.models import Delivery, Member, Policy
-from guardian.settings import SLUG, Level, PolicySettings, wall_time
+from guardian.settings import (
+    MAX_COUNT,
+    MAX_KEYWORD,
+    MAX_KEYWORDS,
+    SLUG,
+    Level,
+    PolicySettings,
+    wall_time,
+)
 from guardian.windows import DAY_NAMES, parse_days
 
 endpoints = Endpoints("members")
@@ -105,23 +114,25 @@ class QuietWindowSpec(_Spec):
 
 
 class BurstSpec(_Spec):
-    limit: int = Field(ge=1, le=100_000)
+    limit: int = Field(ge=1, le=MAX_COUNT)
     per: DurationText
     notice_every: DurationText
 
 
 class RepeatedSpec(_Spec):
-    count: int = Field(ge=2, le=100_000)
+    count: int = Field(ge=2, le=MAX_COUNT)
     within: DurationText
 
 
 class BreakthroughSpec(_Spec):
-    keywords: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=200)
+    keywords: list[Annotated[str, Field(min_length=1, max_length=MAX_KEYWORD)]] = Field(
+        [], max_length=MAX_KEYWORDS
+    )
     repeated: RepeatedSpec | None = None
 
 
 class StormSpec(_Spec):
-    count: int = Field(ge=2, le=100_000)
+    count: int = Field(ge=2, le=MAX_COUNT)
     within: DurationText
     alert_guardians: bool = False
 
@@ -151,7 +162,10 @@ def policy_settings(spec: PolicySpec) -> PolicySettings:
         raise AdminError(
             422, "invalid", "; ".join(f"{p}: {m}" for p, m in problems.items()), problems
         )
-    return PolicySettings.model_validate(spec.model_dump(mode="json"))
+    try:
+        return PolicySettings.model_validate(spec.model_dump(mode="json"))
+    except ValidationError as error:  # the settings' own bounds, one set for file and API
+        raise invalid(error) from None
 
 
 def policy_spec(settings: PolicySettings) -> PolicySpec:
