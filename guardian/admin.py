@@ -113,12 +113,14 @@ class Admin:
         view = self.view
         now = self.now()
         async with self.audited(action, target) as change:
-            yield change
+            # First: on PostgreSQL this locks the household row, so that ingest on any instance
+            # waits for the edit and then decides by it (never halfway through it).
             await Household.filter(id=view.id).update(revision=F("revision") + 1)
+            yield change
         await self.guardian.reload()
         if change.reschedule:
             await reschedule(self.view, now, change.reschedule)
-        self.guardian.wake.set()
+        self.guardian.nudge()
 
 
 async def audit_entries(household_id: str, limit: int = 100) -> list[AuditEntry]:

@@ -8,7 +8,6 @@ request handlers, not for tasks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,19 +22,20 @@ from guardian import household as household_store
 from guardian import metrics as prometheus
 from guardian import transfer
 from guardian.accounts import LoginLimiter
-from guardian.activity import Activity
 from guardian.clock import Clock, SystemClock
-from guardian.database import STORAGE_ERRORS, opened
+from guardian.database import STORAGE_ERRORS, StorageUnavailable, StorageWatch, opened
 from guardian.delivery import AppriseSender, Deliverer, Sender
 from guardian.events import Events
 from guardian.household import HouseholdView
-from guardian.ingest import GroupCommitter, Ingest, error_response
+from guardian.ingest import Ingest, Outcome, accept, error_response
 from guardian.logs import register_secrets
 from guardian.models import Delivery, Household
 from guardian.plugin import PluginContext, PluginRegistry, PushPlugin
 from guardian.scheduler import Scheduler
 from guardian.secrets import secrets_in
 from guardian.settings import Settings, format_validation_errors
+from guardian.supervise import Supervisor
+from guardian.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +54,39 @@ class Guardian:
     view: HouseholdView | None = None
     plugins: dict[str, PushPlugin[Any]] = field(default_factory=dict)
     plugin_errors: dict[str, str] = field(default_factory=dict)
+    #: Wakes the timer: an edit may have made a summary due.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    committer: GroupCommitter = field(default_factory=GroupCommitter)
     counters: prometheus.Counters = field(default_factory=prometheus.Counters)
-    activity: Activity = field(default_factory=Activity)
     scheduler: Scheduler | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    deliverer: Deliverer | None = None
     events: Events = field(default_factory=Events)
     session: aiohttp.ClientSession | None = None
-    revision: int = 0
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    supervisor: Supervisor | None = None
+    writer: Writer[Outcome] | None = None
+    storage: StorageWatch | None = None
 
     def household(self) -> HouseholdView:
         assert self.view is not None, "the household is loaded at start-up"
         return self.view
 
+    @property
+    def revision(self) -> int:
+        return self.household().revision
+
+    def nudge(self) -> None:
+        """Something is due now (an edit, a retry): wake the timer and the deliverer."""
+        self.wake.set()
+        if self.deliverer is not None:
+            self.deliverer.wake.set()
+
+    def check_storage(self) -> None:
+        if self.storage is not None:
+            self.storage.check()
+
     async def reload(self) -> None:
         """Take up the household as stored now: after an admin change here or elsewhere."""
-        household_id = self.settings.household.id
-        revision = await stored_revision(household_id)
-        self.view = await household_store.load(household_id)
-        self.revision = revision
+        self.view = await household_store.load(self.settings.household.id)
         view = self.view
         register_secrets(
             secrets_in(
@@ -123,6 +135,7 @@ class Guardian:
 
 
 GUARDIAN = web.AppKey("guardian", Guardian)
+INGEST = web.AppKey("ingest", Ingest)
 
 
 def create_app(
@@ -139,6 +152,15 @@ def create_app(
         registry=registry or PluginRegistry.discover(),
         sender=sender or AppriseSender(settings.delivery.timeout),
     )
+    guardian.storage = StorageWatch(settings.database.url)
+    guardian.deliverer = Deliverer(
+        guardian.sender, settings.delivery, guardian.household, clock=guardian.clock
+    )
+    guardian.writer = Writer(
+        lambda db, batch: accept(db, batch, guardian.household()),
+        before=guardian.check_storage,
+        reload=guardian.reload,
+    )
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[GUARDIAN] = guardian
     app.cleanup_ctx.append(_storage)
@@ -146,18 +168,18 @@ def create_app(
     app.cleanup_ctx.append(_background(run_scheduler))
     ingest = Ingest(
         clock=guardian.clock,
-        committer=guardian.committer,
+        writer=guardian.writer,
+        household=guardian.household,
+        plugins=lambda: guardian.plugins,
         max_body_bytes=settings.server.max_body_bytes,
-        wake=guardian.wake,
-        activity=guardian.activity,
+        request_timeout=settings.server.request_timeout,
+        wake=guardian.deliverer.wake,
         counters=guardian.counters,
         events=guardian.events,
+        storage_check=guardian.check_storage,
     )
-
-    async def hook(request: web.Request) -> web.StreamResponse:
-        return await ingest.handle(request, guardian.household(), guardian.plugins)
-
-    app.router.add_route("*", "/hooks/{source}", hook)
+    app[INGEST] = ingest
+    app.router.add_route("*", "/hooks/{source}", ingest.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -181,7 +203,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         now = guardian.clock.now()
         await transfer.seed(guardian.settings, now)
         await guardian.reload()
-        await guardian.activity.load(guardian.household(), now)
+        if guardian.storage is not None:
+            guardian.storage.start()
         yield
         log.info("stopping: closing the database")
     log.info("stopped")
@@ -217,28 +240,28 @@ async def _follow(guardian: Guardian) -> None:
 def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def background(app: web.Application) -> AsyncIterator[None]:
         guardian = app[GUARDIAN]
-        deliverer = Deliverer(guardian.sender, guardian.settings.delivery, guardian.household)
+        assert guardian.deliverer is not None and guardian.writer is not None
+        supervisor = guardian.supervisor = Supervisor(guardian.clock)
         guardian.scheduler = Scheduler(
             guardian.clock,
-            deliverer,
+            guardian.deliverer,
             guardian.household,
             guardian.wake,
             start_delay=guardian.settings.delivery.start_delay,
         )
         guardian.scheduler.on_tick = lambda: guardian.events.publish("delivery")
         await guardian.scheduler.prepare(guardian.clock.now())
-        guardian.tasks.append(asyncio.create_task(guardian.committer.run(), name="group-commit"))
+        supervisor.start("writer", guardian.writer.run)
         if run_scheduler:
-            guardian.tasks.append(asyncio.create_task(guardian.scheduler.run(), name="scheduler"))
-            guardian.tasks.append(asyncio.create_task(_follow(guardian), name="follow-changes"))
+            supervisor.start("scheduler", guardian.scheduler.run)
+            supervisor.start("deliverer", guardian.deliverer.run)
+            supervisor.start("follower", lambda: _follow(guardian))
         yield
         log.info("stopping: background tasks")
-        for task in guardian.tasks:
-            task.cancel()
-        for task in guardian.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        guardian.tasks.clear()
+        timers = [name for name in supervisor.tasks if name != "writer"]
+        await supervisor.stop(timers)
+        await guardian.deliverer.finish()
+        await supervisor.stop()
 
     return background
 
@@ -277,15 +300,22 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database takes writes and every background task runs; each check says
+    what is wrong where something is."""
     guardian = request.app[GUARDIAN]
     checks: dict[str, Any] = {}
     try:
+        guardian.check_storage()
         await Household.filter(id=guardian.settings.household.id).exists()
         checks["database"] = "ok"
     except STORAGE_ERRORS as error:
-        checks["database"] = f"unavailable: {type(error).__name__}"
-    scheduler = guardian.scheduler
-    checks["scheduler"] = "running" if scheduler and scheduler.running else "stopped"
+        reason = str(error) if isinstance(error, StorageUnavailable) else type(error).__name__
+        checks["database"] = f"unavailable: {reason}"
+    tasks = guardian.supervisor.health() if guardian.supervisor else {}
+    checks.update(tasks)
+    checks.setdefault("scheduler", "stopped")
+    if guardian.scheduler is not None and guardian.scheduler.failing:
+        checks["failing_jobs"] = dict(guardian.scheduler.failing)
     checks["sources"] = {
         source_id: "ok" if source_id in guardian.plugins else guardian.plugin_errors[source_id]
         for source_id in guardian.household().sources
@@ -294,7 +324,8 @@ async def readyz(request: web.Request) -> web.Response:
         checks["failed_deliveries"] = await Delivery.filter(
             household_id=guardian.household().id, status="failed"
         ).count()
-    ready = checks["database"] == "ok" and checks["scheduler"] == "running"
+    ready = checks["database"] == "ok" and all(state == "running" for state in tasks.values())
+    ready = ready and checks["scheduler"] == "running"
     return web.json_response(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status=200 if ready else 503,

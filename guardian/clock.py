@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -50,6 +50,23 @@ class VirtualClock:
 
     async def advance(self, delta: timedelta) -> None:
         await self.set(self._now + delta)
+
+
+async def sleep_or(clock: Clock, seconds: float, *events: asyncio.Event) -> None:
+    """Sleep on `clock` until `seconds` have passed or one of `events` is set.
+
+    When the caller is cancelled, the cancellation goes on up, also if it arrives while the
+    waits are being cleaned up (awaiting a cancelled wait inside `suppress(CancelledError)`
+    would swallow it, and the caller would never stop).
+    """
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(clock.sleep(seconds))]
+    waits += [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.wait(waits)
 
 
 def _require_aware(instant: datetime) -> None:

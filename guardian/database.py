@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,8 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 from tortoise.migrations.api import migrate as run_migrations
+
+log = logging.getLogger(__name__)
 
 APP = "guardian"
 SQLITE_DEFAULTS = {"busy_timeout": "5000", "synchronous": "NORMAL"}
@@ -30,6 +34,7 @@ class StorageUnavailable(Exception):
 
 #: Errors that mean "storage unavailable", not "bad input".
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    StorageUnavailable,
     OperationalError,
     DBConnectionError,
     TransactionManagementError,
@@ -62,12 +67,16 @@ def tortoise_config(url: str) -> dict[str, Any]:
     }
 
 
+def sqlite_path(url: str) -> str:
+    return url[len("sqlite://") :].split("?", 1)[0]
+
+
 def _with_defaults(url: str) -> str:
     """SQLite: create the file's folder, and add the pragmas Guardian relies on."""
     if not url.startswith("sqlite://"):
         return url
     parts = urlsplit(url)
-    path = url[len("sqlite://") :].split("?", 1)[0]
+    path = sqlite_path(url)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     query = {**SQLITE_DEFAULTS, **dict(parse_qsl(parts.query))}
@@ -138,3 +147,41 @@ def is_sqlite(url: str) -> bool:
 
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "asyncpg://"))
+
+
+class StorageWatch:
+    """Notices the SQLite database file deleted or replaced while Guardian serves.
+
+    SQLite would go on writing into the file it opened, which nothing can read once its name is
+    gone: everything stored from then on would be lost at the next start. So writes stop, with a
+    503 and a reason in the log, and `/readyz` says not ready, until someone restarts Guardian.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.path = Path(sqlite_path(url)) if is_sqlite(url) else None
+        if self.path is not None and str(self.path) == ":memory:":
+            self.path = None
+        self._identity: tuple[int, int] | None = None
+        self.problem: str | None = None
+
+    def start(self) -> None:
+        if self.path is not None:
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
+
+    def check(self) -> None:
+        """Raise StorageUnavailable if the file is not the one opened at start any more."""
+        if self._identity is None or self.path is None:
+            return
+        if self.problem is None:
+            try:
+                stat = os.stat(self.path)
+            except FileNotFoundError:
+                self.problem = f"the database file {self.path} was deleted while serving"
+            else:
+                if (stat.st_dev, stat.st_ino) != self._identity:
+                    self.problem = f"the database file {self.path} was replaced while serving"
+            if self.problem is not None:
+                log.error("%s: nothing more is stored until Guardian is restarted", self.problem)
+        if self.problem is not None:
+            raise StorageUnavailable(self.problem)

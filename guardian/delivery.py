@@ -13,21 +13,24 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import apprise
 
+from guardian.clock import Clock, sleep_or
 from guardian.durations import format_duration
-from guardian.household import HouseholdView
+from guardian.household import HouseholdView, MemberView
 from guardian.models import Delivery
 from guardian.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
 
 SUCCESS = "SUCCESS"
+TIMEOUT = "TIMEOUT"
 MISCONFIGURED = "MISCONFIGURED"
 #: Seconds a sender may take beyond `delivery.timeout` before its attempt is abandoned.
 SLACK = 5.0
@@ -91,17 +94,37 @@ def urgent_url(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{extra}"
 
 
+def with_timeouts(url: str, seconds: float) -> str:
+    """The URL with Apprise's connect and read timeouts set (`cto`, `rto`), unless it has its own:
+    Apprise's defaults (a few seconds) would give up on a slow channel that got the message, and
+    the retry would send it again."""
+    wanted = {"cto": f"{min(seconds, 30.0):g}", "rto": f"{seconds:g}"}
+    present = {part.split("=", 1)[0].lower() for part in url.partition("?")[2].split("&") if part}
+    extra = "&".join(f"{k}={v}" for k, v in wanted.items() if k not in present)
+    if not extra:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{extra}"
+
+
+#: Apprise objects kept at most: one per channel URL in use (urgent and plain count apart).
+MAX_APPRISE_OBJECTS = 512
+
+
 class AppriseSender:
-    """Sends through one reusable Apprise object per channel URL."""
+    """Sends through one reusable Apprise object per channel URL (the most recent few hundred)."""
 
     def __init__(self, timeout: timedelta) -> None:
         self._timeout = timeout.total_seconds()
-        self._objects: dict[str, apprise.Apprise | None] = {}
+        self._objects: OrderedDict[str, apprise.Apprise | None] = OrderedDict()
 
     def _apprise(self, url: str) -> apprise.Apprise | None:
-        if url not in self._objects:
-            instance = apprise.Apprise()
-            self._objects[url] = instance if instance.add(url) else None
+        if url in self._objects:
+            self._objects.move_to_end(url)
+            return self._objects[url]
+        instance = apprise.Apprise()
+        self._objects[url] = instance if instance.add(with_timeouts(url, self._timeout)) else None
+        while len(self._objects) > MAX_APPRISE_OBJECTS:
+            self._objects.popitem(last=False)
         return self._objects[url]
 
     async def send(self, url: str, message: Message) -> ChannelResult:
@@ -119,6 +142,8 @@ class AppriseSender:
         status = result.status.name
         if status == "NOMATCH":
             return ChannelResult(status, "no Apprise service matched this channel")
+        if status == TIMEOUT:
+            return ChannelResult(status, "no answer within the timeout")
         return ChannelResult(status, "" if result else f"{result.failed_count} service(s) failed")
 
 
@@ -147,42 +172,102 @@ class RecordingSender:
         return ChannelResult(SUCCESS)
 
 
+#: The deliverer looks for due deliveries at least this often.
+POLL = timedelta(seconds=30)
+#: At shutdown, sends in flight get this long to finish; the claims of the rest are released.
+FINISH_GRACE = timedelta(seconds=3)
+
+
 @dataclass
 class Deliverer:
+    """Sends due deliveries: in due order, concurrently across channels, bounded overall
+    (`delivery.concurrency` deliveries in flight) and per channel (`delivery.per_channel`
+    sends): a slow or hanging channel holds up only the deliveries that go to it."""
+
     sender: Sender
     settings: DeliverySettings
     household: Callable[[], HouseholdView]
+    clock: Clock | None = None
     rng: random.Random = field(default_factory=random.Random)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _flying: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    _busy: Counter[str] = field(default_factory=Counter)
+    _landed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential, capped, with jitter so that failing channels do not retry in lockstep."""
-        base = self.settings.backoff * (1 << max(attempts - 1, 0))
+        base = self.settings.backoff * (1 << min(max(attempts - 1, 0), 30))
         capped = min(base, self.settings.backoff_max)
         return capped * self.rng.uniform(0.8, 1.0)
 
-    async def send_due(self, now: datetime) -> int:
-        """Claim and send every delivery due at `now`; return how many were attempted."""
+    @property
+    def in_flight(self) -> int:
+        return len(self._flying)
+
+    async def dispatch(self, now: datetime) -> int:
+        """Start every due delivery that may go now; return how many were started."""
         # A worker that died mid-send (kill -9, here or on another instance) left its claim
         # behind: once the lease is over the delivery goes out again, without waiting for a
         # restart of this process.
         await release_stale_claims(now, self.settings.claim_lease)
+        room = self.settings.concurrency - len(self._flying)
+        if room <= 0:
+            return 0
+        view = self.household()
         due = (
-            await Delivery.filter(status="pending", next_attempt_at__lte=now)
+            await Delivery.filter(status="pending", next_attempt_at__lte=now, household_id=view.id)
+            .exclude(id__in=list(self._flying))
             .order_by("next_attempt_at", "id")
-            .limit(100)
+            .limit(room * 4 + 16)
         )
-        limit = asyncio.Semaphore(self.settings.concurrency)
+        started = 0
+        for delivery in due:
+            if len(self._flying) >= self.settings.concurrency:
+                break
+            member = view.member_by_pk(delivery.member_id)  # type: ignore[attr-defined]
+            channels = _still_to_send(delivery, _channels_of(delivery, member))
+            if any(self._busy[channel_id(u)] >= self.settings.per_channel for u in channels):
+                continue  # its channel is busy: later ones to other channels go first
+            # A conditional update is the claim: two workers never send the same delivery.
+            taken = await Delivery.filter(id=delivery.id, status="pending").update(
+                status="sending", claimed_at=now
+            )
+            if not taken:
+                continue
+            keys = [channel_id(u) for u in channels]
+            self._busy.update(keys)
+            task = asyncio.create_task(
+                self._send(delivery, now, keys), name=f"delivery-{delivery.id}"
+            )
+            self._flying[delivery.id] = task
+            started += 1
+        return started
 
-        async def one(delivery: Delivery) -> bool:
-            async with limit:
-                return await self.send_one(delivery, now)
+    async def _send(self, delivery: Delivery, now: datetime, keys: list[str]) -> None:
+        try:
+            await self._attempt(delivery, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # recorded nowhere else: the claim runs out and it goes again
+            log.exception("delivery %s could not be attempted", delivery.id)
+        finally:
+            self._busy.subtract(keys)
+            self._busy += Counter()  # drop the zeros
+            self._flying.pop(delivery.id, None)
+            self._landed.set()
 
-        sent = await asyncio.gather(*(one(d) for d in due))
-        return sum(sent)
+    async def send_due(self, now: datetime) -> int:
+        """Send everything due at `now` and wait for it to land (the timer's tick, simulate)."""
+        total = 0
+        while True:
+            total += await self.dispatch(now)
+            if not self._flying:
+                return total
+            self._landed.clear()
+            await self._landed.wait()
 
     async def send_one(self, delivery: Delivery, now: datetime) -> bool:
-        """Claim the delivery and attempt it; False if another worker claimed it first."""
-        # A conditional update is the claim: two workers never send the same delivery.
+        """Claim the delivery and attempt it at once; False if another worker claimed it first."""
         taken = await Delivery.filter(id=delivery.id, status="pending").update(
             status="sending", claimed_at=now
         )
@@ -190,50 +275,94 @@ class Deliverer:
             await self._attempt(delivery, now)
         return bool(taken)
 
+    async def run(self) -> None:
+        """Dispatch whenever something is due, a channel came free, or the timer says so."""
+        assert self.clock is not None, "a running deliverer needs the clock"
+        while True:
+            now = self.clock.now()
+            await self.dispatch(now)
+            following = await self._next_due()
+            delay = POLL if following is None else min(POLL, max(following - now, timedelta(0)))
+            self._landed.clear()
+            await sleep_or(self.clock, delay.total_seconds(), self.wake, self._landed)
+            self.wake.clear()
+
+    async def _next_due(self) -> datetime | None:
+        """The next attempt due, or the moment a claim left by a dead worker runs out."""
+        mine = list(self._flying)
+        household_id = self.household().id
+        pending = (
+            await Delivery.filter(status="pending", household_id=household_id)
+            .exclude(id__in=mine)
+            .order_by("next_attempt_at")
+            .first()
+        )
+        stale = (
+            await Delivery.filter(status="sending", household_id=household_id)
+            .exclude(id__in=mine)
+            .order_by("claimed_at")
+            .first()
+        )
+        found = [
+            *([pending.next_attempt_at] if pending else []),
+            *([stale.claimed_at + self.settings.claim_lease] if stale and stale.claimed_at else []),
+        ]
+        return min(found) if found else None
+
+    async def finish(self, grace: timedelta = FINISH_GRACE) -> None:
+        """At shutdown: sends in flight get `grace` to land; the rest are stopped and their
+        claims released, so that a restart (here or on another instance) sends them at once."""
+        flying = dict(self._flying)
+        if not flying:
+            return
+        _, pending = await asyncio.wait(flying.values(), timeout=grace.total_seconds())
+        stopped = [delivery_id for delivery_id, task in flying.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        if stopped:
+            released = await Delivery.filter(id__in=stopped, status="sending").update(
+                status="pending", claimed_at=None
+            )
+            log.info("stopping: %d deliveries in flight released for the next start", released)
+
     async def _attempt(self, delivery: Delivery, now: datetime) -> None:
         view = self.household()
         member = view.member_by_pk(delivery.member_id)  # type: ignore[attr-defined]
+        channels = _channels_of(delivery, member)
         states: dict[str, dict[str, Any]] = {s["id"]: s for s in delivery.channels}
-        for url in member.channels:
+        message = Message(
+            delivery.title, delivery.body, delivery.body_markdown, delivery.notify_type
+        )
+        for url in channels:
             key = channel_id(url)
-            state = states.setdefault(
+            states.setdefault(
                 key, {"id": key, "channel": privacy_url(url), "status": "pending", "attempts": 0}
             )
-            if state["status"] == SUCCESS or state["status"] in (MISCONFIGURED, "NOMATCH"):
-                continue
-            message = Message(
-                delivery.title, delivery.body, delivery.body_markdown, delivery.notify_type
-            )
-            try:
-                # Apprise bounds its own wait with `timeout`; this bounds any sender, so that a
-                # hanging channel can never hold the scheduler's tick (and its lock) for long.
-                result = await asyncio.wait_for(
-                    self.sender.send(url, message), self.settings.timeout.total_seconds() + SLACK
-                )
-            except TimeoutError:
-                log.warning("channel %s: no answer within the timeout", state["channel"])
-                result = ChannelResult("TIMEOUT", "no answer within the timeout")
-            except Exception as error:  # a channel plugin bug must not lose the delivery
-                log.exception("channel %s raised", state["channel"])
-                result = ChannelResult("FAILURE", type(error).__name__)
-            state.update(
+        to_send = _still_to_send(delivery, channels, states)
+        results = await asyncio.gather(
+            *(self._channel(url, states[channel_id(url)], message) for url in to_send)
+        )
+        for url, result in zip(to_send, results, strict=True):
+            states[channel_id(url)].update(
                 status=result.status,
                 detail=result.detail,
-                attempts=state["attempts"] + 1,
+                attempts=states[channel_id(url)]["attempts"] + 1,
                 at=now.isoformat(),
             )
-        current = {channel_id(url) for url in member.channels}
-        results = [s for key, s in states.items() if key in current]
+        current = {channel_id(url) for url in channels}
+        results_now = [s for key, s in states.items() if key in current]
         delivery.channels = list(states.values())
         delivery.attempts += 1
         delivery.claimed_at = None
-        failing = [s for s in results if s["status"] != SUCCESS]
-        if not results:
+        failing = [s for s in results_now if s["status"] != SUCCESS]
+        if not results_now:
             delivery.status, delivery.last_error = "failed", "the member has no channels"
         elif not failing:
             delivery.status, delivery.sent_at = "sent", now
             delivery.last_error = None  # type: ignore[assignment]  # a nullable column
-        elif all(s["status"] in (MISCONFIGURED, "NOMATCH") for s in failing):
+        elif all(s["status"] in PERMANENT for s in failing):
             delivery.status = "failed"
             delivery.last_error = "misconfigured channel: " + ", ".join(
                 s["channel"] for s in failing
@@ -247,7 +376,9 @@ class Deliverer:
         else:
             delivery.status = "pending"
             delivery.next_attempt_at = now + self.backoff(delivery.attempts)
-            delivery.last_error = "; ".join(f"{s['channel']}: {s['status']}" for s in failing)
+            delivery.last_error = "; ".join(
+                f"{s['channel']}: {_said(s['status'])}" for s in failing
+            )
         await delivery.save(
             update_fields=[
                 "channels",
@@ -270,6 +401,40 @@ class Deliverer:
             member.id,
             delivery.status,
         )
+
+    async def _channel(self, url: str, state: dict[str, Any], message: Message) -> ChannelResult:
+        try:
+            # Apprise bounds its own wait (`cto`, `rto`, the call's timeout); this bounds any
+            # sender, so that a hanging channel can never hold a delivery for long.
+            return await asyncio.wait_for(
+                self.sender.send(url, message), self.settings.timeout.total_seconds() + SLACK
+            )
+        except TimeoutError:
+            log.warning("channel %s: no answer within the timeout", state["channel"])
+            return ChannelResult(TIMEOUT, "no answer within the timeout")
+        except Exception as error:  # a channel plugin bug must not lose the delivery
+            log.exception("channel %s raised", state["channel"])
+            return ChannelResult("FAILURE", type(error).__name__)
+
+
+PERMANENT = (MISCONFIGURED, "NOMATCH")
+
+
+def _said(status: str) -> str:
+    return "timed out" if status == TIMEOUT else status
+
+
+def _channels_of(delivery: Delivery, member: MemberView) -> tuple[str, ...]:
+    return member.channels
+
+
+def _still_to_send(
+    delivery: Delivery, channels: Sequence[str], states: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
+    """The channels that have neither succeeded nor failed for good."""
+    known = states if states is not None else {s["id"]: s for s in delivery.channels}
+    done = {key for key, s in known.items() if s["status"] == SUCCESS or s["status"] in PERMANENT}
+    return [url for url in channels if channel_id(url) not in done]
 
 
 FAILURE_PREFIX = "failed:"

@@ -47,6 +47,8 @@ class SourceView:
     plugin: str
     member: str
     settings: dict[str, Any] = field(repr=False)
+    #: Every member it may write to: its own first, then a hub's others.
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class HouseholdView:
     sources: dict[str, SourceView]
     by_address: dict[str, ContactView]
     policies: dict[str, PolicySettings] = field(default_factory=dict)
+    #: Raised by every admin change: decisions are made on the household as stored now.
+    revision: int = 0
 
     def contact_for(self, address: str) -> ContactView | None:
         for key in match_keys(address):
@@ -105,6 +109,7 @@ async def load(household_id: str) -> HouseholdView:
             plugin=s.plugin,
             member=by_pk[s.member_id].id,  # type: ignore[attr-defined]
             settings=dict(s.settings),
+            members=(by_pk[s.member_id].id, *s.members),  # type: ignore[attr-defined]
         )
         for s in await Source.filter(household=household)
     }
@@ -117,4 +122,5 @@ async def load(household_id: str) -> HouseholdView:
         sources=sources,
         by_address={canonical(a): c for c in contacts.values() for a in c.addresses},
         policies=policies,
+        revision=household.revision,
     )

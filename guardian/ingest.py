@@ -1,9 +1,15 @@
-"""`POST /hooks/{source}`: plugin → normalise → decide → group commit → 202.
+"""The path of every notification:
 
-The core owns the route and its error policy; the plugin only reads the request. A 202 is
-answered only after the notifications (and the forwards decided for them) are committed.
-Concurrent requests share one transaction and one commit (group commit), so ingest is not
-bound by one fsync per request.
+    receive → read → deduplicate → decide → store → answer
+
+`Ingest.handle` **receives** a request on `/hooks/{source}` (the core owns the route and its
+errors) and **reads** it through the source's plugin: bounded, decoded, every field checked
+before anything is queued. The writer (`guardian.writer`) takes every request waiting into one
+transaction, where `accept` **deduplicates** (a network's retry changes nothing), **decides**
+each new notification from its sender's state as the database holds it (`guardian.policy`,
+pure), and **stores** the notifications, the deliveries decided for them, their bursts and
+storms and the senders' new state. Only then is the request **answered** 202: everything in it
+is stored, or nothing is.
 """
 
 from __future__ import annotations
@@ -11,23 +17,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
-from tortoise.transactions import in_transaction
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
-from guardian.activity import Activity
+from guardian import senders
 from guardian.clock import Clock
 from guardian.contacts import canonical
-from guardian.database import STORAGE_ERRORS, StorageUnavailable
+from guardian.database import StorageUnavailable
 from guardian.events import Events
-from guardian.household import HouseholdView, SourceView
+from guardian.household import ContactView, HouseholdView, MemberView, SourceView
 from guardian.metrics import Counters
-from guardian.models import Delivery, Episode, Notification
-from guardian.plugin import HookError, HookRequest, IncomingMessage, InvalidFields, PushPlugin
-from guardian.policy import Action, Seen, decide, storm_running
+from guardian.plugin import (
+    MAX_MESSAGES,
+    HookError,
+    HookRequest,
+    IncomingMessage,
+    InvalidFields,
+    PushPlugin,
+)
+from guardian.policy import Action, Decision, StormStep, decide
+from guardian.senders import SenderRow
+from guardian.settings import MAX_ADDRESS, MAX_NAME
+from guardian.sql import Db
 from guardian.summary import (
     Item,
     Rendered,
@@ -36,13 +53,19 @@ from guardian.summary import (
     render_storm_alert,
 )
 from guardian.windows import quiet_interval_at
+from guardian.writer import Pending, Stale, Unstorable, Writer
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS_PER_COMMIT = 2000
-MAX_ID, MAX_ADDRESS, MAX_NAME = 255, 300, 200
+MAX_ID, MAX_NETWORK, MAX_TEXT = 255, 32, 4096
+MAX_TITLE = 250
 RETRY_AFTER_SECONDS = 5
-
+#: A request whose transaction is committing when its time is up waits this much longer.
+COMMIT_GRACE = timedelta(seconds=2)
+#: Instants a notification may carry: what every time zone and both databases can hold.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+#: Content encodings a body may arrive in (aiohttp decodes them); anything else is 415.
+ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br", "zstd"})
 
 STATUS = {
     Action.FORWARD: "forwarded",
@@ -50,6 +73,112 @@ STATUS = {
     Action.HOLD: "held",
     Action.FOLD: "folded",
 }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    accepted: int
+    duplicates: int
+    pushed: int
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request's messages, checked, as they wait for the writer."""
+
+    messages: Sequence[IncomingMessage]
+    source: SourceView
+    received_at: datetime
+
+
+# --- the path -----------------------------------------------------------------------------------
+
+
+async def accept(db: Db, batch: Sequence[Pending[Outcome]], view: HouseholdView) -> list[Outcome]:
+    """Deduplicate, decide and store a batch of requests in the writer's transaction."""
+    await read_household(db, view)
+    people = [[_person(m, a.source, view) for m in a.messages] for a in _arrivals(batch)]
+    rows = await senders.lock(db, ((p.member.pk, p.key) for part in people for p in part))
+    fresh = await deduplicate(db, _arrivals(batch))
+    decided: list[Decided] = []
+    outcomes = []
+    for arrival, part, new in zip(_arrivals(batch), people, fresh, strict=True):
+        mine = [
+            _decide(message, person, rows[(person.member.pk, person.key)], arrival, view)
+            for message, person, is_new in zip(arrival.messages, part, new, strict=True)
+            if is_new
+        ]
+        decided += mine
+        pushed = sum(len(d.outgoing) for d in mine)
+        outcomes.append(Outcome(len(mine), len(arrival.messages) - len(mine), pushed))
+    await store(db, decided, rows, view)
+    return outcomes
+
+
+def _arrivals(batch: Sequence[Pending[Outcome]]) -> list[Arrival]:
+    return [pending.work for pending in batch]
+
+
+async def read_household(db: Db, view: HouseholdView) -> None:
+    """The household these decisions follow is the one stored now (another instance may have
+    changed it): on PostgreSQL, a shared lock keeps it so until the batch is stored."""
+    lock = " FOR SHARE" if db.postgres else ""
+    rows = await db.fetch(f"SELECT revision FROM households WHERE id = ?{lock}", [view.id])
+    if not rows or rows[0][0] != view.revision:
+        raise Stale
+
+
+async def deduplicate(db: Db, arrivals: Sequence[Arrival]) -> list[list[bool]]:
+    """Which messages are new: not stored before from the same source, nor earlier in the batch.
+
+    Runs after the senders are locked, so that a retry arriving at another instance at the same
+    moment sees this one's notification once it is committed.
+    """
+    wanted: dict[int, set[str]] = {}
+    for arrival in arrivals:
+        wanted.setdefault(arrival.source.pk, set()).update(m.external_id for m in arrival.messages)
+    stored: set[tuple[int, str]] = set()
+    for source_pk, ids in wanted.items():
+        listed = sorted(ids)
+        for start in range(0, len(listed), senders.CHUNK):
+            chunk = listed[start : start + senders.CHUNK]
+            stored.update(
+                (source_pk, row[0])
+                for row in await db.fetch(
+                    "SELECT external_id FROM notifications WHERE source_id = ? "
+                    f"AND external_id IN ({db.placeholders(len(chunk))})",
+                    [source_pk, *chunk],
+                )
+            )
+    fresh = []
+    for arrival in arrivals:
+        flags = []
+        for message in arrival.messages:
+            key = (arrival.source.pk, message.external_id)
+            flags.append(key not in stored)
+            stored.add(key)
+        fresh.append(flags)
+    return fresh
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a message is from and for, as the household knows them."""
+
+    member: MemberView
+    contact: ContactView | None
+    key: str
+    label: str
+
+
+def _person(message: IncomingMessage, source: SourceView, view: HouseholdView) -> Person:
+    member = view.members.get(message.to or source.member)
+    if member is None:  # removed since the request was read
+        raise Unstorable(f"no member {message.to or source.member!r} any more")
+    contact = view.contact_for(message.sender_address)
+    key = f"contact:{contact.id}" if contact else canonical(message.sender_address)
+    label = contact.name if contact else (message.sender_name or message.sender_address)
+    return Person(member, contact, key[:MAX_ADDRESS], label[:MAX_NAME])
 
 
 @dataclass(frozen=True)
@@ -61,297 +190,351 @@ class Outgoing:
     rendered: Rendered
 
 
-@dataclass(frozen=True)
-class NewNotification:
-    """A notification ready to store, with what was decided for it."""
+@dataclass
+class Decided:
+    """A new notification with everything decided for it, ready to store."""
 
-    row: Notification
+    id: uuid.UUID
+    message: IncomingMessage
+    person: Person
+    arrival: Arrival
+    decision: Decision
+    sender: SenderRow
     outgoing: tuple[Outgoing, ...] = ()
-    #: Folded: the burst's notice interval. Storm: the window a storm is counted in.
-    burst_every: timedelta | None = None
-    storm_within: timedelta | None = None
-    #: A storm starts with this notification: how many it counts, since when.
-    storm_count: int = 0
-    storm_first: datetime | None = None
-    label: str = ""
+    episode_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    accepted: int
-    duplicates: int
-    pushed: int
-
-
-def item_of(
-    message: IncomingMessage, key: str, label: str, at: datetime, text: str | None = None
-) -> Item:
-    return Item(
-        sender_key=key,
-        sender_label=label,
-        network=message.network,
-        text=message.text if text is None else text,
-        at=at,
-        conversation=message.conversation_title,
-        conversation_key=f"{message.network}:{message.conversation_id}" if message.group else None,
-        group=message.group,
-    )
-
-
-def normalise(
-    messages: Sequence[IncomingMessage],
-    source: SourceView,
-    view: HouseholdView,
-    now: datetime,
-    activity: Activity,
-) -> list[NewNotification]:
-    """Turn plugin messages into rows and decisions; raise InvalidFields for what cannot be
-    stored: an unknown member, or ids longer than the database keeps (a third-party plugin
-    may not bound them)."""
-    problems = []
-    for index, message in enumerate(messages):
-        prefix = f"[{index}]." if len(messages) > 1 else ""
-        if (message.to or source.member) not in view.members:
-            problems.append({"path": f"{prefix}to", "message": f"unknown member {message.to!r}"})
-        for field, value, limit in (
-            ("id", message.external_id, MAX_ID),
-            ("from.id", message.sender_address, MAX_ADDRESS),
-            ("conversation.id", message.conversation_id or "", MAX_ID),
-        ):
-            if len(value) > limit:
-                problems.append(
-                    {"path": f"{prefix}{field}", "message": f"longer than {limit} characters"}
-                )
-    if problems:
-        raise InvalidFields(problems)
-    return [decided(message, source, view, now, activity) for message in messages]
-
-
-def decided(
+def _decide(
     message: IncomingMessage,
-    source: SourceView,
+    person: Person,
+    sender: SenderRow,
+    arrival: Arrival,
     view: HouseholdView,
-    now: datetime,
-    activity: Activity,
-) -> NewNotification:
-    """Decide on one message from the member's policy and the sender's recent messages."""
-    member = view.members[message.to or source.member]
-    policy = member.policy
-    contact = view.contact_for(message.sender_address)
-    key = f"contact:{contact.id}" if contact else canonical(message.sender_address)
-    label = contact.name if contact else (message.sender_name or message.sender_address)
-    quiet = quiet_interval_at(policy.windows(), view.zone, now) is not None
-    recent = activity.recent(member.pk, key, now)
+) -> Decided:
+    """Decide on one message from the member's policy and the sender's state, and move the state
+    on (the next message of the batch from the same sender sees it)."""
+    now = arrival.received_at
+    member, policy = person.member, person.member.policy
     decision = decide(
         policy,
         view.zone,
         now,
-        trust=contact.trust if contact else "normal",
+        trust=person.contact.trust if person.contact else "normal",
         text=message.text,
-        recent=recent,
+        state=sender.state,
     )
-    activity.record(member.pk, key, Seen(now, decision.action, decision.reason, quiet))
-    item = item_of(message, key, label, now)
+    sender.state = decision.state
+    item = Item(
+        sender_key=person.key,
+        sender_label=person.label,
+        network=message.network,
+        text=message.text,
+        at=now,
+        conversation=message.conversation_title,
+        conversation_key=f"{message.network}:{message.conversation_id}" if message.group else None,
+        group=message.group,
+    )
     outgoing: list[Outgoing] = []
     if decision.action is Action.FORWARD:
         outgoing.append(Outgoing(member.pk, "forward", render_forward(item, policy.content)))
     elif decision.action is Action.BREAKTHROUGH:
+        quiet = quiet_interval_at(policy.windows(), view.zone, now) is not None
         rendered = render_breakthrough(item, policy.content, decision.reason, quiet=quiet)
         outgoing.append(Outgoing(member.pk, "breakthrough", rendered))
-    storm_count, storm_first = 0, now
-    if decision.storm and policy.storm is not None:
-        window = [s.at for s in recent if s.quiet and now - s.at < policy.storm.within]
-        storm_count, storm_first = len(window) + 1, min([*window, now])
-    if decision.storm and policy.storm is not None and policy.storm.alert_guardians:
+    if decision.storm is StormStep.START and policy.storm and policy.storm.alert_guardians:
         alert = render_storm_alert(
-            member.name, label, storm_count, storm_first, now, view.zone, policy.guardian_view
+            member.name,
+            person.label,
+            decision.storm_count,
+            decision.storm_since or now,
+            now,
+            view.zone,
+            policy.guardian_view,
         )
         outgoing += [
             Outgoing(guardian.pk, "storm", alert)
             for guardian in view.members.values()
             if guardian.role == "guardian"
         ]
-    keeps_text = decision.action in (Action.HOLD, Action.FOLD)
-    row = Notification(
-        id=uuid.uuid4(),
-        household_id=view.id,
-        source_id=source.pk,
-        member_id=member.pk,
-        external_id=message.external_id,
-        network=message.network,
-        sender_address=canonical(message.sender_address)[:MAX_ADDRESS],
-        sender_name=message.sender_name[:MAX_NAME] if message.sender_name else None,
-        sender_key=key[:MAX_ADDRESS],
-        contact_id=contact.pk if contact else None,
-        conversation_id=message.conversation_id,
-        conversation_title=(message.conversation_title or "")[:MAX_NAME] or None,
-        is_group=message.group,
-        # Pushed notifications have been delivered at the member's level: their text goes.
-        text=message.text if keeps_text else "",
-        sent_at=message.sent_at or now,
-        received_at=now,
-        status=STATUS[decision.action],
-        reason=decision.reason,
+    return Decided(uuid.uuid4(), message, person, arrival, decision, sender, tuple(outgoing))
+
+
+async def store(
+    db: Db, decided: Sequence[Decided], rows: Mapping[senders.Key, SenderRow], view: HouseholdView
+) -> None:
+    """The notifications, their deliveries, bursts and storms, and the senders' state."""
+    if not decided:
+        return
+    await _episodes(db, decided)
+    await db.many(
+        "INSERT INTO notifications (id, household_id, source_id, member_id, external_id, network, "
+        "sender_address, sender_name, sender_key, contact_id, conversation_id, "
+        "conversation_title, is_group, text, sent_at, received_at, status, reason, episode_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [_notification(db, d, view) for d in decided],
     )
-    return NewNotification(
-        row,
-        tuple(outgoing),
-        burst_every=policy.burst.notice_every
-        if decision.action is Action.FOLD and policy.burst
-        else None,
-        # Only a starting or running storm needs its episode kept up to date in the database.
-        storm_within=policy.storm.within
-        if policy.storm and (decision.storm or (quiet and storm_running(policy, now, recent)))
-        else None,
-        storm_count=storm_count,
-        storm_first=storm_first,
-        label=label,
+    await db.many(
+        "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
+        "notify_type, status, attempts, created_at, next_attempt_at, channels) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]') ON CONFLICT (dedup_key) DO NOTHING",
+        [
+            (
+                view.id,
+                out.member_pk,
+                out.kind,
+                f"{out.kind}:{out.member_pk}:{d.id}",
+                out.rendered.title[:MAX_TITLE],
+                out.rendered.body,
+                out.rendered.notify_type,
+                db.instant(d.arrival.received_at),
+                db.instant(d.arrival.received_at),
+            )
+            for d in decided
+            for out in d.outgoing
+        ],
+    )
+    await senders.save(db, list(rows.values()))
+
+
+def _notification(db: Db, d: Decided, view: HouseholdView) -> tuple[Any, ...]:
+    message, person, now = d.message, d.person, d.arrival.received_at
+    # Pushed notifications were delivered at the member's level: their text goes.
+    keeps_text = d.decision.action in (Action.HOLD, Action.FOLD)
+    return (
+        db.uuid(d.id),
+        view.id,
+        d.arrival.source.pk,
+        person.member.pk,
+        message.external_id,
+        message.network,
+        canonical(message.sender_address)[:MAX_ADDRESS],
+        message.sender_name[:MAX_NAME] if message.sender_name else None,
+        person.key,
+        person.contact.pk if person.contact else None,
+        message.conversation_id,
+        (message.conversation_title or "")[:MAX_NAME] or None,
+        message.group,
+        message.text if keeps_text else "",
+        db.instant(message.sent_at or now),
+        db.instant(now),
+        STATUS[d.decision.action],
+        d.decision.reason[:200],
+        d.episode_id,
     )
 
 
-class GroupCommitter:
-    """One writer task; every request waiting when it wakes shares one transaction and commit."""
+async def _episodes(db: Db, decided: Sequence[Decided]) -> None:
+    """Folded notifications join their sender's burst; storms start and grow.
 
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[list[NewNotification], asyncio.Future[Outcome]]] = (
-            asyncio.Queue()
-        )
-
-    async def submit(self, rows: list[NewNotification]) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self._queue.put((rows, future))
-        return await future
-
-    async def run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            size = len(batch[0][0])
-            while not self._queue.empty() and size < MAX_ROWS_PER_COMMIT:
-                batch.append(self._queue.get_nowait())
-                size += len(batch[-1][0])
-            await self._commit(batch)
-
-    async def _commit(
-        self, batch: list[tuple[list[NewNotification], asyncio.Future[Outcome]]]
-    ) -> None:
-        rows = [new for part, _ in batch for new in part]
-        try:
-            accepted = await store(rows)
-        except STORAGE_ERRORS as error:
-            log.warning("storage unavailable, %d notifications refused: %s", len(rows), error)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(StorageUnavailable(str(error)))
-            return
-        for part, future in batch:
-            taken = [new for new in part if new.row.id in accepted]
-            pushed = sum(len(new.outgoing) for new in taken)
-            if not future.done():
-                future.set_result(Outcome(len(taken), len(part) - len(taken), pushed))
-
-
-async def store(rows: list[NewNotification]) -> set[uuid.UUID]:
-    """Insert what is new, skip what was seen before (same source and id); return the new ids.
-
-    The notifications, the deliveries decided for them and their bursts and storms are one
-    transaction: a 202 means all of it is stored, a failure means none of it is.
+    The episodes referred to are locked first: the timer may be ending one right now, and a
+    notification must never join a burst whose last notice was already built.
     """
-    if not rows:
-        return set()
-    async with in_transaction():
-        await Notification.bulk_create([new.row for new in rows], ignore_conflicts=True)
-        # Our ids are fresh UUIDs: the ones now in the table are exactly the rows inserted.
-        inserted = {
-            uuid.UUID(str(i))
-            for i in await Notification.filter(id__in=[new.row.id for new in rows]).values_list(
-                "id", flat=True
+    wanted = {
+        ref
+        for d in decided
+        for ref in (d.sender.burst_id, d.sender.storm_id)
+        if ref is not None and (d.decision.folded or d.decision.storm is not None)
+    }
+    open_ids: set[int] = set()
+    if wanted:
+        open_ids = {
+            row[0]
+            for row in await db.fetch(
+                f"SELECT id FROM episodes WHERE id IN ({db.placeholders(len(wanted))}) "
+                f"AND ended_at IS NULL ORDER BY id{db.for_update}",
+                sorted(wanted),
             )
         }
-        new_rows = [new for new in rows if new.row.id in inserted]
-        deliveries = [
-            Delivery(
-                household_id=new.row.household_id,  # type: ignore[attr-defined]
-                member_id=out.member_pk,
-                kind=out.kind,
-                dedup_key=f"{out.kind}:{out.member_pk}:{new.row.id}",
-                title=out.rendered.title[:250],
-                body=out.rendered.body,
-                notify_type=out.rendered.notify_type,
-                created_at=new.row.received_at,
-                next_attempt_at=new.row.received_at,
+    grown: dict[int, tuple[int, datetime]] = {}
+
+    def grow(episode_id: int, now: datetime) -> None:
+        count, _ = grown.get(episode_id, (0, now))
+        grown[episode_id] = (count + 1, now)
+
+    for d in decided:
+        now, sender, person = d.arrival.received_at, d.sender, d.person
+        policy = person.member.policy
+        if d.decision.folded and policy.burst is not None:
+            if sender.burst_id in open_ids:
+                grow(sender.burst_id, now)
+            else:
+                sender.burst_id = await _new_episode(
+                    db, person, "burst", now, now, 1, next_notice_at=now + policy.burst.notice_every
+                )
+                open_ids.add(sender.burst_id)
+            d.episode_id = sender.burst_id
+        if d.decision.storm is StormStep.START:
+            if sender.storm_id in open_ids:
+                # An earlier storm of this sender's that nothing ended: it is over now.
+                await db.execute(
+                    "UPDATE episodes SET ended_at = last_at WHERE id = ?", [sender.storm_id]
+                )
+                open_ids.discard(sender.storm_id)
+                grown.pop(sender.storm_id, None)
+            since = d.decision.storm_since or now
+            sender.storm_id = await _new_episode(
+                db, person, "storm", since, now, d.decision.storm_count
             )
-            for new in new_rows
-            for out in new.outgoing
-        ]
-        if deliveries:
-            await Delivery.bulk_create(deliveries, ignore_conflicts=True)
-        for new in new_rows:
-            if new.burst_every is not None or new.storm_within is not None:
-                await _episodes(new)
-    return inserted
+            open_ids.add(sender.storm_id)
+        elif d.decision.storm is StormStep.GROW and sender.storm_id in open_ids:
+            grow(sender.storm_id, now)
+    await db.many(
+        "UPDATE episodes SET last_at = ?, count = count + ? WHERE id = ?",
+        [(db.instant(last), count, episode_id) for episode_id, (count, last) in grown.items()],
+    )
 
 
-async def _episodes(new: NewNotification) -> None:
-    """Keep the sender's burst or storm up to date with this notification."""
-    row = new.row
-    member_pk = row.member_id  # type: ignore[attr-defined]
-    now = row.received_at
-    if new.burst_every is not None:
-        burst = await Episode.filter(
-            member_id=member_pk, kind="burst", sender_key=row.sender_key, ended_at__isnull=True
-        ).first()
-        if burst is None:
-            burst = await Episode.create(
-                member_id=member_pk,
-                kind="burst",
-                sender_key=row.sender_key,
-                sender_label=new.label[:200],
-                started_at=now,
-                last_at=now,
-                next_notice_at=now + new.burst_every,
-            )
-        burst.last_at, burst.count = now, burst.count + 1
-        await burst.save(update_fields=["last_at", "count"])
-        await Notification.filter(id=row.id).update(episode_id=burst.id)
-    if new.storm_within is not None:
-        storm = await Episode.filter(
-            member_id=member_pk, kind="storm", sender_key=row.sender_key, ended_at__isnull=True
-        ).first()
-        if storm is not None and now - storm.last_at >= new.storm_within:
-            storm.ended_at = storm.last_at
-            await storm.save(update_fields=["ended_at"])
-            storm = None
-        if storm is None and new.storm_count:
-            await Episode.create(
-                member_id=member_pk,
-                kind="storm",
-                sender_key=row.sender_key,
-                sender_label=new.label[:200],
-                started_at=new.storm_first or now,
-                last_at=now,
-                count=new.storm_count,
-            )
-        elif storm is not None:
-            storm.last_at, storm.count = now, storm.count + 1
-            await storm.save(update_fields=["last_at", "count"])
+async def _new_episode(
+    db: Db,
+    person: Person,
+    kind: str,
+    started: datetime,
+    last: datetime,
+    count: int,
+    next_notice_at: datetime | None = None,
+) -> int:
+    rows = await db.fetch(
+        "INSERT INTO episodes (member_id, kind, sender_key, sender_label, started_at, last_at, "
+        "count, next_notice_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [
+            person.member.pk,
+            kind,
+            person.key,
+            person.label,
+            db.instant(started),
+            db.instant(last),
+            count,
+            db.instant(next_notice_at),
+        ],
+    )
+    episode_id: int = rows[0][0]
+    return episode_id
+
+
+# --- receive and read -------------------------------------------------------------------------
 
 
 def error_response(status: int, error: str, detail: object, **headers: str) -> web.Response:
     return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
+def unavailable(detail: str) -> web.Response:
+    return error_response(
+        503, "storage_unavailable", detail, **{"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
+
+
+class BodyError(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    """The body as sent (decoded from its content encoding), refused with 413 as soon as it is
+    known to exceed `limit` bytes, 415 in an encoding Guardian does not read, 400 if it does
+    not decode."""
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ENCODINGS:
+        raise BodyError(
+            error_response(
+                415, "unsupported_encoding", f"cannot read a body in {encoding[:40]!r} encoding"
+            )
+        )
+    if request.content_length is not None and request.content_length > limit and not encoding:
+        raise BodyError(error_response(413, "too_large", f"the body is over {limit} bytes"))
     chunks = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise BodyError(error_response(413, "too_large", f"the body is over {limit} bytes"))
+            chunks.append(chunk)
+    except (RequestPayloadError, HttpProcessingError):  # a body that does not decode
+        detail = f"the body does not decode as {encoding or 'it was sent'}"
+        raise BodyError(error_response(400, "bad_request", detail)) from None
     return b"".join(chunks)
+
+
+def checked(
+    messages: Sequence[IncomingMessage], source: SourceView, view: HouseholdView
+) -> list[IncomingMessage]:
+    """Every message as the database can keep it, or a HookError naming what cannot be: an
+    unknown or forbidden member, an id too long, an instant out of range. Text and names are
+    cut to their columns; a third-party plugin may not bound them."""
+    if len(messages) > MAX_MESSAGES:
+        raise _TooMany(f"at most {MAX_MESSAGES} messages per request, got {len(messages)}")
+    problems, forbidden, out = [], [], []
+    for index, message in enumerate(messages):
+        prefix = f"[{index}]." if len(messages) > 1 else ""
+        member = message.to or source.member
+        if member not in view.members:
+            problems.append({"path": f"{prefix}to", "message": f"unknown member {message.to!r}"})
+        elif member not in source.members:
+            forbidden.append(member)
+        for name, value, limit in (
+            ("id", message.external_id, MAX_ID),
+            ("from.id", message.sender_address, MAX_ADDRESS),
+            ("conversation.id", message.conversation_id or "", MAX_ID),
+            ("network", message.network, MAX_NETWORK),
+        ):
+            if len(value) > limit:
+                problems.append(
+                    {"path": f"{prefix}{name}", "message": f"longer than {limit} characters"}
+                )
+        if not message.external_id:
+            problems.append({"path": f"{prefix}id", "message": "an id is required"})
+        sent_at = message.sent_at
+        if sent_at is not None and not _in_range(sent_at):
+            problems.append(
+                {"path": f"{prefix}sent_at", "message": "not an instant Guardian can keep"}
+            )
+            sent_at = None
+        out.append(_bounded(message, sent_at))
+    if forbidden:
+        raise Forbidden(
+            f"source {source.id!r} may write to {', '.join(source.members)} only, "
+            f"not to {', '.join(sorted(set(forbidden)))}"
+        )
+    if problems:
+        raise InvalidFields(problems)
+    return out
+
+
+def _in_range(instant: datetime) -> bool:
+    try:
+        return instant.utcoffset() is not None and EARLIEST <= instant.astimezone(UTC) <= LATEST
+    except (OverflowError, ValueError):
+        return False
+
+
+def _bounded(message: IncomingMessage, sent_at: datetime | None) -> IncomingMessage:
+    """The message as the database can keep it: no NUL characters (PostgreSQL refuses them in
+    text), text and names cut to their columns."""
+
+    def clean(value: str | None, limit: int) -> str | None:
+        return value.replace("\x00", "")[:limit] if value else value
+
+    return replace(
+        message,
+        external_id=message.external_id.replace("\x00", ""),
+        sender_id=message.sender_id.replace("\x00", ""),
+        text=clean(message.text, MAX_TEXT) or "",
+        sender_name=clean(message.sender_name, MAX_NAME) or None,
+        conversation_id=clean(message.conversation_id, MAX_ID),
+        conversation_title=clean(message.conversation_title, MAX_NAME) or None,
+        sent_at=sent_at.astimezone(UTC) if sent_at else None,
+    )
+
+
+class _TooMany(HookError):
+    status, error = 413, "too_large"
+
+
+class Forbidden(HookError):
+    """403: a message for a member this source does not write to."""
+
+    status, error = 403, "forbidden_member"
 
 
 @dataclass
@@ -359,24 +542,24 @@ class Ingest:
     """What the hook handler needs, held by the app."""
 
     clock: Clock
-    committer: GroupCommitter
+    writer: Writer[Outcome]
+    household: Callable[[], HouseholdView]
+    plugins: Callable[[], Mapping[str, PushPlugin[Any]]]
     max_body_bytes: int
+    request_timeout: timedelta
     wake: asyncio.Event
-    activity: Activity
     counters: Counters
     events: Events
+    #: Raises StorageUnavailable while storage must not be written (the database vanished).
+    storage_check: Callable[[], None] = field(default=lambda: None)
 
-    async def handle(
-        self,
-        request: web.Request,
-        view: HouseholdView,
-        plugins: dict[str, PushPlugin],  # type: ignore[type-arg]
-    ) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        view = self.household()
         source_id = request.match_info["source"]
         source = view.sources.get(source_id)
         if source is None:
-            return error_response(404, "unknown_source", f"no source {source_id!r}")
-        plugin = plugins.get(source_id)
+            return error_response(404, "unknown_source", f"no source {source_id[:100]!r}")
+        plugin = self.plugins().get(source_id)
         if plugin is None:
             return error_response(
                 503,
@@ -385,9 +568,13 @@ class Ingest:
                 **{"Retry-After": "60"},
             )
         try:
+            self.storage_check()
+        except StorageUnavailable as error:
+            return unavailable(str(error))
+        try:
             body = await read_body(request, self.max_body_bytes)
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, "too_large", f"the body is over {self.max_body_bytes} bytes")
+        except BodyError as error:
+            return error.response
         now = self.clock.now()
         hook_request = HookRequest(
             method=request.method,
@@ -399,28 +586,61 @@ class Ingest:
         )
         try:
             received = await plugin.receive(hook_request)
-            rows = normalise(received.messages, source, view, now, self.activity)
+            messages = checked(received.messages, source, view)
         except HookError as error:
             return error_response(error.status, error.error, error.detail)
-        if not rows and received.reply is not None:
-            return received.reply
-        try:
-            outcome = await self.committer.submit(rows)
-        except StorageUnavailable:
-            return error_response(
-                503,
-                "storage_unavailable",
-                "the database cannot take writes right now; nothing was stored",
-                **{"Retry-After": str(RETRY_AFTER_SECONDS)},
+        except Exception:  # a plugin bug on input it did not expect: refused, never a 500
+            log.exception(
+                "the %s plugin of source %s failed to read a request", source.plugin, source.id
             )
+            return error_response(400, "bad_request", "the request could not be read")
+        if messages:
+            try:
+                outcome = await self.arrive(Arrival(messages, source, now))
+            except StorageUnavailable as error:
+                return unavailable(f"nothing was stored: {error}")
+            except Unstorable:
+                return error_response(
+                    422,
+                    "invalid",
+                    [{"path": "(root)", "message": "the database refused this request"}],
+                )
+        else:
+            outcome = Outcome(0, 0, 0)
+        if received.reply is not None:
+            return received.reply
+        return web.json_response(
+            {"accepted": outcome.accepted, "duplicates": outcome.duplicates}, status=202
+        )
+
+    async def arrive(self, arrival: Arrival) -> Outcome:
+        """Store one request's messages (pushed or pulled) and say what became of them."""
+        outcome = await self.wait(Pending(arrival, rows=len(arrival.messages)))
         self.counters.accepted += outcome.accepted
         self.counters.duplicates += outcome.duplicates
         if outcome.pushed:
             self.wake.set()  # a forward goes out at once; held notifications can wait
         if outcome.accepted:
             self.events.publish("notification")
-        if received.reply is not None:
-            return received.reply
-        return web.json_response(
-            {"accepted": outcome.accepted, "duplicates": outcome.duplicates}, status=202
-        )
+        return outcome
+
+    async def wait(self, pending: Pending[Outcome]) -> Outcome:
+        """Queue for the writer; past `request_timeout`, give up (StorageUnavailable) and make
+        sure it is not stored after all."""
+        self.writer.queue(pending)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(pending.future), self.request_timeout.total_seconds()
+            )
+        except TimeoutError:
+            pending.abandoned = True
+            if pending.committing:
+                try:
+                    return await asyncio.wait_for(
+                        asyncio.shield(pending.future), COMMIT_GRACE.total_seconds()
+                    )
+                except TimeoutError:
+                    pass
+            raise StorageUnavailable(
+                f"not stored within {int(self.request_timeout.total_seconds())} s"
+            ) from None

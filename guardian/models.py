@@ -81,6 +81,8 @@ class Source(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="sources", on_delete=fields.CASCADE
     )
+    # Other members (slugs) it may write to: a household hub such as a shared SMS phone.
+    members: Any = fields.JSONField(default=list, db_default="[]")
     settings: Any = fields.JSONField(default=dict)
 
     class Meta:
@@ -151,7 +153,8 @@ class Notification(Model):
     received_at = fields.DatetimeField()
     # held → summarised; folded → noticed; or forwarded / breakthrough at once.
     status = fields.CharField(max_length=16)
-    reason = fields.CharField(max_length=64, null=True)
+    # Why: `keyword <keyword>` holds a keyword of up to 100 characters.
+    reason = fields.CharField(max_length=200, null=True)
     delivery: fields.ForeignKeyNullableRelation[Delivery] = fields.ForeignKeyField(
         "guardian.Delivery", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
@@ -185,6 +188,32 @@ class Episode(Model):
     class Meta:
         table = "episodes"
         indexes = (("member_id", "kind", "sender_key"),)
+
+
+class Sender(Model):
+    """What the policy keeps of the recent messages of one sender to one member.
+
+    The facts that bursts, repeated contact and storms are decided on: read under a lock and
+    written in the transaction that stores each notification (policy.SenderState as JSON).
+    """
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="senders", on_delete=fields.CASCADE
+    )
+    sender_key = fields.CharField(max_length=300)
+    state = fields.TextField()
+    # The sender's burst and storm going on, if any (the episode row says whether it ended).
+    burst: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "guardian.Episode", related_name="burst_senders", null=True, on_delete=fields.SET_NULL
+    )
+    storm: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "guardian.Episode", related_name="storm_senders", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "senders"
+        unique_together = (("member", "sender_key"),)
 
 
 class Schedule(Model):

@@ -29,6 +29,8 @@ from guardian.clock import Clock, SystemClock
 from guardian.settings import loc_path
 
 ENTRY_POINT_GROUP = "guardian.plugins"
+#: Messages one request (or one pull batch) may carry, whatever the network: more is refused.
+MAX_MESSAGES = 500
 log = logging.getLogger(__name__)
 
 
@@ -143,8 +145,10 @@ def json_object(body: bytes, what: str = "a JSON object") -> dict[str, Any]:
     """The body as a JSON object: 400 if it is not JSON, 422 if it is not an object."""
     try:
         document = json.loads(body)
-    except ValueError as error:  # also invalid UTF-8
-        raise BadRequest(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
+    except ValueError as error:  # also invalid UTF-8, and numbers of thousands of digits
+        raise BadRequest(f"the body is not JSON: {str(error)[:200]}") from None
     if not isinstance(document, dict):
         raise InvalidFields([{"path": "(root)", "message": f"expected {what}"}])
     return document

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -32,19 +32,133 @@ class Seen:
     quiet: bool = False
 
 
+REPEATED = "repeated contact"
+
+
+@dataclass(frozen=True)
+class SenderState:
+    """What the policy keeps of one sender's recent messages to one member.
+
+    It lives in the database beside the notifications, and is read (under a lock) and written
+    in the transaction that stores the next one: whichever instance takes a message decides from
+    the same facts, and a retry or a refused request never reaches it. Only what the member's
+    policy needs is kept: the arrivals within its longest window, at most its largest count.
+    """
+
+    #: Arrivals, oldest first: bursts and repeated contact count them.
+    times: tuple[datetime, ...] = ()
+    #: The arrivals in quiet hours: storms count them.
+    quiet_times: tuple[datetime, ...] = ()
+    last_at: datetime | None = None
+    last_quiet_at: datetime | None = None
+    #: The run of messages with gaps under `repeated.within` that `last_at` belongs to began.
+    run_since: datetime | None = None
+    #: The last repeated-contact breakthrough: once per run.
+    repeated_at: datetime | None = None
+    #: The run of quiet-hours messages with gaps under `storm.within` began; it became a storm.
+    storm_since: datetime | None = None
+    storm_at: datetime | None = None
+
+    @classmethod
+    def replayed(
+        cls, policy: PolicySettings, history: Iterable[Seen], state: SenderState | None = None
+    ) -> SenderState:
+        """The state after `history` (oldest first): how a contact edit merges what two
+        addresses sent, from the notifications stored for them."""
+        state = state or cls()
+        for seen in history:
+            state = state.after(policy, seen.at, seen.quiet, seen.reason.startswith(REPEATED)).state
+        return state
+
+    def after(
+        self, policy: PolicySettings, now: datetime, quiet: bool, repeated: bool
+    ) -> StormOutcome:
+        """This state with one more message at `now`, and what it does to the sender's storm."""
+        storm, count, first = None, 0, None
+        storm_since, storm_at = self.storm_since, self.storm_at
+        quiet_times = self.quiet_times
+        if quiet and policy.storm is not None:
+            within = policy.storm.within
+            last = self.last_quiet_at
+            if last is None or now - last >= within or storm_since is None:
+                storm_since = now  # a new run of quiet-hours messages
+            window = [t for t in quiet_times if now - t < within]
+            reached = storm_at is not None and storm_at >= storm_since
+            if reached:
+                storm = StormStep.GROW
+            elif len(window) + 1 >= policy.storm.count:
+                storm, count, first = StormStep.START, len(window) + 1, min([*window, now])
+                storm_at = now
+            quiet_times = (*window, now)[-policy.storm.count :]
+        run_since = self.run_since
+        gap = policy.breakthrough.repeated.within if policy.breakthrough.repeated else None
+        if run_since is None or self.last_at is None or gap is None or now - self.last_at >= gap:
+            run_since = now
+        longest, most = _memory(policy)
+        times = tuple(t for t in self.times if now - t < longest)
+        state = SenderState(
+            times=(*times, now)[-most:] if most else (),
+            quiet_times=quiet_times if quiet else self.quiet_times,
+            last_at=now,
+            last_quiet_at=now if quiet else self.last_quiet_at,
+            run_since=run_since,
+            repeated_at=now if repeated else self.repeated_at,
+            storm_since=storm_since,
+            storm_at=storm_at,
+        )
+        return StormOutcome(state, storm, count, first)
+
+    def recent(self, now: datetime, within: timedelta) -> int:
+        """How many of the kept arrivals are less than `within` before `now`."""
+        return sum(1 for t in self.times if now - t < within)
+
+
+def _memory(policy: PolicySettings) -> tuple[timedelta, int]:
+    """How far back, and how many arrivals, the policy's rules look."""
+    windows, counts = [timedelta(0)], [0]
+    if policy.burst is not None:
+        windows.append(policy.burst.per)
+        counts.append(policy.burst.limit)
+    if policy.breakthrough.repeated is not None:
+        windows.append(policy.breakthrough.repeated.within)
+        counts.append(policy.breakthrough.repeated.count - 1)
+    return max(windows), max(counts)
+
+
+class StormStep(StrEnum):
+    START = "start"  # this message makes the sender's run of quiet-hours messages a storm
+    GROW = "grow"  # the storm goes on
+
+
+@dataclass(frozen=True)
+class StormOutcome:
+    state: SenderState
+    storm: StormStep | None = None
+    #: A storm starts: how many messages it counts so far, and since when.
+    count: int = 0
+    since: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Decision:
+    """Everything decided for one notification: what happens to it, why, and to its sender."""
+
     action: Action
     reason: str
-    #: This notification starts a storm (`storm.count` within `storm.within` in quiet hours).
-    storm: bool = False
+    #: The sender's state after this notification: stored with it.
+    state: SenderState = SenderState()
+    storm: StormStep | None = None
+    storm_count: int = 0
+    storm_since: datetime | None = None
 
     @property
     def pushed(self) -> bool:
         return self.action in (Action.FORWARD, Action.BREAKTHROUGH)
 
-
-REPEATED = "repeated contact"
+    @property
+    def folded(self) -> bool:
+        """It joins the sender's burst (one is opened if none is going on)."""
+        return self.action is Action.FOLD
 
 
 def decide(
@@ -54,91 +168,55 @@ def decide(
     *,
     trust: str = "normal",
     text: str = "",
-    recent: Sequence[Seen] = (),
+    state: SenderState = SenderState(),
 ) -> Decision:
     """What happens to one notification at `now`, given who sent it and what they sent before.
 
     Muted contacts are never pushed; trusted contacts, keywords and repeated contact break
     through quiet hours and bursts; in quiet hours everything else is held; outside them a
     contact's notifications beyond `burst.limit` within `burst.per` are folded into a burst.
+    The decision carries the sender's new state and what happens to their storm.
     """
     quiet = quiet_interval_at(policy.windows(), zone, now) is not None
-    storm = quiet and _starts_storm(policy, now, recent)
+    action, reason = _action(policy, now, quiet, trust, text, state)
+    outcome = state.after(policy, now, quiet, repeated=reason.startswith(REPEATED))
+    return Decision(action, reason, outcome.state, outcome.storm, outcome.count, outcome.since)
+
+
+def _action(
+    policy: PolicySettings,
+    now: datetime,
+    quiet: bool,
+    trust: str,
+    text: str,
+    state: SenderState,
+) -> tuple[Action, str]:
     if trust == "muted":
-        return Decision(Action.HOLD, "muted contact", storm)
+        return Action.HOLD, "muted contact"
     if trust == "trusted":
-        return Decision(Action.BREAKTHROUGH, "trusted contact", storm)
+        return Action.BREAKTHROUGH, "trusted contact"
     keyword = matching_keyword(policy.breakthrough.keywords, text)
     if keyword is not None:
-        return Decision(Action.BREAKTHROUGH, f"keyword “{keyword}”", storm)
+        return Action.BREAKTHROUGH, f"keyword “{keyword}”"
     repeated = policy.breakthrough.repeated
     if repeated is not None:
-        within = [s for s in recent if now - s.at < repeated.within]
-        if len(within) + 1 >= repeated.count and not _episode_broke_through(
-            recent, now, repeated.within
-        ):
+        count = state.recent(now, repeated.within) + 1
+        run_goes_on = state.last_at is not None and now - state.last_at < repeated.within
+        broke = (
+            run_goes_on
+            and state.repeated_at is not None
+            and state.run_since is not None
+            and state.repeated_at >= state.run_since
+        )
+        if count >= repeated.count and not broke:
             minutes = format_duration(repeated.within)
-            return Decision(
-                Action.BREAKTHROUGH,
-                f"{REPEATED}: {len(within) + 1} messages within {minutes}",
-                storm,
-            )
+            return Action.BREAKTHROUGH, f"{REPEATED}: {count} messages within {minutes}"
     if quiet:
-        return Decision(Action.HOLD, "quiet hours", storm)
+        return Action.HOLD, "quiet hours"
     burst = policy.burst
-    if burst is not None and sum(1 for s in recent if now - s.at < burst.per) >= burst.limit:
-        return Decision(Action.FOLD, "burst")
-    return Decision(Action.FORWARD, "outside quiet hours")
-
-
-def _chain(recent: Sequence[Seen], now: datetime, gap: timedelta) -> list[Seen]:
-    """The run of messages leading up to `now` with less than `gap` between neighbours."""
-    chain: list[Seen] = []
-    later = now
-    for seen in sorted(recent, key=lambda s: s.at, reverse=True):
-        if later - seen.at >= gap:
-            break
-        chain.append(seen)
-        later = seen.at
-    return chain
-
-
-def _episode_broke_through(recent: Sequence[Seen], now: datetime, gap: timedelta) -> bool:
-    """Repeated contact breaks through once per episode, not on every later message."""
-    return any(s.reason.startswith(REPEATED) for s in _chain(recent, now, gap))
-
-
-def _starts_storm(policy: PolicySettings, now: datetime, recent: Sequence[Seen]) -> bool:
-    """True for the message that makes `count` within `within` in quiet hours, once per storm."""
-    storm = policy.storm
-    if storm is None:
-        return False
-    quiet = [s for s in recent if s.quiet]
-    in_window = [s for s in quiet if now - s.at < storm.within]
-    if len(in_window) + 1 < storm.count:
-        return False
-    return not _storm_reached(quiet, now, storm.count, storm.within)
-
-
-def storm_running(policy: PolicySettings, now: datetime, recent: Sequence[Seen]) -> bool:
-    """True while the sender's unbroken run of quiet-hours messages is already a storm."""
-    storm = policy.storm
-    if storm is None:
-        return False
-    return _storm_reached([s for s in recent if s.quiet], now, storm.count, storm.within)
-
-
-def _storm_reached(quiet: Sequence[Seen], now: datetime, count: int, within: timedelta) -> bool:
-    """Whether the run leading up to `now` had `count` messages within `within` (a sliding
-    window over the run, linear in its length: a long storm stays cheap)."""
-    chain = sorted(_chain(quiet, now, within), key=lambda s: s.at)
-    first = 0
-    for last, seen in enumerate(chain):
-        while seen.at - chain[first].at >= within:
-            first += 1
-        if last - first + 1 >= count:
-            return True
-    return False
+    if burst is not None and state.recent(now, burst.per) >= burst.limit:
+        return Action.FOLD, "burst"
+    return Action.FORWARD, "outside quiet hours"
 
 
 def _fold_accents(text: str) -> str:
@@ -158,14 +236,21 @@ def matching_keyword(keywords: Sequence[str], text: str) -> str | None:
     return None
 
 
+#: A policy with neither quiet hours nor summary times still holds what muted contacts send:
+#: it goes out in a daily summary at this time.
+DEFAULT_SUMMARY_TIME = time(18, 0)
+
+
 def summary_times(
     policy: PolicySettings, zone: ZoneInfo, after: datetime, upto: datetime
 ) -> list[datetime]:
     """When summaries are due in (after, upto]: each quiet window's end, and the policy's daily
-    summary times that fall outside quiet hours (nothing is pushed during them)."""
+    summary times that fall outside quiet hours (nothing is pushed during them). A policy with
+    neither has a daily summary at DEFAULT_SUMMARY_TIME: every held notification has a way out."""
     windows = policy.windows()
     due = set(window_ends(windows, zone, after, upto))
-    for instant in daily_times(policy.summaries, zone, after, upto):
+    times = policy.summaries or ([] if windows else [DEFAULT_SUMMARY_TIME])
+    for instant in daily_times(times, zone, after, upto):
         if quiet_interval_at(windows, zone, instant) is None:
             due.add(instant)
     return sorted(due)

@@ -10,17 +10,17 @@ moved forward, as a claim, in the same transaction that built it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
 from guardian.accounts import purge_sessions
-from guardian.clock import Clock
+from guardian.clock import Clock, sleep_or
 from guardian.database import STORAGE_ERRORS
 from guardian.delivery import SUCCESS, Deliverer
 from guardian.household import HouseholdView, MemberView
@@ -75,6 +75,8 @@ class Scheduler:
     running: bool = False
     last_tick: datetime | None = None
     _last_purge: datetime | None = None
+    #: Jobs failing now, with their error: logged once, shown by /readyz.
+    failing: dict[str, str] = field(default_factory=dict)
 
     async def prepare(self, now: datetime) -> None:
         """Give every member its schedule rows with their next due instants (kept if set)."""
@@ -94,29 +96,55 @@ class Scheduler:
                     )
 
     async def tick(self, now: datetime | None = None) -> None:
-        """Do everything due at `now` (the clock's now by default), oldest kind of work first."""
+        """Do everything due at `now` (the clock's now by default), then send what is due and
+        wait for it: the tests' and `guardian simulate`'s step. `serve` builds in `run` and
+        leaves the sending to the deliverer's own task."""
+        now = await self.build(now)
+        await self.deliverer.send_due(now)
+
+    async def build(self, now: datetime | None = None) -> datetime:
+        """Build everything due at `now`, oldest kind of work first: burst notices, summaries,
+        reports, the purge. Each job stands alone: one that fails is logged (once, until it
+        works again) and the others go on."""
         async with self._lock:
             now = now or self.clock.now()
             view = self.household()
             for burst in await self._active_bursts(view):
                 if _burst_due(burst, view) <= now:
-                    await self._burst_notice(burst, view, now)
+                    await self._job(f"burst {burst.id}", self._burst_notice(burst, view, now))
             for schedule in await Schedule.filter(
                 kind="summary", next_due_at__lte=now, member__household_id=view.id
             ):
                 member = view.member_by_pk(schedule.member_id)  # type: ignore[attr-defined]
-                await self._summarise(schedule, member, view, now)
+                await self._job(
+                    f"summary for {member.id}", self._summarise(schedule, member, view, now)
+                )
             reports = await Schedule.filter(
                 kind="report", next_due_at__lte=now, member__household_id=view.id
             ).order_by("next_due_at", "id")  # one lock order for every instance: no deadlock
             if reports:
-                await self._reports(reports, view, now)
+                await self._job("reports", self._reports(reports, view, now))
             if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
-                await purge(view, now)
-                await purge_sessions(now)
+                await self._job("purge", purge(view, now))
+                await self._job("session purge", purge_sessions(now))
                 self._last_purge = now
-            await self.deliverer.send_due(now)
             self.last_tick = now
+        self.deliverer.wake.set()
+        return now
+
+    async def _job(self, name: str, job: Awaitable[Any]) -> None:
+        try:
+            await job
+        except STORAGE_ERRORS:
+            raise  # the whole tick waits for storage, in `run`
+        except Exception as error:
+            said = f"{type(error).__name__}: {error}"
+            if self.failing.get(name) != said:
+                log.exception("scheduler: %s failed; the other jobs go on", name)
+            self.failing[name] = said
+        else:
+            if self.failing.pop(name, None) is not None:
+                log.info("scheduler: %s works again", name)
 
     async def _summarise(
         self, schedule: Schedule, member: MemberView, view: HouseholdView, now: datetime
@@ -256,26 +284,25 @@ class Scheduler:
     async def next_due(self) -> datetime | None:
         """The earliest instant at which something is due: a summary or a delivery attempt."""
         view = self.household()
+        built = await self.next_build()
+        delivery = (
+            await Delivery.filter(status="pending", household_id=view.id)
+            .order_by("next_attempt_at")
+            .first()
+        )
+        found = [i for i in (built, delivery.next_attempt_at if delivery else None) if i]
+        return min(found) if found else None
+
+    async def next_build(self) -> datetime | None:
+        """The earliest instant at which a summary, report or burst notice is due."""
+        view = self.household()
         schedule = (
             await Schedule.filter(next_due_at__isnull=False, member__household_id=view.id)
             .order_by("next_due_at")
             .first()
         )
         bursts = [_burst_due(b, view) for b in await self._active_bursts(view)]
-        delivery = (
-            await Delivery.filter(status="pending", household_id=view.id)
-            .order_by("next_attempt_at")
-            .first()
-        )
-        found = [
-            instant
-            for instant in (
-                schedule.next_due_at if schedule else None,
-                min(bursts, default=None),
-                delivery.next_attempt_at if delivery else None,
-            )
-            if instant is not None
-        ]
+        found = [i for i in (schedule.next_due_at if schedule else None, *bursts) if i]
         return min(found) if found else None
 
     async def run(self) -> None:
@@ -287,10 +314,10 @@ class Scheduler:
             await self.clock.sleep(self.start_delay.total_seconds())
             while True:
                 try:
-                    await self.tick()
+                    await self.build()
                     if self.on_tick is not None:
                         self.on_tick()
-                    due = await self.next_due()
+                    due = await self.next_build()
                 except STORAGE_ERRORS as error:
                     log.warning("scheduler: storage unavailable, retrying: %s", error)
                     due = None
@@ -301,16 +328,8 @@ class Scheduler:
             self.running = False
 
     async def _sleep(self, delay: timedelta) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay.total_seconds()))
-        waker = asyncio.ensure_future(self.wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waker):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self.wake.clear()
+        await sleep_or(self.clock, delay.total_seconds(), self.wake)
+        self.wake.clear()
 
 
 def _burst_due(burst: Episode, view: HouseholdView) -> datetime:
@@ -327,7 +346,9 @@ async def reschedule(
 ) -> None:
     """After a policy or household change, move each member's schedule to the new next instants.
 
-    Held notifications stay held: they leave with the first summary of the new schedule. A
+    Held notifications stay held and leave with the first summary of the new schedule; but when
+    the change took away the window end or summary time they waited for (or the member's
+    policy), they are summarised at once (or at the end of the quiet hours it is now). A
     schedule already due (not yet run) is left for the scheduler to run first.
     """
     wanted = set(members) if members is not None else set(view.members)
@@ -339,15 +360,30 @@ async def reschedule(
             ("report", next_report_time(member, view, now)),
         ):
             schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
-            if schedule.next_due_at is not None and schedule.next_due_at <= now:
+            waited_for = schedule.next_due_at
+            if waited_for is not None and waited_for <= now:
                 continue
+            if kind == "summary" and await _stranded(member, view, waited_for, now):
+                due = now
             unchanged = (
-                {"next_due_at__isnull": True}
-                if schedule.next_due_at is None
-                else {"next_due_at": schedule.next_due_at}
+                {"next_due_at__isnull": True} if waited_for is None else {"next_due_at": waited_for}
             )
             # Conditional, like every schedule change: an instance that just claimed it wins.
             await Schedule.filter(id=schedule.id, **unchanged).update(next_due_at=due)
+
+
+async def _stranded(
+    member: MemberView, view: HouseholdView, waited_for: datetime | None, now: datetime
+) -> bool:
+    """Whether what the member has held waited for a summary the policy no longer has, and can
+    go now (nothing is pushed in quiet hours: then it waits for their end)."""
+    if waited_for is not None and waited_for in summary_times(
+        member.policy, view.zone, waited_for - timedelta(microseconds=1), waited_for
+    ):
+        return False
+    if quiet_interval_at(member.policy.windows(), view.zone, now) is not None:
+        return False
+    return await Notification.filter(member_id=member.pk, status="held").exists()
 
 
 def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -> datetime | None:
@@ -466,12 +502,21 @@ async def last_messages(household_id: str) -> dict[int, datetime]:
     }
 
 
+#: Notifications that were neither delivered nor summarised yet: never purged.
+WAITING = ("held", "folded")
+
+
 async def purge(view: HouseholdView, now: datetime) -> None:
-    """Forget notification metadata, deliveries and episodes older than each policy's retention."""
+    """Forget notification metadata, deliveries and episodes older than each policy's retention;
+    never what still waits to be summarised or noticed, nor a burst still going on."""
     for member in view.members.values():
         cutoff = now - timedelta(days=member.policy.retention)
-        await Notification.filter(member_id=member.pk, received_at__lt=cutoff).delete()
-        await Episode.filter(member_id=member.pk, last_at__lt=cutoff).delete()
+        await Notification.filter(
+            member_id=member.pk, received_at__lt=cutoff, status__not_in=WAITING
+        ).delete()
+        await Episode.filter(
+            member_id=member.pk, last_at__lt=cutoff, next_notice_at__isnull=True
+        ).delete()
         await Delivery.filter(
             member_id=member.pk, created_at__lt=cutoff, status__in=["sent", "failed"]
         ).delete()

@@ -57,10 +57,10 @@ def verify(
     secret: str, message_id: str, timestamp: str, signatures: str, body: bytes, now: datetime
 ) -> None:
     """Raise SignatureInvalid unless one `v1` signature matches and the timestamp is fresh."""
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise SignatureInvalid("webhook-timestamp is not a Unix time") from None
+    stamp = timestamp.strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise SignatureInvalid("webhook-timestamp is not a Unix time")
+    sent = int(stamp)
     if abs(now.timestamp() - sent) > TOLERANCE.total_seconds():
         raise SignatureInvalid("webhook-timestamp is outside the 5-minute tolerance")
     expected = sign(secret, message_id, sent, body).split(",", 1)[1]

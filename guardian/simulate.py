@@ -19,10 +19,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.app import GUARDIAN, INGEST, Guardian, create_app
 from guardian.clock import VirtualClock
 from guardian.delivery import RecordingSender
-from guardian.ingest import normalise
+from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
 from guardian.plugin import HookError, PluginRegistry
 from guardian.settings import DatabaseSettings, Settings, format_validation_errors
@@ -128,7 +128,7 @@ async def replay(
             guardian = app[GUARDIAN]
             for number, event in enumerate(events, start=1):
                 await run_until(guardian, clock, event.at)
-                await _ingest(guardian, event, number)
+                await _ingest(app, event, number)
             await run_until(guardian, clock, until or await _quiet_end(guardian, clock))
             yield guardian
         finally:
@@ -168,16 +168,15 @@ async def _quiet_end(guardian: Guardian, clock: VirtualClock) -> datetime:
     return clock.now()
 
 
-async def _ingest(guardian: Guardian, event: Event, number: int) -> None:
+async def _ingest(app: web.Application, event: Event, number: int) -> None:
+    guardian = app[GUARDIAN]
     view = guardian.household()
     source = view.sources[event.source]
     try:
-        rows = normalise(
-            [event.message.incoming()], source, view, guardian.clock.now(), guardian.activity
-        )
+        messages = checked([event.message.incoming()], source, view)
     except HookError as error:
         raise ScenarioError([f"event {number}: {error.detail}"]) from None
-    await guardian.committer.submit(rows)
+    await app[INGEST].arrive(Arrival(messages, source, guardian.clock.now()))
 
 
 async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:

@@ -43,6 +43,7 @@ from guardian.settings import (
     PolicySettings,
     Settings,
     SettingsError,
+    source_data,
     validated,
 )
 
@@ -143,6 +144,7 @@ async def export_household(household_id: str) -> dict[str, Any]:
             "id": s.slug,
             "plugin": s.plugin,
             "member": slugs[s.member_id],  # type: ignore[attr-defined]
+            **({"members": list(s.members)} if s.members else {}),
             **{key: s.settings[key] for key in sorted(s.settings)},
         }
         for s in await Source.filter(household=household).order_by("slug")
@@ -232,10 +234,7 @@ def household_data(settings: Settings) -> dict[str, Any]:
         "members": [_member(m) for m in settings.members],
         "contacts": [c.model_dump(mode="json") for c in settings.contacts],
         "policies": {name: p.model_dump(mode="json") for name, p in settings.policies.items()},
-        "sources": [
-            {"id": s.id, "plugin": s.plugin, "member": s.member, **s.plugin_settings()}
-            for s in settings.sources
-        ],
+        "sources": [source_data(s) for s in settings.sources],
     }
 
 
@@ -418,6 +417,7 @@ async def _write(household: Household, settings: Settings, counts: dict[str, Cou
             s.id: {
                 "plugin": s.plugin,
                 "member_id": members[s.member].id,
+                "members": list(s.members),
                 "settings": s.plugin_settings(),
             }
             for s in settings.sources

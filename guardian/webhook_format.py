@@ -19,9 +19,16 @@ from pydantic import (
     ValidationError,
 )
 
-from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, TooLarge, field_errors
+from guardian.plugin import (
+    MAX_MESSAGES,
+    BadRequest,
+    IncomingMessage,
+    InvalidFields,
+    TooLarge,
+    field_errors,
+)
 
-MAX_BATCH = 500
+MAX_BATCH = MAX_MESSAGES
 MAX_TEXT = 4096
 
 
@@ -85,6 +92,10 @@ def parse_body(body: bytes) -> list[IncomingMessage]:
         raise BadRequest("the body is not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise BadRequest(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
+    except ValueError as error:  # a number of more digits than Python converts
+        raise BadRequest(f"the body is not JSON Guardian can read: {error}") from None
     if isinstance(document, list):
         if len(document) > MAX_BATCH:
             raise TooLarge(f"at most {MAX_BATCH} messages per request, got {len(document)}")

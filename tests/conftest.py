@@ -181,6 +181,14 @@ def settings_toml(
         plugin = "webhook"
         member = "mia"
         token = "{TOKEN}"
+
+        # A household hub (one SMS phone for the family): it may write to Sam too.
+        [[sources]]
+        id = "family-sms"
+        plugin = "webhook"
+        member = "mia"
+        members = ["sam"]
+        secret = "{SECRET}"
         """
     ) + textwrap.dedent(extra)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from guardian.dashboard.members import quiet_week
 from guardian.models import AuditEntry, Delivery, Schedule
+from guardian.policy import DEFAULT_SUMMARY_TIME
 from guardian.settings import PolicySettings
 from tests.admin import AdminClient, admin_client
 from tests.conftest import Receiver, Running, at
@@ -70,6 +72,9 @@ class Answers:
         for text in self.texts:
             for secret in secrets:
                 assert secret not in text
+
+
+AMS = ZoneInfo("Europe/Amsterdam")
 
 
 async def started(
@@ -133,7 +138,9 @@ async def test_a_member_is_renamed_and_given_another_policy(
     assert await next_summary() is not None
     none = await answers.json(await admin.patch("/members/mia", {"policy": None}), 200)
     assert none["policy"] is None
-    assert await next_summary() is None  # no policy: no quiet hours, no summary due
+    # No policy: no quiet hours, and what muted contacts send still goes out in a daily summary.
+    due = await next_summary()
+    assert due is not None and due.astimezone(AMS).time() == DEFAULT_SUMMARY_TIME
     assert await actions() == ["member.update", "member.update"]
     entry = await AuditEntry.filter(action="member.update").order_by("-id").first()
     assert entry is not None and entry.target == "mia" and entry.detail == {"policy": None}

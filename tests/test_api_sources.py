@@ -52,7 +52,7 @@ async def test_sources_show_urls_counts_and_status_but_no_secret(
     text = await listed.text()
     _no_secret(text)
     items = {item["id"]: item for item in json.loads(text)["items"]}
-    assert list(items) == ["mia-bridge", "mia-phone", "team-slack"]
+    assert list(items) == ["family-sms", "mia-bridge", "mia-phone", "team-slack"]
     assert items["mia-phone"] == {
         "id": "mia-phone",
         "plugin": "webhook",

@@ -61,8 +61,8 @@ def test_check_lists_every_error_by_path(tmp_path: Path) -> None:
     result = guardian("check", "--config", str(path), cwd=tmp_path)
     assert result.returncode == 2
     assert "policies.school-night.quiet[0].start: not a time" in result.stderr
-    assert "sources[2].member: unknown member 'nobody'" in result.stderr
-    assert "sources[2].plugin: unknown plugin 'nope'" in result.stderr
+    assert "sources[3].member: unknown member 'nobody'" in result.stderr
+    assert "sources[3].plugin: unknown plugin 'nope'" in result.stderr
     assert result.stdout == ""
 
 

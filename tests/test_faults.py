@@ -183,6 +183,7 @@ def serve_toml(
         id = "mia-bridge"
         plugin = "webhook"
         member = "mia"
+        members = ["sam"]
         token = "{TOKEN}"
         """
     )
@@ -261,7 +262,7 @@ async def test_a_hanging_channel_times_out_and_blocks_no_other_delivery(
         await guardian.post(message(1))  # a forward to Mia: its channel hangs
         await hung.until(lambda: len(hung.arrivals) == 1, timeout=5)
         # While Mia's send hangs, a forward to Sam (a healthy channel) is accepted and goes out.
-        answer = await guardian.post(message(2, to="sam"))
+        answer = await guardian.post(message(2, to="sam"), source="family-sms")
         assert answer.status == 202
         await healthy.until(lambda: len(healthy.received) == 1, timeout=5)
         delivered_after = time.monotonic() - started

@@ -82,7 +82,7 @@ async def test_bearer_token(guardian: Running) -> None:
 async def test_fields_default_and_text_is_cut(guardian: Running) -> None:
     body = message(1, text="x" * 5000, to="sam", network="whatsapp")
     body["sent_at"] = "2026-11-25T22:10:00+01:00"
-    assert (await guardian.post(body)).status == 202
+    assert (await guardian.post(body, source="family-sms")).status == 202
     stored = await Notification.get(external_id="msg-1").prefetch_related("member")
     assert stored.text == ""  # Sam has no quiet hours: forwarded, and pushed text is not kept
     assert stored.member.slug == "sam"
@@ -132,6 +132,21 @@ async def test_unknown_member_in_to(guardian: Running) -> None:
     assert (await response.json())["detail"] == [
         {"path": "to", "message": "unknown member 'nobody'"}
     ]
+
+
+async def test_a_source_writes_only_to_its_own_member(guardian: Running) -> None:
+    # Mia's phone cannot make an "emergency" reach Sam: refused, and nothing of it stored.
+    body = [message(1), message(2, text="emergency: call me", to="sam")]
+    response = await guardian.post(body)
+    assert response.status == 403
+    answer = await response.json()
+    assert answer["error"] == "forbidden_member"
+    assert "sam" in answer["detail"]
+    assert await Notification.all().count() == 0
+    assert await Delivery.all().count() == 0
+    # A household hub lists the members it serves.
+    assert (await guardian.post(body, source="family-sms")).status == 202
+    assert await Notification.filter(member__slug="sam").count() == 1
 
 
 async def test_unknown_source(guardian: Running) -> None:
@@ -220,7 +235,7 @@ async def test_health(guardian: Running) -> None:
     checks = (await ready.json())["checks"]
     assert checks["database"] == "ok"
     assert checks["scheduler"] == "running"
-    assert checks["sources"] == {"mia-phone": "ok", "mia-bridge": "ok"}
+    assert checks["sources"] == {"mia-phone": "ok", "mia-bridge": "ok", "family-sms": "ok"}
 
 
 def test_webhook_settings_refuse_weak_or_malformed_secrets() -> None:
@@ -278,11 +293,107 @@ async def test_a_source_whose_plugin_is_not_installed_answers_503(
 
 async def test_the_core_refuses_ids_too_long_to_store(guardian: Running) -> None:
     """A third-party plugin may not bound its ids; the core answers 422 instead of failing."""
-    from guardian.ingest import normalise
+    from guardian.ingest import checked
     from guardian.plugin import IncomingMessage, InvalidFields
 
     view = guardian.guardian.household()
     too_long = IncomingMessage(external_id="x" * 256, network="sms", sender_id="+31612345678")
     with pytest.raises(InvalidFields) as refused:
-        normalise([too_long], view.sources["mia-phone"], view, QUIET, guardian.guardian.activity)
+        checked([too_long], view.sources["mia-phone"], view)
     assert refused.value.detail == [{"path": "id", "message": "longer than 255 characters"}]
+
+
+# --- bad input: a JSON 4xx, never a 500, and nothing stored ----------------------------------
+
+
+def _encoded(encoding: str, raw: bytes) -> bytes:
+    import gzip
+    import zlib
+
+    import brotli  # type: ignore[import-untyped]
+    from backports import zstd  # type: ignore[import-not-found]
+
+    return {
+        "gzip": gzip.compress,
+        "deflate": zlib.compress,
+        "br": brotli.compress,
+        "zstd": zstd.compress,
+    }[encoding](raw)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+async def test_a_compressed_body_is_read(guardian: Running, encoding: str) -> None:
+    raw = json.dumps(message(1)).encode()
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": encoding}
+    response = await guardian.client.post(
+        "/hooks/mia-bridge", data=_encoded(encoding, raw), headers=headers
+    )
+    assert response.status == 202, await response.text()
+    assert await Notification.all().count() == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "status"),
+    [("gzip", 400), ("deflate", 400), ("br", 400), ("zstd", 400), ("compress", 415), ("x", 415)],
+)
+async def test_a_body_that_does_not_decode_is_refused(
+    guardian: Running, encoding: str, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": encoding}
+    response = await guardian.client.post(
+        "/hooks/mia-bridge", data=json.dumps(message(1)).encode(), headers=headers
+    )
+    assert response.status == status
+    assert response.content_type == "application/json"
+    assert (await response.json())["detail"]
+    assert await Notification.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("story", "raw", "status"),
+    [
+        ("100,000 nested arrays", b"[" * 100_000, 400),
+        ("an id of 5,000 digits", b'{"id": ' + b"9" * 5000 + b', "from": {"id": "x"}}', 400),
+        (
+            "sent at the end of year 9999 in New York",
+            json.dumps(message(1, sent_at="9999-12-31T23:00:00-05:00")).encode(),
+            422,
+        ),
+        (
+            "sent before year 1 in UTC",
+            json.dumps(message(1, sent_at="0001-01-01T00:00:00+05:00")).encode(),
+            422,
+        ),
+    ],
+)
+async def test_extreme_bodies_get_a_json_4xx(
+    guardian: Running, caplog: pytest.LogCaptureFixture, story: str, raw: bytes, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    response = await guardian.client.post("/hooks/mia-bridge", data=raw, headers=headers)
+    assert response.status == status, story
+    assert (await response.json())["error"] in ("bad_request", "invalid")
+    assert await Notification.all().count() == 0
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], story
+
+
+async def test_a_timestamp_of_400_digits_is_unauthorized(guardian: Running) -> None:
+    raw = json.dumps(message(1)).encode()
+    headers = {
+        "webhook-id": "wh-1",
+        "webhook-timestamp": "9" * 400,
+        "webhook-signature": "v1,AAAA",
+        "Content-Type": "application/json",
+    }
+    response = await guardian.client.post("/hooks/mia-phone", data=raw, headers=headers)
+    assert response.status == 401
+    assert (await response.json())["error"] == "unauthorized"
+
+
+async def test_a_nul_character_is_stored_without_it(guardian: Running) -> None:
+    # PostgreSQL refuses NUL in text; every string is made storable before it gets there.
+    assert (
+        await guardian.post(message(1, text="a\x00b", **{"from": {"id": "x\x00"}}))
+    ).status == 202
+    stored = await Notification.get(external_id="msg-1")
+    assert (stored.text, stored.sender_address) == ("ab", "sms:x")

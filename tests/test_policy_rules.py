@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from guardian.policy import Action, Seen, decide, matching_keyword, storm_running
+from guardian.policy import Action, Seen, SenderState, StormStep, decide, matching_keyword
 from guardian.settings import PolicySettings
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -34,6 +34,11 @@ def local(hhmm: str) -> datetime:
 
 def seen(*times: str, action: Action = Action.FORWARD, reason: str = "", quiet: bool = False):
     return [Seen(local(t), action, reason, quiet) for t in times]
+
+
+def after(recent: list[Seen], policy: PolicySettings = POLICY) -> SenderState:
+    """The sender state the database would hold after these notifications."""
+    return SenderState.replayed(policy, recent)
 
 
 @pytest.mark.parametrize(
@@ -179,7 +184,7 @@ def seen(*times: str, action: Action = Action.FORWARD, reason: str = "", quiet: 
 def test_breakthrough_mute_and_quiet(
     story: str, trust: str, text: str, now: str, recent: list[Seen], action: Action, reason: str
 ) -> None:
-    decision = decide(POLICY, AMS, local(now), trust=trust, text=text, recent=recent)
+    decision = decide(POLICY, AMS, local(now), trust=trust, text=text, state=after(recent))
     assert (decision.action, decision.reason) == (action, reason)
 
 
@@ -220,7 +225,8 @@ NO_REPEAT = POLICY.model_copy(
 )
 def test_bursts(story: str, now: str, recent: list[Seen], action: Action) -> None:
     text = "emergency" if "keyword" in story else "hi"
-    assert decide(NO_REPEAT, AMS, local(now), text=text, recent=recent).action is action
+    state = after(recent, NO_REPEAT)
+    assert decide(NO_REPEAT, AMS, local(now), text=text, state=state).action is action
 
 
 @pytest.mark.parametrize(
@@ -254,7 +260,8 @@ def test_bursts(story: str, now: str, recent: list[Seen], action: Action) -> Non
     ],
 )
 def test_storms(story: str, now: str, recent: list[Seen], storm: bool) -> None:
-    assert decide(NO_REPEAT, AMS, local(now), recent=recent).storm is storm
+    decision = decide(NO_REPEAT, AMS, local(now), state=after(recent, NO_REPEAT))
+    assert (decision.storm is StormStep.START) is storm
 
 
 def test_storm_needs_a_policy_with_storms() -> None:
@@ -262,7 +269,7 @@ def test_storm_needs_a_policy_with_storms() -> None:
         {"quiet": [{"days": "daily", "start": "21:30", "end": "07:00"}]}
     )
     recent = seen("23:00", "23:01", "23:02", "23:03", "23:04", "23:05", quiet=True)
-    assert decide(plain, AMS, local("23:06"), recent=recent).storm is False
+    assert decide(plain, AMS, local("23:06"), state=after(recent, plain)).storm is None
 
 
 @pytest.mark.parametrize(
@@ -320,4 +327,5 @@ def test_recent_is_only_the_sender_history_given() -> None:
 )
 def test_storm_running(story: str, now: str, recent: list[Seen], running: bool) -> None:
     at = local(now) if now >= "12:00" else local(now) + timedelta(days=1)
-    assert storm_running(NO_REPEAT, at, recent) is running
+    decision = decide(NO_REPEAT, AMS, at, state=after(recent, NO_REPEAT))
+    assert (decision.storm is StormStep.GROW) is running

@@ -18,6 +18,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.functions import Count
 
+from guardian import senders
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.contacts import canonical
@@ -180,8 +181,10 @@ def _sender_forms(view: HouseholdView, address: str, own: str) -> list[str]:
     return forms
 
 
-async def _adopt(view: HouseholdView, contact: Contact, addresses: list[str]) -> int:
-    """Count what these addresses sent before they were the contact's as the contact's."""
+async def _adopt(admin: Admin, contact: Contact, addresses: list[str]) -> int:
+    """Count what these addresses sent before they were the contact's as the contact's: their
+    notifications, bursts and sender history become the contact's."""
+    view = admin.view
     forms = [form for a in addresses for form in _sender_forms(view, a, contact.slug)]
     if not forms:
         return 0
@@ -192,12 +195,9 @@ async def _adopt(view: HouseholdView, contact: Contact, addresses: list[str]) ->
     await Episode.filter(
         member_id__in=[m.pk for m in view.members.values()], sender_key__in=forms
     ).update(sender_key=key, sender_label=contact.name[:200])
+    if adopted:
+        await senders.rebuild(view, [key, *forms], admin.now())
     return adopted
-
-
-async def _remember_senders(admin: Admin) -> None:
-    """Rebuild the sender history after senders were renamed in the database."""
-    await admin.guardian.activity.load(admin.view, admin.now())
 
 
 def _taken_id(contact_id: str) -> AdminError:
@@ -219,12 +219,10 @@ async def create_contact(admin: Admin, new: ContactIn) -> ContactOut:
                 trust=new.trust,
                 addresses=new.addresses,
             )
-            adopted = await _adopt(view, contact, new.addresses)
+            await _adopt(admin, contact, new.addresses)
             change.detail = {"name": new.name, "trust": new.trust, "addresses": new.addresses}
     except IntegrityError:  # created at the same moment by another request
         raise _taken_id(new.id) from None
-    if adopted:
-        await _remember_senders(admin)
     return await contact_out(admin, new.id)
 
 
@@ -240,24 +238,30 @@ async def update_contact(admin: Admin, contact_id: str, patch: ContactPatch) -> 
     async with admin.change("contact.update", contact.id) as change:
         await Contact.filter(id=contact.pk).update(**changes)
         row = await Contact.get(id=contact.pk)
-        adopted = await _adopt(view, row, added)
+        await _adopt(admin, row, added)
         change.detail = changes
-    if adopted:
-        await _remember_senders(admin)
     return await contact_out(admin, contact_id)
 
 
 async def delete_contact(admin: Admin, contact_id: str) -> None:
     contact = _contact(admin, contact_id)
+    view = admin.view
+    key = f"contact:{contact.id}"
     async with admin.change("contact.delete", contact.id) as change:
+        addresses = [
+            str(address)
+            for address in await Notification.filter(household_id=view.id, sender_key=key)
+            .distinct()
+            .values_list("sender_address", flat=True)
+        ]
         # Its notifications are from their addresses again, as from any unknown sender.
-        await Notification.filter(
-            household_id=admin.view.id, sender_key=f"contact:{contact.id}"
-        ).update(sender_key=F("sender_address"))
+        await Notification.filter(household_id=view.id, sender_key=key).update(
+            sender_key=F("sender_address")
+        )
         await Notification.filter(contact_id=contact.pk).update(contact_id=None)
         await Contact.filter(id=contact.pk).delete()
+        await senders.rebuild(view, [key, *addresses], admin.now())
         change.detail = {"name": contact.name}
-    await _remember_senders(admin)
 
 
 async def merge_contacts(admin: Admin, keep_id: str, from_id: str) -> ContactOut:
@@ -285,8 +289,8 @@ async def merge_contacts(admin: Admin, keep_id: str, from_id: str) -> ContactOut
             member_id__in=[m.pk for m in view.members.values()], sender_key=old_key
         ).update(sender_key=new_key, sender_label=keep.name[:200])
         await Contact.filter(id=other.pk).delete()
+        await senders.rebuild(view, [old_key, new_key], admin.now())
         change.detail = {"from": other.id, "name": other.name, "addresses": list(other.addresses)}
-    await _remember_senders(admin)
     return await contact_out(admin, keep.id)
 
 

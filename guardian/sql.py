@@ -1,0 +1,99 @@
+"""Plain SQL for the hot paths, on the driver connection of a tortoise transaction.
+
+Ingest stores a whole batch in a fixed number of statements (`executemany`, `RETURNING`, row
+locks), which the ORM cannot say. The SQL is written once, with `?` placeholders; for PostgreSQL
+they become `$1, $2, ...`. Values are encoded here the way tortoise stores them, so that the
+models read back what this wrote: instants in UTC (text on SQLite), UUIDs, JSON as text.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from tortoise.transactions import in_transaction
+
+#: Unique violations: a race with another instance storing the same row; the batch is retried.
+CONFLICTS: tuple[type[BaseException], ...] = (
+    sqlite3.IntegrityError,
+    asyncpg.exceptions.UniqueViolationError,
+)
+
+
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    count = iter(range(1, 1_000_000))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+class Db:
+    """One transaction's driver connection (aiosqlite or asyncpg), spoken to in one dialect."""
+
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self._raw = raw
+        self.postgres = postgres
+
+    def placeholders(self, count: int) -> str:
+        return ", ".join("?" * count)
+
+    @property
+    def for_update(self) -> str:
+        """Row locks where there are any: SQLite has one writer at a time anyway."""
+        return " FOR UPDATE" if self.postgres else ""
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        if self.postgres:
+            return list(await self._raw.fetch(_numbered(sql), *params))
+        return list(await self._raw.execute_fetchall(sql, params))
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        if self.postgres:
+            status: str = await self._raw.execute(_numbered(sql), *params)
+            parts = status.split()
+            return int(parts[-1]) if parts and parts[-1].isdigit() else 0
+        cursor = await self._raw.execute(sql, params)
+        changed: int = cursor.rowcount
+        await cursor.close()
+        return changed
+
+    async def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        if self.postgres:
+            await self._raw.executemany(_numbered(sql), rows)
+        else:
+            await self._raw.executemany(sql, rows)
+
+    def instant(self, value: datetime | None) -> Any:
+        """An aware instant as the column holds it (tortoise's own text form on SQLite)."""
+        if value is None:
+            return None
+        utc = value.astimezone(UTC)
+        return utc if self.postgres else str(utc)
+
+    def uuid(self, value: uuid.UUID) -> Any:
+        return value if self.postgres else str(value)
+
+
+def read_instant(value: Any) -> datetime:
+    """An instant as a driver returns it: a datetime (PostgreSQL) or text (SQLite)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[Db]:
+    """A tortoise transaction on the default connection, spoken to in plain SQL."""
+    async with in_transaction() as tx, tx.acquire_connection() as raw:
+        yield Db(raw, tx.capabilities.dialect == "postgres")
