@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
+from yarl import URL
 
 from guardian import accounts
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
@@ -56,7 +57,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             return response
         if path in BACKGROUND_PATHS:
             return error_response(401, "unauthorized", "the session has ended")
-        target = path if request.method in SAFE_METHODS else "/"
+        target = request.path_qs if request.method in SAFE_METHODS else "/"
         raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
     if request.method not in SAFE_METHODS and principal.via == "session":
         given = request.headers.get(CSRF_HEADER)
@@ -100,10 +101,29 @@ def _secure(request: web.Request) -> bool:
 
 
 def _local(target: str | None) -> str:
-    """Only a path on this site: a login link must not send anyone elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: a login link must not send anyone elsewhere.
+
+    The check is made on the location as the redirect will send it: aiohttp passes it through
+    yarl, which drops tabs and line breaks (`/<TAB>/evil.example` becomes `//evil.example`).
+    Browsers read a backslash as a slash, so none is let through either.
+    """
+    if not target or "\\" in target:
         return "/"
-    return target
+    try:
+        location = URL(target)
+    except ValueError:
+        return "/"
+    sent = str(location)
+    if (
+        location.is_absolute()
+        or location.scheme
+        or not sent.startswith("/")
+        or sent.startswith("//")
+        or "\\" in sent
+        or str(URL(sent)) != sent  # what the browser gets is exactly what was checked
+    ):
+        return "/"
+    return sent
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
