@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from guardian import household as household_store
 from guardian import metrics as prometheus
 from guardian import transfer
-from guardian.accounts import LoginLimiter
+from guardian.accounts import LoginLimiter, PasswordHashing
 from guardian.activity import Activity
 from guardian.clock import Clock, SystemClock
 from guardian.database import STORAGE_ERRORS, opened
@@ -64,6 +64,7 @@ class Guardian:
     session: aiohttp.ClientSession | None = None
     revision: int = 0
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    hashing: PasswordHashing = field(default_factory=PasswordHashing)
 
     def household(self) -> HouseholdView:
         assert self.view is not None, "the household is loaded at start-up"
@@ -167,7 +168,12 @@ def create_app(
 
     setup_admin(app)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_hashing)
     return app
+
+
+async def _close_hashing(app: web.Application) -> None:
+    app[GUARDIAN].hashing.close()
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -24,6 +24,7 @@ from guardian.app import GUARDIAN
 from guardian.dashboard import error_page, render
 from guardian.ingest import error_response
 from guardian.models import User
+from guardian.proxies import client_address, limit_key
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +174,15 @@ async def login(request: web.Request) -> web.StreamResponse:
             request, status=403, error="The form expired. Please try again.", username=username
         )
     now = guardian.clock.now()
-    keys = (f"address:{request.remote}", f"user:{username.lower()}")
-    wait = guardian.login_limiter.retry_after(keys, now)
+    client = client_address(
+        request.remote, request.headers, guardian.settings.server.trusted_proxies
+    )
+    user_key = f"user:{username.lower()[:64]}"
+    keys = (f"address:{limit_key(client)}", user_key)
+    # Counted now, before the password is checked: parallel guesses all count.
+    wait = guardian.login_limiter.take(keys, now)
     if wait:
+        log.warning("login for %r from %s refused: too many attempts", username[:64], client)
         response = await _login_form(
             request,
             status=429,
@@ -184,14 +191,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    user = await accounts.check_password(guardian.household().id, username, password)
+    user = await accounts.check_password(
+        guardian.household().id, username, password, guardian.hashing
+    )
     if user is None:
-        guardian.login_limiter.failed(keys, now)
-        log.warning("failed login for %r from %s", username[:64], request.remote)
+        log.warning("failed login for %r from %s", username[:64], client)
         return await _login_form(
             request, status=401, error="Wrong username or password.", username=username
         )
-    guardian.login_limiter.succeeded(keys)
+    guardian.login_limiter.succeeded(keys, now, forget=user_key)
     token, _ = await accounts.open_session(user, now)
     log.info("%s logged in", user.username)
     response = web.HTTPSeeOther(_local(str(form.get("next", "/"))))

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,6 +41,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as EnvParseError
 
+from guardian import proxies
 from guardian.durations import format_duration, parse_duration
 from guardian.windows import QuietWindow, parse_days
 
@@ -92,6 +94,8 @@ class ServerSettings(_Strict):
     public_url: str | None = None
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     shutdown_timeout: Duration = timedelta(seconds=10)
+    #: Peers whose `X-Forwarded-For`/`Forwarded` is believed (addresses or CIDR networks).
+    trusted_proxies: list[Annotated[str, AfterValidator(proxies.network)]] = []
 
 
 class DatabaseSettings(_Strict):

@@ -280,6 +280,11 @@ addresses = ["{address}"]
             ["server.port: Input should be less than or equal to 65535"],
         ),
         (
+            "a trusted proxy given by its name",
+            edited(("port = 8080", 'port = 8080\ntrusted_proxies = ["::1", "nginx"]')),
+            ["server.trusted_proxies[1]: not an IP address or network: 'nginx'"],
+        ),
+        (
             "a misspelt table",
             edited(("[server]", "[servr]")),
             ["servr: Extra inputs are not permitted"],

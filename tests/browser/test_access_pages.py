@@ -3,9 +3,11 @@ behind the reverse proxy one person's wrong passwords do not lock the whole hous
 
 from __future__ import annotations
 
-from playwright.async_api import Page
+import re
 
-from tests.browser.conftest import Dashboard
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import Dashboard, collect_errors
 
 
 async def log_in_through_the_form(page: Page, username: str, password: str) -> int:
@@ -39,3 +41,36 @@ async def test_a_login_link_with_a_hidden_tab_stays_on_this_site(
     await log_in_through_the_form(browser_page, dashboard.username, dashboard.password)
     assert browser_page.url == dashboard.url("/deliveries?status=failed")
     assert page_errors == []
+
+
+async def test_behind_the_proxy_wrong_passwords_lock_out_only_their_sender(
+    dashboard: Dashboard, browser: Browser, page_errors: list[str]
+) -> None:
+    # docs/deployment.md: nginx in front, on this machine, adding X-Forwarded-For. Each
+    # browser context plays one person behind it.
+    server = dashboard.guardian.settings.server.model_copy(
+        update={"trusted_proxies": ["127.0.0.1"]}
+    )
+    dashboard.guardian.settings = dashboard.guardian.settings.model_copy(update={"server": server})
+
+    async def person(address: str) -> Page:
+        context = await browser.new_context(extra_http_headers={"X-Forwarded-For": address})
+        page = await context.new_page()
+        collect_errors(page, page_errors)
+        await page.goto(dashboard.url("/login"))
+        return page
+
+    intruder = await person("203.0.113.5")
+    for n in range(5):
+        assert await log_in_through_the_form(intruder, f"guess-{n}", "not it") == 401
+    assert await log_in_through_the_form(intruder, "guess-5", "not it") == 429
+    await expect(intruder.locator("[role=alert]")).to_contain_text("Too many failed attempts")
+
+    parent = await person("198.51.100.7")
+    assert await log_in_through_the_form(parent, dashboard.username, dashboard.password) == 303
+    assert parent.url == dashboard.url("/")
+    await expect(parent.locator("h1").first).to_have_text("Tonight")
+    # Chromium reports every 401 and 429 answer on the console (and a new context's look for
+    # a favicon); nothing else went wrong.
+    refused = re.compile(r"status of (401|429) .*/login\)$|status of 404 .*/favicon\.ico\)$")
+    assert [e for e in page_errors if not refused.search(e)] == []
