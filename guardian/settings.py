@@ -41,7 +41,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as EnvParseError
 
-from guardian import proxies
+from guardian import channels, proxies
 from guardian.durations import format_duration, parse_duration
 from guardian.windows import QuietWindow, parse_days
 
@@ -144,12 +144,23 @@ class HouseholdSettings(_Strict):
         return ZoneInfo(self.timezone)
 
 
+def _safe_channel(url: SecretStr) -> SecretStr:
+    reason = channels.refusal(url.get_secret_value())
+    if reason is not None:
+        raise ValueError(reason)
+    return url
+
+
+#: An Apprise URL that reaches a person, and nothing on this server (guardian.channels).
+Channel = Annotated[SecretStr, AfterValidator(_safe_channel)]
+
+
 class MemberSettings(_Strict):
     id: Slug
     name: str = Field(min_length=1)
     role: Literal["guardian", "child"]
     policy: str | None = None
-    channels: list[SecretStr] = []
+    channels: list[Channel] = []
 
 
 class ContactSettings(_Strict):
