@@ -182,7 +182,7 @@ async def seen_deliveries(
         single = rows.get(singles[delivery.id]) if delivery.id in singles else None
         covered = [single] if single is not None else grouped.get(delivery.id, [])
         sent = Sent(delivery.kind, delivery.title, delivery.body, delivery.body_markdown)
-        reason = single.reason or "" if single is not None else ""
+        reason = (single.reason or "") if single is not None else ""
         items = [held_item(n, view) for n in covered]
         seen.append(shown(sent, level, items, view.zone, reason=reason))
     return seen
