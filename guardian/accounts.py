@@ -6,14 +6,22 @@ their SHA-256, so a copy of the database opens no session. Time comes from the i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import hmac
+import math
+import os
 import re
 import secrets
-from collections import deque
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -27,8 +35,13 @@ SESSION_LIFETIME = timedelta(days=14)
 TOKEN_PREFIX = "gdn_"  # noqa: S105 - a prefix, not a secret
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
+#: Hashes computed at once: one core is left to the event loop (a hash uses one for ~150 ms).
+HASH_CONCURRENCY = max(1, (os.cpu_count() or 2) - 1)
+#: How much the hashing threads give way to the event loop (nice(1) niceness; 19 is the most).
+HASH_NICENESS = 10
 
 _hasher = PasswordHasher()
+T = TypeVar("T")
 
 
 @functools.cache
@@ -37,6 +50,47 @@ def _dummy_hash() -> str:
     the answer time does not tell which usernames exist. Made on first use: a hash costs about a
     second, which every command would otherwise pay at import."""
     return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verified(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _dummy_hash(), password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _yield_cpu() -> None:
+    """Lower this worker thread's priority (Linux: a thread is a task of its own)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+
+
+class PasswordHashing:
+    """argon2 off the event loop, in its own worker threads, at most `concurrency` at a time.
+
+    A hash takes about 150 ms of CPU: on the event loop, every login would stop ingest, the
+    timer and every page for that long, and a few parallel logins for seconds. argon2 releases
+    the GIL, so the loop keeps answering while a thread hashes; the threads also run at a
+    lower priority, so that on a small machine the loop gets the CPU first.
+    """
+
+    def __init__(self, concurrency: int = HASH_CONCURRENCY) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="argon2", initializer=_yield_cpu
+        )
+
+    async def _run(self, work: Callable[..., T], *args: str | None) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def hash(self, password: str) -> str:
+        return await self._run(_hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether `password` matches; with no hash (no such user), a check that costs as much."""
+        return await self._run(_verified, password_hash, password)
 
 
 #: The form field that carries a session's CSRF token (the API takes the X-CSRF-Token header).
@@ -69,12 +123,27 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+@contextlib.contextmanager
+def _using(hashing: PasswordHashing | None) -> Iterator[PasswordHashing]:
+    """`hashing`, or threads of its own for one command (`guardian user add`)."""
+    if hashing is not None:
+        yield hashing
+        return
+    own = PasswordHashing()
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 async def add_user(
-    household_id: str, username: str, password: str, now: datetime, *, member: str | None = None
+    household_id: str,
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    member: str | None = None,
+    hashing: PasswordHashing | None = None,
 ) -> User:
     """A login for a guardian; a child (by `member`, or whose id is the username) is refused."""
     if not USERNAME.fullmatch(username):
@@ -95,11 +164,13 @@ async def add_user(
         raise AccountError(f"{linked.slug!r} is a child: children have no admin access")
     if await User.filter(household_id=household_id, username=username).exists():
         raise AccountError(f"the user {username!r} already exists")
+    with _using(hashing) as threads:
+        password_hash = await threads.hash(password)
     try:
         return await User.create(
             household_id=household_id,
             username=username,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             member=linked,
             created_at=now,
         )
@@ -107,17 +178,16 @@ async def add_user(
         raise AccountError(f"the user {username!r} already exists") from None
 
 
-async def check_password(household_id: str, username: str, password: str) -> User | None:
+async def check_password(
+    household_id: str, username: str, password: str, hashing: PasswordHashing | None = None
+) -> User | None:
     user = await User.get_or_none(household_id=household_id, username=username)
-    try:
-        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return None
-    if user is None:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-        await user.save(update_fields=["password_hash"])
+    with _using(hashing) as threads:
+        if not await threads.verify(user.password_hash if user else None, password):
+            return None
+        if user is not None and _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = await threads.hash(password)
+            await user.save(update_fields=["password_hash"])
     return user
 
 
@@ -195,34 +265,61 @@ def same_token(expected: str | None, given: str | None) -> bool:
 
 @dataclass
 class LoginLimiter:
-    """At most `attempts` failed logins per `window`, per client address and per username."""
+    """At most `attempts` logins tried per `window`, per username and per client address.
+
+    An attempt is counted when it starts, before its password is checked (`take`): parallel
+    guesses cannot all pass the limit while the first ones are still being verified. A login
+    that succeeds gives its own attempt back and forgets its username's failures. Memory is
+    bounded: past `max_keys`, the keys tried longest ago are forgotten, one at a time.
+    """
 
     attempts: int = 5
     window: timedelta = timedelta(minutes=15)
-    _failures: dict[str, deque[datetime]] = field(default_factory=dict)
+    max_keys: int = 10_000
+    _tries: OrderedDict[str, deque[datetime]] = field(default_factory=OrderedDict)
+
+    def take(self, keys: tuple[str, ...], now: datetime) -> int:
+        """Count an attempt for each of `keys` and answer 0; or, when one of them has used up
+        its attempts, count nothing and answer the seconds until it may try again."""
+        wait = self.retry_after(keys, now)
+        if wait:
+            return wait
+        for key in keys:
+            tries = self._tries.pop(key, None) or deque()
+            tries.append(now)
+            self._tries[key] = tries  # now the most recently tried
+        while len(self._tries) > self.max_keys:
+            self._tries.popitem(last=False)
+        return 0
 
     def retry_after(self, keys: tuple[str, ...], now: datetime) -> int:
-        """Seconds until one of `keys` may try again; 0 if none is limited."""
+        """Seconds until all of `keys` may try again; 0 if none is limited."""
         wait = 0.0
         for key in keys:
             recent = self._recent(key, now)
             if len(recent) >= self.attempts:
                 wait = max(wait, (recent[0] + self.window - now).total_seconds())
-        return max(int(wait) + 1, 1) if wait > 0 else 0
+        return max(math.ceil(wait), 1) if wait > 0 else 0
 
-    def failed(self, keys: tuple[str, ...], now: datetime) -> None:
+    def succeeded(self, keys: tuple[str, ...], taken_at: datetime, *, forget: str) -> None:
+        """The attempt taken at `taken_at` succeeded: it no longer counts, and neither do the
+        earlier failures of the key `forget` (the username, whose password was just proven)."""
         for key in keys:
-            self._recent(key, now).append(now)
-
-    def succeeded(self, keys: tuple[str, ...]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
+            tries = self._tries.get(key)
+            if key == forget or not tries:
+                self._tries.pop(key, None)
+                continue
+            with contextlib.suppress(ValueError):  # already forgotten (evicted, expired)
+                tries.remove(taken_at)
+            if not tries:
+                del self._tries[key]
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        recent = self._failures.setdefault(key, deque())
-        while recent and now - recent[0] >= self.window:
-            recent.popleft()
-        if not recent and len(self._failures) > 10_000:  # bounded memory under a spray
-            self._failures.clear()
-            recent = self._failures.setdefault(key, deque())
-        return recent
+        tries = self._tries.get(key)
+        if tries is None:
+            return deque()
+        while tries and now - tries[0] >= self.window:
+            tries.popleft()
+        if not tries:
+            del self._tries[key]
+        return tries

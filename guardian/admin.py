@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from guardian import privacy
 from guardian.accounts import Principal
 from guardian.app import Guardian
 from guardian.household import HouseholdView, MemberView
@@ -86,10 +87,8 @@ class Admin:
         return member
 
     def level_for(self, member: MemberView) -> Level:
-        """How much the signed-in guardian sees of `member`'s notifications."""
-        if self.principal.member == member.id:
-            return member.policy.content
-        return member.policy.guardian_view
+        """How much the signed-in guardian sees of `member`'s notifications (guardian.privacy)."""
+        return privacy.level_for(self.principal.member, member)
 
     @asynccontextmanager
     async def audited(self, action: str, target: str) -> AsyncIterator[Change]:

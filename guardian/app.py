@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from guardian import household as household_store
 from guardian import metrics as prometheus
 from guardian import transfer
-from guardian.accounts import LoginLimiter
+from guardian.accounts import LoginLimiter, PasswordHashing
 from guardian.clock import Clock, SystemClock
 from guardian.database import STORAGE_ERRORS, StorageUnavailable, StorageWatch, opened
 from guardian.delivery import AppriseSender, Deliverer, Sender
@@ -62,6 +62,7 @@ class Guardian:
     events: Events = field(default_factory=Events)
     session: aiohttp.ClientSession | None = None
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    hashing: PasswordHashing = field(default_factory=PasswordHashing)
     supervisor: Supervisor | None = None
     writer: Writer[Outcome] | None = None
     storage: StorageWatch | None = None
@@ -189,7 +190,12 @@ def create_app(
 
     setup_admin(app)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_hashing)
     return app
+
+
+async def _close_hashing(app: web.Application) -> None:
+    app[GUARDIAN].hashing.close()
 
 
 async def _close_streams(app: web.Application) -> None:

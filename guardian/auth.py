@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
+from yarl import URL
 
 from guardian import accounts
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
@@ -23,6 +24,7 @@ from guardian.app import GUARDIAN
 from guardian.dashboard import error_page, render
 from guardian.ingest import error_response
 from guardian.models import User
+from guardian.proxies import client_address, limit_key
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             return response
         if path in BACKGROUND_PATHS:
             return error_response(401, "unauthorized", "the session has ended")
-        target = path if request.method in SAFE_METHODS else "/"
+        target = request.path_qs if request.method in SAFE_METHODS else "/"
         raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
     if request.method not in SAFE_METHODS and principal.via == "session":
         given = request.headers.get(CSRF_HEADER)
@@ -100,10 +102,29 @@ def _secure(request: web.Request) -> bool:
 
 
 def _local(target: str | None) -> str:
-    """Only a path on this site: a login link must not send anyone elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: a login link must not send anyone elsewhere.
+
+    The check is made on the location as the redirect will send it: aiohttp passes it through
+    yarl, which drops tabs and line breaks (`/<TAB>/evil.example` becomes `//evil.example`).
+    Browsers read a backslash as a slash, so none is let through either.
+    """
+    if not target or "\\" in target:
         return "/"
-    return target
+    try:
+        location = URL(target)
+    except ValueError:
+        return "/"
+    sent = str(location)
+    if (
+        location.is_absolute()
+        or location.scheme
+        or not sent.startswith("/")
+        or sent.startswith("//")
+        or "\\" in sent
+        or str(URL(sent)) != sent  # what the browser gets is exactly what was checked
+    ):
+        return "/"
+    return sent
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -153,9 +174,15 @@ async def login(request: web.Request) -> web.StreamResponse:
             request, status=403, error="The form expired. Please try again.", username=username
         )
     now = guardian.clock.now()
-    keys = (f"address:{request.remote}", f"user:{username.lower()}")
-    wait = guardian.login_limiter.retry_after(keys, now)
+    client = client_address(
+        request.remote, request.headers, guardian.settings.server.trusted_proxies
+    )
+    user_key = f"user:{username.lower()[:64]}"
+    keys = (f"address:{limit_key(client)}", user_key)
+    # Counted now, before the password is checked: parallel guesses all count.
+    wait = guardian.login_limiter.take(keys, now)
     if wait:
+        log.warning("login for %r from %s refused: too many attempts", username[:64], client)
         response = await _login_form(
             request,
             status=429,
@@ -164,14 +191,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    user = await accounts.check_password(guardian.household().id, username, password)
+    user = await accounts.check_password(
+        guardian.household().id, username, password, guardian.hashing
+    )
     if user is None:
-        guardian.login_limiter.failed(keys, now)
-        log.warning("failed login for %r from %s", username[:64], request.remote)
+        log.warning("failed login for %r from %s", username[:64], client)
         return await _login_form(
             request, status=401, error="Wrong username or password.", username=username
         )
-    guardian.login_limiter.succeeded(keys)
+    guardian.login_limiter.succeeded(keys, now, forget=user_key)
     token, _ = await accounts.open_session(user, now)
     log.info("%s logged in", user.username)
     response = web.HTTPSeeOther(_local(str(form.get("next", "/"))))

@@ -17,10 +17,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import apprise
 
+from guardian.channels import CONSOLE_FILE, refusal
 from guardian.clock import Clock, sleep_or
 from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
@@ -128,6 +130,10 @@ class AppriseSender:
         return self._objects[url]
 
     async def send(self, url: str, message: Message) -> ChannelResult:
+        # Checked again here: a channel stored before a rule existed is refused too.
+        refused = refusal(url)
+        if refused is not None:
+            return ChannelResult(MISCONFIGURED, f"refused: {refused}")
         instance = self._apprise(urgent_url(url) if message.urgent else url)
         if instance is None:
             return ChannelResult(MISCONFIGURED, "Apprise does not understand this URL")
@@ -484,11 +490,13 @@ async def release_stale_claims(now: datetime, lease: timedelta) -> int:
 def console_channel(
     body: str, title: str, notify_type: str, meta: dict[str, Any], *args: Any, **kwargs: Any
 ) -> bool:
-    """`console://` prints each delivery; `console://?file=var/deliveries.log` also appends it."""
+    """`console://` prints each delivery; `console://?file=var/deliveries.log` also appends it
+    to var/deliveries.log, its one fixed place (guardian.channels refuses any other file)."""
     block = f"── {title} ──\n{body}\n"
     print(block, flush=True)
-    path = (meta.get("qsd") or {}).get("file")
-    if path:
-        with open(path, "a", encoding="utf-8") as out:
+    if (meta.get("qsd") or {}).get("file") == CONSOLE_FILE:
+        log_file = Path(CONSOLE_FILE)
+        log_file.parent.mkdir(exist_ok=True)
+        with log_file.open("a", encoding="utf-8") as out:
             out.write(block + "\n")
     return True

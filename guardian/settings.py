@@ -41,6 +41,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as EnvParseError
 
+from guardian import channels, proxies
 from guardian.durations import format_duration, parse_duration
 from guardian.windows import QuietWindow, parse_days
 
@@ -135,6 +136,10 @@ class ServerSettings(_Strict):
     shutdown_timeout: ShortWait = timedelta(seconds=10)
     #: No request waits longer: past it, 503 with Retry-After and nothing half-stored.
     request_timeout: ShortWait = timedelta(seconds=30)
+    #: Peers whose `X-Forwarded-For`/`Forwarded` is believed (addresses or CIDR networks).
+    trusted_proxies: list[Annotated[str, AfterValidator(proxies.network)]] = Field(
+        [], max_length=100
+    )
 
 
 class DatabaseSettings(_Strict):
@@ -187,14 +192,23 @@ class HouseholdSettings(_Strict):
         return ZoneInfo(self.timezone)
 
 
+def _safe_channel(url: SecretStr) -> SecretStr:
+    reason = channels.refusal(url.get_secret_value())
+    if reason is not None:
+        raise ValueError(reason)
+    return url
+
+
+#: An Apprise URL that reaches a person, and nothing on this server (guardian.channels).
+Channel = Annotated[SecretStr, Field(max_length=MAX_CHANNEL_URL), AfterValidator(_safe_channel)]
+
+
 class MemberSettings(_Strict):
     id: Slug
     name: Name
     role: Literal["guardian", "child"]
     policy: str | None = None
-    channels: list[Annotated[SecretStr, Field(max_length=MAX_CHANNEL_URL)]] = Field(
-        [], max_length=MAX_CHANNELS
-    )
+    channels: list[Channel] = Field([], max_length=MAX_CHANNELS)
 
 
 class ContactSettings(_Strict):

@@ -19,6 +19,11 @@ MAX_GROUPS = 8
 TITLE_CHARS = 60  # what a lock screen shows without cutting
 LEVELS = ("counts", "senders", "preview")
 
+#: How a breakthrough in quiet hours and a burst's last notice say so; guardian.privacy reads
+#: them back from what was sent when it renders a delivery again at a viewer's level.
+BROKE_QUIET = "Broke through quiet hours"
+BURST_OVER = " (burst over)"
+
 INFO = "info"
 URGENT = "warning"  # Apprise's NotifyType for what must be seen now
 TEXT = "text"
@@ -361,7 +366,7 @@ def render_breakthrough(item: Item, level: str, reason: str, *, quiet: bool = Tr
     """A notification sent at once, marked urgent, saying why it broke through."""
     why = reason_at_level(reason, level)
     # Outside quiet hours it may have broken through a burst, or nothing at all.
-    broke = f"Broke through quiet hours: {why}." if quiet else f"Sent at once: {why}."
+    broke = f"{BROKE_QUIET}: {why}." if quiet else f"Sent at once: {why}."
     if level == "counts":
         return Rendered("Urgent message", f"You have 1 urgent message. {broke}", URGENT)
     who = _who(item)
@@ -384,7 +389,7 @@ def render_burst_notice(
     """Messages folded into one contact's burst, from `first` to `last`."""
     _check(level)
     span = _span(first, last, zone)
-    over = " (burst over)" if final else ""
+    over = BURST_OVER if final else ""
     if level == "counts":
         return Rendered("More messages", f"{_more(count)} from 1 person, {span}{over}.")
     name = _flat(label)

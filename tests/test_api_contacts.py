@@ -24,8 +24,17 @@ def sent_by(sender: dict[str, str]) -> dict[str, Any]:
 BURSTS = '[policies.school-night.burst]\nlimit = 5\nper = "10m"\nnotice_every = "15m"\n'
 
 
-async def _start(write_settings: Any, start_guardian: Any, now: Any = WEDNESDAY_EVENING) -> Any:
-    running = await start_guardian(write_settings(extra=BURSTS), now)
+async def _start(
+    write_settings: Any,
+    start_guardian: Any,
+    now: Any = WEDNESDAY_EVENING,
+    guardian_view: str = "senders",
+) -> Any:
+    """The test household, with guardians seeing who writes to Mia (or `guardian_view`)."""
+    settings = write_settings(extra=BURSTS)
+    policy = settings.policies["school-night"].model_copy(update={"guardian_view": guardian_view})
+    settings = settings.model_copy(update={"policies": {"school-night": policy}})
+    running = await start_guardian(settings, now)
     return running, await admin_client(running)
 
 
@@ -43,10 +52,22 @@ async def test_list_and_get(write_settings: Any, start_guardian: Any) -> None:
                 "addresses": SOPHIE,
                 "notifications": 1,
             }
-        ]
+        ],
+        "uncounted": [],
     }
     one = await admin.get("/contacts/sophie")
     assert (await one.json())["notifications"] == 1
+
+
+async def test_at_counts_a_contacts_number_does_not_tell_who_wrote(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running, admin = await _start(write_settings, start_guardian, guardian_view="counts")
+    assert (await running.post(message(1))).status == 202
+    listed = await (await admin.get("/contacts")).json()
+    assert [c["notifications"] for c in listed["items"]] == [0]
+    assert listed["uncounted"] == ["mia"]  # Sam is the guardian who asks: his own count
+    assert (await (await admin.get("/contacts/sophie")).json())["notifications"] == 0
     for path in ("/contacts/nobody", "/contacts/%00%ff", "/contacts/..%2f"):
         missing = await admin.get(path)
         assert missing.status == 404, path

@@ -179,6 +179,28 @@ async def test_channels_are_added_tested_and_removed(
         refused = await answers.json(await admin.post("/members/mia/channels", {"url": wrong}), 422)
         assert refused["fields"] == {"url": "not an Apprise URL Guardian can send to"}
     assert not [r for r in caplog.records if PASSWORD in r.getMessage()]
+    # A channel never reads or writes the server's files, nor runs anything there.
+    for touching, reason in (
+        (
+            "console://?file=/home/guardian/.bashrc",
+            "console:// writes only to var/deliveries.log "
+            "(console://?file=var/deliveries.log), no other file",
+        ),
+        ("macosx://", "macosx:// runs a program on the server"),
+        (
+            f"json://guardian:{PASSWORD}@127.0.0.1:9/x?attach=/etc/passwd",
+            "attach= adds attachments: a channel sends messages, never files",
+        ),
+    ):
+        refused = await answers.json(
+            await admin.post("/members/mia/channels", {"url": touching}), 422
+        )
+        assert refused == {
+            "error": "invalid",
+            "detail": f"url: {reason}",
+            "fields": {"url": reason},
+        }
+    assert len(running.guardian.household().members["mia"].channels) == 3
     await answers.json(await admin.post("/members/mia/channels", {"url": "console://"}), 201)
 
     for bad in ("9", "x", "-1", "²", "1.0"):

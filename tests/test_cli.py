@@ -66,6 +66,22 @@ def test_check_lists_every_error_by_path(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_check_refuses_a_channel_that_touches_the_server(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        settings_toml(
+            tmp_path / "g.db",
+            mia_channels=["console://?file=/home/guardian/.profile"],
+            sam_channels=["macosx://"],
+        )
+    )
+    result = guardian("check", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "members[0].channels[0]: console:// writes only to var/deliveries.log" in result.stderr
+    assert "members[1].channels[0]: macosx:// runs a program on the server" in result.stderr
+    assert ".profile" not in result.stderr  # a channel URL is a secret: never echoed
+
+
 def test_serve_refuses_a_missing_file_and_says_so(tmp_path: Path) -> None:
     result = guardian("serve", "--config", str(tmp_path / "absent.toml"), cwd=tmp_path)
     assert result.returncode == 2

@@ -280,6 +280,37 @@ addresses = ["{address}"]
             ["server.port: Input should be less than or equal to 65535"],
         ),
         (
+            "a channel that appends every delivery to a shell start-up file",
+            edited(
+                (
+                    'channels = ["json://127.0.0.1:9/mia"]',
+                    'channels = ["json://127.0.0.1:9/mia", "console://?file=/home/g/.bashrc"]',
+                )
+            ),
+            [
+                "members[0].channels[1]: console:// writes only to var/deliveries.log "
+                "(console://?file=var/deliveries.log), no other file"
+            ],
+        ),
+        (
+            "a channel that reads a template from the server's files",
+            edited(
+                (
+                    'channels = ["json://127.0.0.1:9/mia"]',
+                    'channels = ["discord://123456/abcdefg?template=/etc/passwd"]',
+                )
+            ),
+            [
+                "members[0].channels[0]: template= names a file on the server: a channel "
+                "never reads the server's files"
+            ],
+        ),
+        (
+            "a trusted proxy given by its name",
+            edited(("port = 8080", 'port = 8080\ntrusted_proxies = ["::1", "nginx"]')),
+            ["server.trusted_proxies[1]: not an IP address or network: 'nginx'"],
+        ),
+        (
             "a misspelt table",
             edited(("[server]", "[servr]")),
             ["servr: Extra inputs are not permitted"],

@@ -304,6 +304,27 @@ async def test_a_bad_file_lists_every_error_by_path_and_changes_nothing(tmp_path
         assert (await Household.get(id="home")).revision == 1
 
 
+async def test_import_refuses_a_channel_that_touches_the_server(tmp_path: Path) -> None:
+    settings = rich_settings(tmp_path)
+    async with opened(settings.database.url):
+        await import_household(household_data(settings), NOW, "test")
+        before = await exported()
+        data = tomllib.loads(before)
+        index = {m["id"]: n for n, m in enumerate(data["members"])}
+        mia, sam = data["members"][index["mia"]], data["members"][index["sam"]]
+        mia["channels"].append("console://?file=/var/lib/guardian/.ssh/rc")
+        sam["channels"] = ["mailto://u:p@example.org?pgpprv=/root/key.asc"]
+        with pytest.raises(SettingsError) as refused:
+            await import_household(data, NOW, "test")
+        assert sorted(refused.value.errors) == [
+            f"members[{index['mia']}].channels[2]: console:// writes only to "
+            "var/deliveries.log (console://?file=var/deliveries.log), no other file",
+            f"members[{index['sam']}].channels[0]: pgpprv= names a file on the server: a "
+            "channel never reads the server's files",
+        ]
+        assert await exported() == before
+
+
 async def test_import_writes_an_audit_entry_without_secrets(tmp_path: Path) -> None:
     settings = rich_settings(tmp_path)
     async with opened(settings.database.url):

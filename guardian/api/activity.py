@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, Field
 
+from guardian import privacy
 from guardian.admin import Admin, AdminError
 from guardian.api import Call, Endpoints
 from guardian.durations import format_duration
@@ -20,7 +21,7 @@ from guardian.household import HouseholdView, MemberView
 from guardian.models import Notification
 from guardian.policy import REPEATED
 from guardian.settings import Level, PolicySettings
-from guardian.summary import BreakthroughNote, ChildActivity, Item, render_report
+from guardian.summary import BreakthroughNote, ChildActivity, Item, render_forward, render_report
 from guardian.summary import Episode as ReportEpisode
 from guardian.windows import DAY_LABELS, Ambiguity, Interval, occurrences, resolve_local
 
@@ -128,6 +129,10 @@ class Transparency(BaseModel):
     example_report: str | None = Field(
         description="a guardian's report at this level, from made-up data; none without reports"
     )
+    example_on_the_dashboard: str = Field(
+        description="a made-up message passed on to the child, as guardians see it on the "
+        "dashboard, shown by the function that shows them the real ones"
+    )
     breakthrough: BreakthroughRules
     storm: str | None
     retention_days: int
@@ -205,6 +210,10 @@ def _what_guardians_see(policy: PolicySettings) -> list[str]:
             f"If {storm.count} messages come from one person within {spoken(storm.within)} "
             f"during quiet hours, your guardians are told at once, {who}, once per storm."
         )
+    sentences.append(
+        "On the dashboard, your guardians see the same of the messages waiting for you and of "
+        f"what Guardian sent you: {privacy.ON_THE_DASHBOARD[policy.guardian_view]}."
+    )
     if policy.guardian_view == "preview":
         sentences.append("Your guardians never see more than this.")
     else:
@@ -298,6 +307,18 @@ def example_report(child: MemberView, view: HouseholdView) -> str:
     return f"{rendered.title}\n\n{rendered.body}"
 
 
+def dashboard_example(child: MemberView, view: HouseholdView) -> str:
+    """A made-up message passed on to the child, as their guardians see it among the
+    deliveries, by the function that shows them the real ones (guardian.privacy)."""
+    zone = view.zone
+    at = datetime.combine(EXAMPLE_DAY, time(16, 5), tzinfo=zone)
+    item = Item("sms:alex", "Alex", "sms", "did you finish the maths homework?", at)
+    sent = render_forward(item, child.policy.content)
+    level = privacy.delivery_level(None, child)
+    seen = privacy.shown(privacy.Sent("forward", sent.title, sent.body), level, [item], zone)
+    return f"{seen.title}\n{seen.body}"
+
+
 async def transparency(admin: Admin, member_id: str) -> Transparency:
     """What a child's guardians see about them, and when, from the child's real policy."""
     member = admin.member(member_id)
@@ -320,6 +341,7 @@ async def transparency(admin: Admin, member_id: str) -> Transparency:
         guardian_view=policy.guardian_view,
         what_guardians_see=_what_guardians_see(policy),
         example_report=example_report(member, admin.view) if policy.report else None,
+        example_on_the_dashboard=dashboard_example(member, admin.view),
         breakthrough=_breakthrough(admin.view, policy),
         storm=_storm(policy),
         retention_days=policy.retention,

@@ -22,7 +22,7 @@ from guardian import senders
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.contacts import canonical
-from guardian.household import ContactView, HouseholdView
+from guardian.household import ContactView, HouseholdView, MemberView
 from guardian.models import Contact, Episode, Notification
 from guardian.settings import Slug
 
@@ -103,19 +103,39 @@ class ContactOut(BaseModel):
     name: str
     trust: Trust
     addresses: list[str]
-    notifications: int = Field(description="Notifications stored from this contact.")
+    notifications: int = Field(
+        description="Notifications stored from this contact, to the members whose privacy "
+        "level lets the signed-in guardian see who wrote to them."
+    )
 
 
 class ContactList(BaseModel):
     items: list[ContactOut]
+    uncounted: list[str] = Field(
+        [],
+        description="Members whose notifications the counts leave out: their privacy level "
+        "(counts) does not let the signed-in guardian see who writes to them.",
+    )
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-async def _counts(view: HouseholdView) -> dict[int, int]:
+def _uncounted(admin: Admin) -> list[MemberView]:
+    """Members whose privacy level hides who writes to them from the signed-in guardian: at
+    `counts` not even a contact's number of notifications may tell."""
+    return [m for m in admin.view.members.values() if admin.level_for(m) == "counts"]
+
+
+async def _counts(admin: Admin) -> dict[int, int]:
+    """Notifications per contact, to the members whose senders the guardian may see."""
+    view = admin.view
+    hidden = {m.pk for m in _uncounted(admin)}
+    visible = [m.pk for m in view.members.values() if m.pk not in hidden]
     rows = (
-        await Notification.filter(household_id=view.id, contact_id__isnull=False)
+        await Notification.filter(
+            household_id=view.id, contact_id__isnull=False, member_id__in=visible
+        )
         .annotate(n=Count("id"))
         .group_by("contact_id")
         .values_list("contact_id", "n")
@@ -136,9 +156,12 @@ def _out(contact: ContactView, counts: dict[int, int]) -> ContactOut:
 
 async def contact_list(admin: Admin) -> ContactList:
     view = admin.view
-    counts = await _counts(view)
+    counts = await _counts(admin)
     contacts = sorted(view.contacts.values(), key=lambda c: (c.name.casefold(), c.id))
-    return ContactList(items=[_out(c, counts) for c in contacts])
+    return ContactList(
+        items=[_out(c, counts) for c in contacts],
+        uncounted=sorted(m.id for m in _uncounted(admin)),
+    )
 
 
 def _contact(admin: Admin, contact_id: str) -> ContactView:
@@ -150,7 +173,7 @@ def _contact(admin: Admin, contact_id: str) -> ContactView:
 
 async def contact_out(admin: Admin, contact_id: str) -> ContactOut:
     contact = _contact(admin, contact_id)
-    return _out(contact, await _counts(admin.view))
+    return _out(contact, await _counts(admin))
 
 
 # --- changing --------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The admin API: deliveries, what was sent to whom and how it went, and retrying a failed one.
 
-A delivery is shown exactly as it was handed to Apprise (title, body, Markdown body), with each
+A delivery is shown as it was handed to Apprise (title, body, Markdown body) as far as the
+signed-in guardian may see it, and otherwise at the member's privacy level (guardian.privacy:
+a guardian's own deliveries in full, another member's at their `guardian_view`), with each
 channel in its privacy form and its own result. Errors pass through the log redactor as well:
 they are built from privacy-form URLs, and must stay secret-free even if that ever changes.
 The details of the channels themselves are stored in privacy form only.
@@ -20,6 +22,7 @@ from guardian.api import Call, Endpoints
 from guardian.delivery import SUCCESS, channel_id, privacy_url
 from guardian.logs import redact
 from guardian.models import Delivery
+from guardian.privacy import Seen, Shown, seen_deliveries
 
 endpoints = Endpoints("deliveries")
 
@@ -46,6 +49,10 @@ class DeliveryOut(BaseModel):
     id: int
     member: str
     kind: str
+    shown_at: Shown = Field(
+        description="`sent`: title and body as sent; otherwise the member's privacy level "
+        "they are shown at (a guardian sees another member's deliveries at its guardian_view)"
+    )
     title: str
     body: str
     body_markdown: str | None
@@ -99,7 +106,14 @@ def _states(delivery: Delivery, member_channels: tuple[str, ...]) -> list[dict[s
     return list(states.values())
 
 
-def delivery_out(admin: Admin, delivery: Delivery) -> DeliveryOut:
+def _member_id(admin: Admin, delivery: Delivery) -> str:
+    member_pk: int = delivery.member_id  # type: ignore[attr-defined]
+    member = next((m for m in admin.view.members.values() if m.pk == member_pk), None)
+    return member.id if member else str(member_pk)
+
+
+def delivery_out(admin: Admin, delivery: Delivery, seen: Seen) -> DeliveryOut:
+    """`delivery` as the signed-in guardian sees it (`seen`, from guardian.privacy)."""
     member_pk: int = delivery.member_id  # type: ignore[attr-defined]
     member = next((m for m in admin.view.members.values() if m.pk == member_pk), None)
     states = _states(delivery, member.channels if member else ())
@@ -109,9 +123,10 @@ def delivery_out(admin: Admin, delivery: Delivery) -> DeliveryOut:
         id=delivery.id,
         member=member.id if member else str(member_pk),
         kind=delivery.kind,
-        title=delivery.title,
-        body=delivery.body,
-        body_markdown=delivery.body_markdown,
+        shown_at=seen.shown_at,
+        title=seen.title,
+        body=seen.body,
+        body_markdown=seen.body_markdown,
         notify_type=delivery.notify_type,
         status=delivery.status,
         attempts=delivery.attempts,
@@ -152,7 +167,12 @@ async def delivery_list(admin: Admin, query: DeliveryQuery) -> DeliveryList:
     if query.before_id is not None:
         rows = rows.filter(id__lt=query.before_id)
     found = await rows.order_by("-id").limit(query.limit)
-    return DeliveryList(items=[delivery_out(admin, d) for d in found])
+    return DeliveryList(items=await _seen(admin, found))
+
+
+async def _seen(admin: Admin, deliveries: list[Delivery]) -> list[DeliveryOut]:
+    seen = await seen_deliveries(admin.view, admin.principal.member, deliveries)
+    return [delivery_out(admin, d, s) for d, s in zip(deliveries, seen, strict=True)]
 
 
 async def _delivery(admin: Admin, delivery_id: str) -> Delivery:
@@ -165,7 +185,8 @@ async def _delivery(admin: Admin, delivery_id: str) -> Delivery:
 
 
 async def delivery_detail(admin: Admin, delivery_id: str) -> DeliveryOut:
-    return delivery_out(admin, await _delivery(admin, delivery_id))
+    [shown] = await _seen(admin, [await _delivery(admin, delivery_id)])
+    return shown
 
 
 async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
@@ -196,7 +217,7 @@ async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
             raise AdminError(409, "conflict", f"delivery {delivery.id} is no longer failed")
         change.detail = {
             "kind": delivery.kind,
-            "member": delivery_out(admin, delivery).member,
+            "member": _member_id(admin, delivery),
             "attempts_before": delivery.attempts,
             "last_error": _secret_free(delivery.last_error or "", retried),
             "channels": retried,

@@ -12,7 +12,6 @@ messages (`quiet[0].start: not a time`), while its JSON schema says what the API
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import uuid
 from datetime import timedelta
@@ -30,6 +29,7 @@ from pydantic import (
 
 from guardian.admin import Admin, AdminError, invalid, members_of_policy, not_found
 from guardian.api import Call, Endpoints
+from guardian.channels import apprise_silenced, refusal
 from guardian.delivery import (
     SLACK,
     SUCCESS,
@@ -278,21 +278,19 @@ async def update_member(admin: Admin, member_id: str, patch: MemberPatch) -> Mem
 
 def sendable(url: str) -> bool:
     """Whether Apprise can send to `url` (the offline `console://` included)."""
-    # Apprise logs a URL it refuses, whole: a mistyped channel would put its secret in the log.
-    apprise_log = logging.getLogger("apprise")
-    level = apprise_log.level
-    apprise_log.setLevel(logging.CRITICAL + 1)
-    try:
-        return bool(apprise.Apprise().add(url))
-    except Exception:  # a malformed URL can make a service's parser raise
-        return False
-    finally:
-        apprise_log.setLevel(level)
+    with apprise_silenced():
+        try:
+            return bool(apprise.Apprise().add(url))
+        except Exception:  # a malformed URL can make a service's parser raise
+            return False
 
 
 async def add_channel(admin: Admin, member_id: str, url: str) -> MemberOut:
     member = admin.member(member_id)
     url = url.strip()
+    refused = refusal(url)
+    if refused is not None:
+        raise AdminError(422, "invalid", f"url: {refused}", {"url": refused})
     if not sendable(url):
         raise AdminError(422, "invalid", f"url: {NOT_SENDABLE}", {"url": NOT_SENDABLE})
     if url in member.channels:

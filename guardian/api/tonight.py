@@ -1,6 +1,6 @@
 """The admin API: tonight at a glance, and the held notifications, at each member's privacy level.
 
-What a guardian sees of a member follows the household's privacy choices (`Admin.level_for`):
+What a guardian sees of a member follows the household's privacy choices (guardian.privacy):
 at `counts` no sender and no text, at `senders` who but not what, at `preview` the first 80
 characters of what is held.
 """

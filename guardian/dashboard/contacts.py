@@ -85,8 +85,10 @@ async def _page(
         confirmation = CONFIRMATIONS[saved].format(
             name=request.query.get("name", ""), other=request.query.get("other", "")
         )
+    listed = await contact_list(admin)
     context = {
-        "contacts": (await contact_list(admin)).items,
+        "contacts": listed.items,
+        "uncounted": [admin.view.members[m].name for m in listed.uncounted],
         "trust_help": TRUST_HELP,
         "confirmation": confirmation,
         "new": new or {"id": "", "name": "", "addresses": "", "trust": "normal"},

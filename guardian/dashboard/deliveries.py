@@ -1,4 +1,5 @@
-"""Dashboard pages: deliveries, as sent, per channel, and a retry for failed ones."""
+"""Dashboard pages: deliveries, per channel, as sent or at the member's privacy level for
+guardians (guardian.privacy), and a retry for failed ones."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from guardian.api.deliveries import (
     retry_delivery,
 )
 from guardian.dashboard import admin_of, error_page, render
+from guardian.privacy import ON_THE_DASHBOARD
 
 routes = web.RouteTableDef()
 FILTERS = ("member", "status", "kind", "before_id")
@@ -71,6 +73,7 @@ async def _detail(
     member = admin.view.members.get(found.member)
     context = {
         "delivery": found,
+        "privacy_note": ON_THE_DASHBOARD.get(found.shown_at, ""),
         "member_name": member.name if member else found.member,
         "retried": request.query.get("retried") == "1",
         "error": error,

@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 from guardian.models import Notification
 from guardian.signatures import signed_headers
 from tests.browser.conftest import Dashboard, login, screenshot
+from tests.browser.test_flows import api
 from tests.conftest import SECRET, TEST_SECRETS, message
 
 PHONE = {"width": 375, "height": 812}
@@ -49,6 +50,15 @@ async def test_trust_with_the_keyboard_and_merging_two_contacts(
     await expect(page.get_by_role("heading", name="Contacts", level=1)).to_be_visible()
     sophie = page.locator("#contact-sophie")
     await expect(sophie).to_contain_text("sms:+31612345678")
+    # Mia's guardian_view is counts: who writes to her is not counted either.
+    await expect(page.locator("#uncounted")).to_have_text(
+        "Not counted below: messages to Mia. Who writes to them is private at their privacy level."
+    )
+    policy = await (await api(page, dashboard, "GET", "/policies/school-night")).json()
+    spec = {**policy["spec"], "guardian_view": "senders"}
+    assert (await api(page, dashboard, "PUT", "/policies/school-night", spec)).status == 200
+    await page.reload()
+    await expect(page.locator("#uncounted")).to_have_count(0)
 
     # Trust, with the keyboard alone: the select, an arrow key, Tab to Save, Enter.
     trust = page.get_by_label("Trust for Sophie")

@@ -98,3 +98,30 @@ async def test_the_pages_fit_a_phone(
         assert width <= 375, f"{path} is {width}px wide at 375px"
         await screenshot(page, "phone-" + path.strip("/").replace("/", "-"))
     assert page_errors == []
+
+
+async def test_a_channel_that_would_write_the_servers_files_is_refused_with_its_reason(
+    dashboard: Dashboard, browser_page: Page, page_errors: list[str]
+) -> None:
+    page = browser_page
+    await login(page, dashboard.base_url, dashboard.username, dashboard.password)
+    await page.goto(dashboard.url("/members/mia"))
+    for url, reason in (
+        (
+            "console://?file=/home/guardian/.bashrc",
+            "console:// writes only to var/deliveries.log",
+        ),
+        ("discord://123456/abcdefg?template=/etc/passwd", "template= names a file on the server"),
+    ):
+        await page.get_by_label("Add a channel").fill(url)
+        async with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            await page.get_by_role("button", name="Add channel").click()
+        assert (await answer.value).status == 422
+        field = page.get_by_label("Add a channel")
+        await expect(field).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#url-error")).to_contain_text(reason)
+        await expect(field).to_have_value("")  # a channel URL is a secret: never echoed back
+    assert len(dashboard.guardian.household().members["mia"].channels) == 1
+    await screenshot(page, "refused-channel")
+    refused = [e for e in page_errors if "status of 422" not in e]
+    assert refused == []

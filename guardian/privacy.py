@@ -1,0 +1,188 @@
+"""What a viewer is shown of a member's notifications and deliveries: the one privacy rule.
+
+A guardian sees another member's notifications and deliveries at that member's
+`guardian_view`: `counts` (how many and when), `senders` (also who wrote), `preview` (also
+the start of what they wrote). Members see their own notifications at their own `content`
+level, and their own deliveries in full, as sent.
+
+A delivery record keeps what was sent. `shown()` is the one function that turns it into what
+a viewer sees: as sent where that says no more than the viewer may see; otherwise rendered
+again at the viewer's level, from the notifications it covered, by the same renderers that
+made it (guardian.summary). A guardian never sees a delivery at more than it was sent at
+either: the level is the lower of the member's `guardian_view` and `content`. Every page and
+API answer that shows a notification or a delivery asks this module, and the transparency
+page says what guardians see from it, with an example made by `shown()` itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
+
+from guardian.household import HouseholdView, MemberView
+from guardian.models import Delivery, Notification
+from guardian.scheduler import held_item
+from guardian.settings import Level
+from guardian.summary import (
+    BROKE_QUIET,
+    BURST_OVER,
+    LEVELS,
+    Item,
+    Rendered,
+    render_breakthrough,
+    render_burst_notice,
+    render_forward,
+    render_summary,
+)
+
+#: A delivery shown as it was sent: to its own member, or where that is within the level.
+SENT: Final = "sent"
+Shown = Literal["sent", "counts", "senders", "preview"]
+
+#: Deliveries made of a member's own notifications. The others say nothing of the member
+#: they went to: a guardian's report and a storm alert were rendered at each child's
+#: `guardian_view` when they were built, a test send is a fixed sentence.
+OF_NOTIFICATIONS = frozenset({"forward", "breakthrough", "summary", "burst"})
+
+#: What a delivery is called when the notifications it covered are no longer kept.
+_UNKEPT_TITLES = {
+    "forward": "New message",
+    "breakthrough": "Urgent message",
+    "summary": "Summary",
+    "burst": "More messages",
+}
+
+#: What guardians see on the dashboard of a member's messages, by the member's level.
+ON_THE_DASHBOARD: dict[str, str] = {
+    "counts": "how many messages came and when, but not who sent them and not what they said",
+    "senders": "how many messages came, when and from whom (names and group chat titles), "
+    "but not what they said",
+    "preview": "how many messages came, when, from whom, and the first 80 characters of each",
+}
+
+
+def lower(a: Level, b: Level) -> Level:
+    return a if LEVELS.index(a) <= LEVELS.index(b) else b
+
+
+def level_for(viewer: str | None, member: MemberView) -> Level:
+    """How much `viewer` (the member a login belongs to, if any) sees of `member`'s
+    notifications."""
+    if viewer == member.id:
+        return member.policy.content
+    return member.policy.guardian_view
+
+
+def delivery_level(viewer: str | None, member: MemberView | None) -> Shown:
+    """How much `viewer` sees of the deliveries to `member`: their own in full; another's at
+    its `guardian_view`, and never more than was sent (its `content`)."""
+    if member is None:
+        return "counts"
+    if viewer == member.id:
+        return SENT
+    level = lower(member.policy.guardian_view, member.policy.content)
+    return SENT if level == "preview" else level  # nothing sent says more than a preview
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a delivery record keeps."""
+
+    kind: str
+    title: str
+    body: str
+    body_markdown: str | None = None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a viewer is shown of one delivery, and at which level (`sent`: as it was sent)."""
+
+    title: str
+    body: str
+    body_markdown: str | None
+    shown_at: Shown
+
+
+def shown(
+    sent: Sent, level: Shown, covered: Sequence[Item], zone: ZoneInfo, *, reason: str = ""
+) -> Seen:
+    """`sent` as a viewer at `level` sees it; `covered` are the notifications it was made of
+    (their text may be gone: below `preview` it is never needed), `reason` a breakthrough's."""
+    if level == "sent" or sent.kind not in OF_NOTIFICATIONS:
+        return Seen(sent.title, sent.body, sent.body_markdown, SENT)
+    again, markdown = _rendered_again(sent, level, covered, zone, reason)
+    return Seen(again.title, again.body, markdown, level)
+
+
+def _rendered_again(
+    sent: Sent, level: Level, covered: Sequence[Item], zone: ZoneInfo, reason: str
+) -> tuple[Rendered, str | None]:
+    items = sorted(covered, key=lambda i: i.at)
+    if not items:
+        title = _UNKEPT_TITLES.get(sent.kind, "Message")
+        return Rendered(title, "What it said is no longer kept."), None
+    if sent.kind == "forward":
+        return render_forward(items[0], level), None
+    if sent.kind == "breakthrough":
+        quiet = BROKE_QUIET in sent.body
+        return render_breakthrough(items[0], level, reason, quiet=quiet), None
+    if sent.kind == "burst":
+        notice = render_burst_notice(
+            items[-1].sender_label,
+            len(items),
+            items[0].at,
+            items[-1].at,
+            zone,
+            level,
+            final=BURST_OVER in sent.body,
+        )
+        return notice, None
+    markdown = render_summary(items, level, zone, markdown=True).body
+    return render_summary(items, level, zone), markdown if sent.body_markdown else None
+
+
+def _covered_id(delivery: Delivery) -> uuid.UUID | None:
+    """A forward's or breakthrough's notification, named by its dedup key (`kind:member:id`)."""
+    try:
+        return uuid.UUID(delivery.dedup_key.rsplit(":", 1)[-1])
+    except ValueError:
+        return None
+
+
+async def seen_deliveries(
+    view: HouseholdView, viewer: str | None, deliveries: Sequence[Delivery]
+) -> list[Seen]:
+    """What `viewer` is shown of each of `deliveries`, in their order (two queries at most)."""
+    members = {m.pk: m for m in view.members.values()}
+    levels = [
+        delivery_level(viewer, members.get(d.member_id))  # type: ignore[attr-defined]
+        for d in deliveries
+    ]
+    again = [d for d, level in zip(deliveries, levels, strict=True) if level != SENT]
+    singles = {
+        d.id: found
+        for d in again
+        if d.kind in ("forward", "breakthrough") and (found := _covered_id(d)) is not None
+    }
+    rows: dict[uuid.UUID, Notification] = {}
+    if singles:
+        rows = {n.id: n for n in await Notification.filter(id__in=list(singles.values()))}
+    grouped: dict[int, list[Notification]] = defaultdict(list)
+    several = [d.id for d in again if d.kind in ("summary", "burst")]
+    if several:
+        for n in await Notification.filter(delivery_id__in=several).order_by("received_at"):
+            grouped[n.delivery_id].append(n)  # type: ignore[attr-defined]
+    seen = []
+    for delivery, level in zip(deliveries, levels, strict=True):
+        single = rows.get(singles[delivery.id]) if delivery.id in singles else None
+        covered = [single] if single is not None else grouped.get(delivery.id, [])
+        sent = Sent(delivery.kind, delivery.title, delivery.body, delivery.body_markdown)
+        reason = (single.reason or "") if single is not None else ""
+        items = [held_item(n, view) for n in covered]
+        seen.append(shown(sent, level, items, view.zone, reason=reason))
+    return seen
