@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import tomllib
 from collections.abc import Sequence
 from datetime import datetime
@@ -139,7 +140,24 @@ def _serve(args: argparse.Namespace) -> int:
         print=None,
         access_log=None,
     )
+    _exit_without_waiting_for_channels(log)
     return EXIT_OK
+
+
+def _exit_without_waiting_for_channels(log: logging.Logger) -> None:
+    """Everything is stopped and the database closed; a send that Apprise still waits on in a
+    thread (a hanging channel, up to `delivery.timeout`) must not hold up the exit: its claim
+    was released, and the next start sends it again."""
+    waiting = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    if not waiting:
+        return
+    log.info("stopped; not waiting for %d sends still on their way to a channel", len(waiting))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_OK)
 
 
 def masked(settings: Settings, registry: PluginRegistry) -> dict[str, Any]:

@@ -138,6 +138,8 @@ class AppriseSender:
         if instance is None:
             return ChannelResult(MISCONFIGURED, "Apprise does not understand this URL")
         rich = message.markdown is not None and _renders_rich_text(instance)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         result = await instance.async_notify(
             body=message.markdown if rich else message.body,
             title=message.title,
@@ -148,8 +150,10 @@ class AppriseSender:
         status = result.status.name
         if status == "NOMATCH":
             return ChannelResult(status, "no Apprise service matched this channel")
-        if status == TIMEOUT:
-            return ChannelResult(status, "no answer within the timeout")
+        # A service that gave up at its read timeout says only that it failed.
+        timed_out = not result and loop.time() - began >= self._timeout * 0.95
+        if status == TIMEOUT or timed_out:
+            return ChannelResult(TIMEOUT, "no answer within the timeout")
         return ChannelResult(status, "" if result else f"{result.failed_count} service(s) failed")
 
 

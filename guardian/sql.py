@@ -94,6 +94,14 @@ def read_instant(value: Any) -> datetime:
 
 @asynccontextmanager
 async def transaction() -> AsyncIterator[Db]:
-    """A tortoise transaction on the default connection, spoken to in plain SQL."""
+    """A tortoise transaction on the default connection, spoken to in plain SQL.
+
+    On SQLite it takes the write lock first, waiting for it as long as `busy_timeout` allows:
+    a transaction that read first and only then wrote would fail at once ("database is
+    locked") whenever another process (an import, a backup) held the lock at that moment.
+    """
     async with in_transaction() as tx, tx.acquire_connection() as raw:
-        yield Db(raw, tx.capabilities.dialect == "postgres")
+        db = Db(raw, tx.capabilities.dialect == "postgres")
+        if not db.postgres:
+            await db.execute("UPDATE households SET revision = revision WHERE 0")
+        yield db

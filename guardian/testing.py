@@ -124,6 +124,9 @@ class PluginCase:
     stale: Callable[[str, datetime], SignedRequest] | None = None
     #: What the network expects on success (Twilio: 200 with empty TwiML).
     accepted_status: int = 202
+    #: Any body, signed at the given instant as the network signs: lets a fuzz test feed the
+    #: plugin mangled bodies that pass its signature check. None where it cannot be offered.
+    sign: Callable[[bytes, datetime], SignedRequest] | None = None
     #: For signatures over the URL (Twilio): requests reach the plugin with `request.url` on this
     #: origin (`https://guardian.example.org`) or, when it has a path, as exactly this URL plus
     #: the request's path, as behind a reverse proxy. Alternatively the case sets the plugin's

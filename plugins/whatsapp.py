@@ -13,18 +13,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from guardian.plugin import (
+    MAX_MESSAGES,
     BadRequest,
     HookRequest,
     IncomingMessage,
     PluginSettings,
     PushPlugin,
     Received,
+    TooLarge,
     Unauthorized,
     json_object,
     validated,
@@ -161,7 +163,11 @@ class WhatsAppPlugin(PushPlugin[WhatsAppSettings]):
 
 def read_notification(body: bytes) -> list[IncomingMessage]:
     """Every person's message in a (possibly batched) webhook body; statuses yield nothing."""
-    notification = validated(Notification, json_object(body, "a webhook object"))
+    document = json_object(body, "a webhook object")
+    batched = _message_count(document)
+    if batched > MAX_MESSAGES:  # counted before each one is read: reading 12,000 takes seconds
+        raise TooLarge(f"at most {MAX_MESSAGES} messages per request, got {batched}")
+    notification = validated(Notification, document)
     messages = []
     for entry in notification.entry:
         for change in entry.changes:
@@ -174,6 +180,20 @@ def read_notification(body: bytes) -> list[IncomingMessage]:
                 if message.type not in IGNORED_TYPES
             ]
     return messages
+
+
+def _message_count(document: dict[str, Any]) -> int:
+    """How many messages a body carries, read leniently (validation says what is wrong)."""
+
+    def items(value: Any, key: str) -> list[Any]:
+        found = value.get(key) if isinstance(value, dict) else None
+        return found if isinstance(found, list) else []
+
+    return sum(
+        len(items(change.get("value") if isinstance(change, dict) else None, "messages"))
+        for entry in items(document, "entry")
+        for change in items(entry, "changes")
+    )
 
 
 def _incoming(message: Message, name: str | None) -> IncomingMessage:

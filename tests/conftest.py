@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import textwrap
 import uuid
@@ -23,6 +24,7 @@ from aiosmtpd.controller import Controller
 
 from guardian.app import GUARDIAN, Guardian, create_app
 from guardian.clock import VirtualClock
+from guardian.database import SCHEMA_CACHE_ENV
 from guardian.logs import TEXT_FORMAT, RedactingFormatter
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
@@ -36,6 +38,30 @@ AMSTERDAM = "Europe/Amsterdam"
 
 #: Every secret the tests configure; no log line the suite produces may contain one.
 TEST_SECRETS = (SECRET, TOKEN, SECRET.removeprefix("whsec_"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def schema_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every new SQLite database of the run (in-process and in `guardian serve` subprocesses) is
+    a copy of one freshly migrated schema, instead of running every migration again."""
+    folder = tmp_path_factory.mktemp("schema")
+    before = os.environ.get(SCHEMA_CACHE_ENV)
+    os.environ[SCHEMA_CACHE_ENV] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(SCHEMA_CACHE_ENV, None)
+    else:
+        os.environ[SCHEMA_CACHE_ENV] = before
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One throwaway PostgreSQL cluster for the whole run (tests.pg); each test makes its own
+    database in it with `postgres.create_database()`."""
+    from tests.pg import cluster
+
+    with cluster() as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

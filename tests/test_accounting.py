@@ -5,17 +5,23 @@ alerts, and no delivery carries text beyond its privacy level."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from guardian.app import GUARDIAN, INGEST, create_app
+from guardian.clock import VirtualClock
+from guardian.delivery import RecordingSender
+from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
-from guardian.plugin import PluginRegistry
-from guardian.settings import PolicySettings, Settings, load_settings
-from guardian.simulate import Event, replay
+from guardian.plugin import HookError, PluginRegistry
+from guardian.settings import DatabaseSettings, PolicySettings, Settings, load_settings
+from guardian.simulate import Event, replay, run_until
 from guardian.webhook_format import WebhookMessage
 from guardian.windows import quiet_interval_at
 from tests.conftest import settings_toml
@@ -133,3 +139,99 @@ async def test_every_notification_is_accounted_for_once(
         for delivery in deliveries.values():
             shown = delivery.title + delivery.body + (delivery.body_markdown or "")
             assert not re.search(r"zq\d{4}xv", shown), (delivery.kind, shown)
+
+
+# --- the same decisions, whatever retries, refusals and restarts come in between ------------
+
+
+async def _decided(
+    household: Settings,
+    folder: Path,
+    arrivals: list[tuple[int, int, bool]],
+    *,
+    retries: set[int] = frozenset(),  # type: ignore[assignment]
+    refused: set[int] = frozenset(),  # type: ignore[assignment]
+    restarts: set[int] = frozenset(),  # type: ignore[assignment]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Run the arrivals through the real app on a database in `folder`: each retried one is
+    sent again a minute later, a refused request (to a member its source may not write to)
+    comes before each in `refused`, and the app is stopped and started again before each in
+    `restarts`. Returns every notification's decision and every delivery made."""
+    settings = household.model_copy(
+        update={"database": DatabaseSettings(url=f"sqlite://{folder}/guardian.db")}
+    )
+    events: list[tuple[datetime, str, dict[str, Any], int]] = []
+    for n, (minute, sender, urgent) in enumerate(sorted(arrivals)):
+        network, ident, name = SENDERS[sender]
+        body = {
+            "id": f"m{n}",
+            "network": network,
+            "from": {"id": ident, "name": name},
+            "text": ("emergency " if urgent else "") + secret_text(n),
+        }
+        at = START + timedelta(minutes=minute)
+        if n in refused:
+            events.append((at, "mia-phone", {**body, "id": f"refused-{n}", "to": "sam"}, n))
+        events.append((at, "mia-phone", body, n))
+        if n in retries:
+            events.append((at + timedelta(minutes=1), "mia-phone", body, -1))
+    events.sort(key=lambda e: e[0])
+    clock = VirtualClock(START)
+    runner: web.AppRunner | None = None
+    try:
+        for at, source_id, body, n in events:
+            if runner is None or n in restarts:
+                if runner is not None:
+                    await runner.cleanup()
+                app = create_app(settings, clock, sender=RecordingSender(), run_scheduler=False)
+                runner = web.AppRunner(app)
+                await runner.setup()
+            guardian = app[GUARDIAN]
+            await run_until(guardian, clock, max(at, clock.now()))
+            view = guardian.household()
+            source = view.sources[source_id]
+            try:
+                messages = checked([WebhookMessage.model_validate(body).incoming()], source, view)
+            except HookError:
+                continue  # answered 4xx: it never reaches the writer
+            await app[INGEST].arrive(Arrival(messages, source, clock.now()))
+        await run_until(app[GUARDIAN], clock, clock.now() + timedelta(days=2))
+        decided = [
+            (n.external_id, n.status, n.reason or "")
+            for n in await Notification.all().order_by("external_id")
+        ]
+        made = [
+            (d.kind, d.title, d.body)
+            for d in await Delivery.all().order_by("created_at", "kind", "title")
+        ]
+        return decided, made
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(policy=policies, arrivals=arrivals, data=st.data())
+async def test_retries_refusals_and_restarts_change_no_decision(
+    tmp_path: Path, policy: PolicySettings, arrivals: list[tuple[int, int, bool]], data: Any
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text(settings_toml(tmp_path / "unused.db"))
+    base = load_settings(config, PluginRegistry.discover().settings_models())
+    household: Settings = base.model_copy(update={"policies": {"school-night": policy}})
+    indexes = st.sets(st.integers(0, len(arrivals) - 1), max_size=len(arrivals))
+    retries, refused, restarts = (data.draw(indexes) for _ in range(3))
+    plain, noisy = (tmp_path / uuid.uuid4().hex for _ in range(2))
+    plain.mkdir()
+    noisy.mkdir()
+    expected = await _decided(household, plain, arrivals)
+    assert (
+        await _decided(
+            household, noisy, arrivals, retries=retries, refused=refused, restarts=restarts
+        )
+        == expected
+    )

@@ -62,6 +62,9 @@ class Endpoint:
     #: Requests answered with success.
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     failed: int = 0
+    #: Requests being answered at each arrival: how many sends the channel got at once.
+    concurrent: list[int] = field(default_factory=list)
+    in_flight: int = 0
     release: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -83,6 +86,14 @@ async def endpoint() -> AsyncIterator[Endpoint]:
     state = Endpoint()
 
     async def handle(request: web.Request) -> web.Response:
+        state.in_flight += 1
+        state.concurrent.append(state.in_flight)
+        try:
+            return await answer(request)
+        finally:
+            state.in_flight -= 1
+
+    async def answer(request: web.Request) -> web.Response:
         path = request.match_info["path"]
         body = await request.json()
         state.arrivals.append((path, body))
@@ -385,6 +396,109 @@ async def test_kill_9_during_delivery_then_restart_repeats_at_most_the_in_flight
         db, "SELECT attempts, status FROM deliveries WHERE kind = 'forward'"
     )
     assert (status, attempts) == ("sent", 1)  # the killed attempt was never recorded
+
+
+async def test_sigterm_during_a_send_releases_its_claim_so_a_restart_sends_at_once(
+    tmp_path: Path,
+) -> None:
+    """A routine restart while a breakthrough is being sent: the send gets a few seconds, then
+    its claim is released; the next start sends it at once, not after the 5-minute lease."""
+    db = tmp_path / "guardian.db"
+    port = free_port()
+    config = tmp_path / "settings.toml"
+    log = tmp_path / "serve.log"
+    serves: list[Serve] = []
+    async with endpoint() as receiver, stopped_at_end(serves):
+        receiver.hanging = True
+        config.write_text(
+            serve_toml(
+                f"sqlite://{db}", port, mia_channels=[receiver.channel("mia")], delivery=""
+            ).replace('timeout = "5s"', 'timeout = "30s"')
+        )
+        serves.append(await start_serve(config, port, log))
+        async with aiohttp.ClientSession(headers=bearer()) as http:
+            url = f"{serves[-1].base}/hooks/mia-bridge"
+            async with http.post(url, json=message("urgent")) as response:
+                assert response.status == 202
+        await receiver.until(lambda: len(receiver.arrivals) == 1)
+        assert rows(db, "SELECT status FROM deliveries") == [("sending",)]
+        started = time.monotonic()
+        assert await serves[-1].sigterm(timeout=20) == 0
+        stopped_after = time.monotonic() - started
+        assert stopped_after < 10, f"the shutdown took {stopped_after:.1f} s"
+        assert rows(db, "SELECT status, claimed_at FROM deliveries") == [("pending", None)]
+        assert "released for the next start" in log.read_text()
+
+        receiver.hanging = False
+        receiver.release.set()
+        restarted = time.monotonic()
+        serves.append(await start_serve(config, port, log))
+        await receiver.until(lambda: len(receiver.received) >= 1, timeout=15)
+        assert time.monotonic() - restarted < 10  # the lease (5 minutes) played no part
+        await poll(lambda: rows(db, "SELECT status FROM deliveries") == [("sent",)], 10)
+        assert await serves[-1].sigterm() == 0
+
+
+async def test_a_deleted_database_is_noticed_and_nothing_more_is_accepted(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "guardian.db"
+    port = free_port()
+    config = tmp_path / "settings.toml"
+    log = tmp_path / "serve.log"
+    config.write_text(serve_toml(f"sqlite://{db}", port, mia_channels=[], quiet=True))
+    serves = [await start_serve(config, port, log)]
+    async with stopped_at_end(serves), aiohttp.ClientSession(headers=bearer()) as http:
+        hook = f"{serves[0].base}/hooks/mia-bridge"
+        async with http.post(hook, json=message("before")) as response:
+            assert response.status == 202
+        for path in tmp_path.glob("guardian.db*"):
+            path.unlink()  # an operator's mistake: the files are gone, the process runs on
+        async with http.post(hook, json=message("after")) as response:
+            assert response.status == 503
+            assert response.headers["Retry-After"].isdigit()
+            body = await response.json()
+        assert body["error"] == "storage_unavailable"
+        assert "deleted" in body["detail"]
+        async with http.get(f"{serves[0].base}/readyz") as response:
+            assert response.status == 503
+            ready = await response.json()
+        assert "was deleted" in ready["checks"]["database"]
+        assert await serves[0].sigterm() == 0
+    assert "guardian.db was deleted while serving" in log.read_text()
+
+
+async def test_a_request_past_its_timeout_gets_503_and_is_never_stored_afterwards(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "guardian.db"
+    port = free_port()
+    config = tmp_path / "settings.toml"
+    log = tmp_path / "serve.log"
+    text = serve_toml(f"sqlite://{db}?busy_timeout=4000", port, mia_channels=[], quiet=True)
+    config.write_text(text.replace('shutdown_timeout = "5s"', 'request_timeout = "1s"'))
+    serves = [await start_serve(config, port, log)]
+    async with stopped_at_end(serves), aiohttp.ClientSession(headers=bearer()) as http:
+        hook = f"{serves[0].base}/hooks/mia-bridge"
+        blocker = sqlite3.connect(db, timeout=10, isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")  # the writer waits for the lock (busy_timeout 4s)
+            started = time.monotonic()
+            async with http.post(hook, json=message("late")) as response:
+                waited = time.monotonic() - started
+                assert response.status == 503
+                assert response.headers["Retry-After"].isdigit()
+            assert 0.9 < waited < 3, waited
+            await asyncio.sleep(0.5)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await asyncio.sleep(4)  # the writer's transaction has long got its lock by now
+        async with http.post(hook, json=message("next")) as response:
+            assert response.status == 202
+        stored = {r[0] for r in rows(db, "SELECT external_id FROM notifications")}
+        assert stored == {"msg-next"}, "a request answered 503 must not be stored after all"
+        assert await serves[0].sigterm() == 0
 
 
 # --- 4. SIGTERM under load -------------------------------------------------------------------

@@ -154,6 +154,15 @@ def test_simulate_replays_a_scenario(api: ServedAPI) -> None:
             f"{api.base}/api/v1{path}", json=change, headers=api.headers, timeout=10
         )
         assert patched.status_code == 200, patched.text
+    mia = requests.get(f"{api.base}/api/v1/members/mia", headers=api.headers, timeout=10).json()
+    if not mia["channels"]:  # the run may have removed them: a summary to nowhere fails
+        added = requests.post(
+            f"{api.base}/api/v1/members/mia/channels",
+            json={"url": "json://127.0.0.1:9/mia"},
+            headers=api.headers,
+            timeout=10,
+        )
+        assert added.status_code in (200, 201), added.text
     events = [
         {
             "at": f"2026-11-25T22:1{n}:00+01:00",

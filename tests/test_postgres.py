@@ -10,14 +10,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
-import pytest
 
 from guardian.database import asyncpg_dsn
 from guardian.models import Delivery, Notification, Schedule
@@ -33,18 +32,12 @@ from tests.conftest import (
     message,
     settings_toml,
 )
-from tests.pg import Cluster, cluster
+from tests.pg import Cluster
 
 WEDNESDAY_NIGHT = at("2026-11-25T23:00:00+01:00")
 THURSDAY_MORNING = at("2026-11-26T07:00:00+01:00")
 Start = Callable[[Settings, datetime], Awaitable[Running]]
 SCHOOL_NIGHT = 'quiet = [{ days = "mon-thu,sun", start = "21:30", end = "07:00" }]'
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Cluster]:
-    with cluster() as running:
-        yield running
 
 
 def pg_settings_text(db_url: str, tmp_path: Path, channels: list[str], quiet: str = "") -> str:

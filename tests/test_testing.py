@@ -81,6 +81,9 @@ WEBHOOK = PluginCase(
     forge=forge,
     unsign=unsign,
     stale=stale,
+    sign=lambda body, now: SignedRequest(
+        headers=signed_headers(SECRET, f"wh-{hash(body)}", now, body), body=body
+    ),
 )
 
 

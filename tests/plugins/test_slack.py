@@ -280,6 +280,7 @@ CASE = PluginCase(
     forge=lambda request: with_headers(request, {"X-Slack-Signature": "v0=" + "0" * 64}),
     unsign=lambda request: with_headers(request, {"X-Slack-Signature": None}),
     stale=lambda unique, at: event(unique, at - timedelta(minutes=6)),
+    sign=signed_request,
 )
 
 test_conformance = conformance_tests(CASE)

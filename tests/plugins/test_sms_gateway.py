@@ -235,6 +235,7 @@ CASE = PluginCase(
     forge=lambda request: with_headers(request, {"X-Signature": "0" * 64}),
     unsign=lambda request: with_headers(request, {"X-Signature": None}),
     stale=lambda unique, at: sms_received(unique, at - timedelta(minutes=6)),
+    sign=signed_request,
 )
 
 test_conformance = conformance_tests(CASE)

@@ -210,6 +210,7 @@ CASE = PluginCase(
     forge=lambda request: with_headers(request, {HEADER: TOKEN[::-1]}),
     unsign=lambda request: with_headers(request, {HEADER: None}),
     stale=None,  # Telegram signs no timestamp
+    sign=lambda body, at: SignedRequest(headers={HEADER: TOKEN}, body=body),
 )
 
 test_conformance = conformance_tests(CASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pydantic
 import pytest
@@ -275,6 +275,12 @@ def signed_form(params: dict[str, str], url: str = PUBLIC_HOOK) -> SignedRequest
     return SignedRequest(headers=signed(url, params), body=urlencode(params).encode())
 
 
+def signed_form_body(body: bytes, url: str = PUBLIC_HOOK) -> SignedRequest:
+    """Any body, signed over the parameters Twilio's signature covers as they parse from it."""
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return SignedRequest(headers=signed(url, params), body=body)
+
+
 def sms(unique: str, at: datetime, url: str = PUBLIC_HOOK) -> SignedRequest:
     params: dict[str, str] = golden_json(NETWORK, "sms.json")
     params["MessageSid"] = params["SmsSid"] = params["SmsMessageSid"] = f"SM{unique}"
@@ -301,6 +307,7 @@ CASE = PluginCase(
     stale=None,  # Twilio signs no timestamp
     accepted_status=200,
     public_url=PUBLIC,
+    sign=lambda body, at: signed_form_body(body),
 )
 
 #: The same, with the URL Twilio calls given in the plugin's own `public_url` setting instead.

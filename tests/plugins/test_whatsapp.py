@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pydantic
 import pytest
 
+from guardian.models import Notification
 from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, Unauthorized
 from guardian.settings import Settings
 from guardian.testing import PluginCase, SignedRequest, conformance_tests
@@ -243,6 +247,34 @@ CASE = PluginCase(
     forge=lambda request: with_headers(request, {HEADER: "sha256=" + "0" * 64}),
     unsign=lambda request: with_headers(request, {HEADER: None}),
     stale=None,  # Meta signs no timestamp
+    sign=lambda body, at: signed_request(body),
 )
 
 test_conformance = conformance_tests(CASE)
+
+
+async def test_a_batch_of_twelve_thousand_messages_is_refused_at_once(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    """Meta batches, but never like this: more than the 500 any request may carry is refused
+    before any of them is read (reading 12,000 took the event loop 5-6 s)."""
+    document = json.loads(golden(NETWORK, "text.json"))
+    value = document["entry"][0]["changes"][0]["value"]
+    one = value["messages"][0]
+    short = {"from": one["from"], "timestamp": one["timestamp"], "type": "text"}
+    value["messages"] = [{**short, "id": f"w{n}"} for n in range(12_000)]
+    body = json.dumps(document, separators=(",", ":")).encode()
+    assert len(body) < 1024 * 1024  # within the body limit: it is the count that refuses it
+    running = await start_with_source(write_settings, start_guardian, SOURCE)
+    started = time.monotonic()
+    response = await running.client.post(
+        "/hooks/mia-whatsapp", data=io.BytesIO(body), headers=signed(body)
+    )
+    assert response.status == 413
+    answer = await response.json()
+    assert answer == {
+        "error": "too_large",
+        "detail": "at most 500 messages per request, got 12000",
+    }
+    assert time.monotonic() - started < 1
+    assert await Notification.all().count() == 0

@@ -1,0 +1,109 @@
+"""Delivery is bounded per channel: `delivery.timeout` reaches Apprise, a slow channel delays only
+its own deliveries, and a send that timed out is recorded so and backs off like a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from guardian.delivery import with_timeouts
+from guardian.models import Delivery
+from guardian.settings import Settings
+from tests.conftest import Running, at, message
+from tests.test_faults import endpoint, poll
+
+NOON = at("2026-11-26T12:00:00+01:00")  # outside Mia's quiet hours: forwarded at once
+Start = Callable[[Settings, datetime], Awaitable[Running]]
+
+
+def with_delivery(settings: Settings, **values: object) -> Settings:
+    return settings.model_copy(update={"delivery": settings.delivery.model_copy(update=values)})
+
+
+def test_the_timeout_is_given_to_apprise() -> None:
+    assert with_timeouts("json://h/x", 30) == "json://h/x?cto=30&rto=30"
+    assert with_timeouts("ntfy://t?priority=max", 5) == "ntfy://t?priority=max&cto=5&rto=5"
+    assert with_timeouts("json://h/x?rto=60", 90) == "json://h/x?rto=60&cto=30"  # its own kept
+
+
+async def test_a_slow_channel_gets_its_message_once(
+    write_settings: Callable[..., Settings], start_guardian: Start
+) -> None:
+    """Apprise's own read timeout is about 4 s: a channel answering after 4.5 s used to get the
+    message again and again, each time recorded as a failure."""
+    async with endpoint() as slow:
+        slow.delay = 4.5
+        settings = with_delivery(
+            write_settings(mia_channels=[slow.channel("mia")]), timeout=timedelta(seconds=10)
+        )
+        running = await start_guardian(settings, NOON)
+        assert (await running.post(message(1))).status == 202
+        await slow.until(lambda: len(slow.received) == 1, timeout=15)
+
+        async def sent() -> bool:
+            return (await Delivery.get(kind="forward")).status == "sent"
+
+        async with asyncio.timeout(5):
+            while not await sent():
+                await asyncio.sleep(0.05)
+        delivery = await Delivery.get(kind="forward")
+        assert delivery.attempts == 1
+        assert len(slow.arrivals) == 1
+
+
+async def test_a_send_that_times_out_is_said_so_and_backs_off(
+    write_settings: Callable[..., Settings], start_guardian: Start
+) -> None:
+    async with endpoint() as hung:
+        hung.hanging = True
+        settings = with_delivery(
+            write_settings(mia_channels=[hung.channel("mia")]), timeout=timedelta(seconds=1)
+        )
+        running = await start_guardian(settings, NOON)
+        assert (await running.post(message(1))).status == 202
+
+        async def attempted() -> Delivery:
+            async with asyncio.timeout(10):
+                while True:
+                    delivery = await Delivery.get(kind="forward")
+                    if delivery.attempts:
+                        return delivery
+                    await asyncio.sleep(0.05)
+
+        delivery = await attempted()
+        assert delivery.status == "pending"
+        assert delivery.channels[0]["status"] == "TIMEOUT"
+        assert delivery.last_error is not None and "timed out" in delivery.last_error
+        backoff = settings.delivery.backoff * 0.8
+        assert delivery.next_attempt_at >= NOON + backoff  # not again at once
+        await asyncio.sleep(1.5)  # the clock stands still: no second attempt meanwhile
+        assert len(hung.arrivals) == 1
+
+
+async def test_a_slow_channel_delays_only_its_own_deliveries(
+    write_settings: Callable[..., Settings], start_guardian: Start
+) -> None:
+    async with endpoint() as slow, endpoint() as fast:
+        slow.delay = 1.0
+        settings = write_settings(
+            mia_channels=[slow.channel("mia")], sam_channels=[fast.channel("sam")]
+        )
+        running = await start_guardian(settings, NOON)
+        # Twelve forwards for Mia, whose channel takes a second each ...
+        for n in range(12):
+            assert (await running.post(message(f"mia-{n}"))).status == 202
+        await slow.until(lambda: len(slow.arrivals) >= 1, timeout=5)
+        # ... and then one for Sam: it does not wait behind them.
+        started = time.monotonic()
+        answer = await running.post(message("for-sam", to="sam"), source="family-sms")
+        assert answer.status == 202
+        await fast.until(lambda: len(fast.received) == 1, timeout=5)
+        waited = time.monotonic() - started
+        assert waited < 0.8, f"Sam's forward waited {waited:.1f} s behind Mia's channel"
+        # Mia's channel gets at most `per_channel` sends at a time, and all twelve in the end.
+        assert max(slow.concurrent) <= settings.delivery.per_channel
+        await poll(lambda: len(slow.received) == 12, 20, "Mia's twelve forwards")
+        mia = [b["title"] for b in slow.on("mia")]
+        assert len(mia) == 12
