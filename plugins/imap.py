@@ -24,7 +24,7 @@ import quopri
 import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +32,7 @@ from email.headerregistry import Address
 from email.parser import BytesHeaderParser
 from email.policy import default as email_policy
 from email.utils import parsedate_to_datetime
+from functools import partial
 from html.parser import HTMLParser
 from typing import Any, Literal, TypeVar
 
@@ -133,9 +134,10 @@ class ImapPlugin(PullPlugin[ImapSettings]):
             while True:
                 for mailbox in mailboxes:
                     position = positions[mailbox.name]
-                    async for messages, uid in mailbox.new_mail(position):
-                        position.uid = uid
-                        yield PullBatch(messages, self._write_cursor(positions))
+                    async with contextlib.aclosing(mailbox.new_mail(position)) as arrived:
+                        async for messages, uid in arrived:
+                            position.uid = uid
+                            yield PullBatch(messages, self._write_cursor(positions))
                 await self._wait_for_mail(mailboxes)
         finally:
             await asyncio.shield(asyncio.gather(*(m.close() for m in mailboxes)))
@@ -255,14 +257,16 @@ class Mailbox:
             "reading %s on %s (%s)", self.name, where, "IDLE" if self.can_idle else "polling"
         )
 
-    async def new_mail(self, since: Position) -> AsyncIterator[tuple[list[IncomingMessage], int]]:
+    async def new_mail(
+        self, since: Position
+    ) -> AsyncGenerator[tuple[list[IncomingMessage], int], None]:
         """The mail after `since`, in batches, each with the last UID it covers."""
         last = since.uid
         while True:
-            uids = await self._run(lambda last=last: self._uids_after(last))  # type: ignore[misc]
+            uids = await self._run(partial(self._uids_after, last))
             for start in range(0, len(uids), BATCH):
                 chunk = uids[start : start + BATCH]
-                messages = await self._run(lambda chunk=chunk: self._read(chunk))  # type: ignore[misc]
+                messages = await self._run(partial(self._read, chunk))
                 last = chunk[-1]
                 yield messages, last
             # Mail that arrived while we searched and fetched was announced then (EXISTS), and
@@ -341,13 +345,13 @@ class Mailbox:
         self._idling = True
         renew = asyncio.ensure_future(clock.sleep(IDLE_RENEW))
         try:
-            news = await self._run(lambda: _responses_waiting(client))
+            news = await self._run(partial(_responses_waiting, client))
             silent = 0
             while not _tells_of_mail(news, self.settings.host):
                 await _readable(client.socket(), renew)
                 if renew.done():
                     return
-                news = await self._run(lambda: _responses_waiting(client))
+                news = await self._run(partial(_responses_waiting, client))
                 # TLS records that carry no response (session tickets) wake us too; a closed
                 # connection wakes us forever with nothing.
                 silent = 0 if news else silent + 1
@@ -586,8 +590,13 @@ def _tells_of_mail(responses: list[Any], host: str) -> bool:
 async def _readable(sock: socket.socket, stop: asyncio.Future[Any]) -> None:
     """Until `sock` has data to read (or `stop` is done), on the event loop, without a thread."""
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock.fileno(), readable)
     try:
         await asyncio.wait([ready, stop], return_when=asyncio.FIRST_COMPLETED)
     finally:

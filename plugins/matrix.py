@@ -27,7 +27,13 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
-from guardian.plugin import IncomingMessage, PluginSettings, PullBatch, PullPlugin
+from guardian.plugin import (
+    IncomingMessage,
+    PluginContext,
+    PluginSettings,
+    PullBatch,
+    PullPlugin,
+)
 from guardian.webhook_format import MAX_TEXT
 
 #: How long the homeserver holds a `/sync` open when nothing happens (milliseconds).
@@ -170,7 +176,7 @@ class Room:
 class MatrixPlugin(PullPlugin[MatrixSettings]):
     settings_model = MatrixSettings
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: PluginContext[MatrixSettings]) -> None:
         super().__init__(context)
         self._base = str(self.settings.homeserver).rstrip("/")
         self._rooms: dict[str, Room] = {}

@@ -12,12 +12,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
 import plugins.matrix
-from guardian.contacts import canonical, match_keys
+from guardian.contacts import canonical
+from guardian.household import ContactView, HouseholdView
 from guardian.plugin import PluginRegistry
 from guardian.testing import plugin_instance
 from plugins.matrix import MatrixError, MatrixPlugin, MatrixSettings
@@ -214,8 +216,30 @@ async def test_bridged_networks_are_named_and_addressed_as_their_own(
         "Hockey team",
     )
     assert by_text["hi"].sender_address == "telegram:99887766"  # from the room's m.bridge
-    # The same person as a contact's phone number: `sms:+31 6 1234 5678` matches her WhatsApp.
-    assert canonical("sms:+31 6 1234 5678") in match_keys(by_text["are you awake?"].sender_address)
+    # Contacts as a family writes them: one person across networks, matched as ingest matches.
+    sophie = contact("sophie", "sms:+31 6 1234 5678")
+    noor = contact("noor", f"signal:{SIGNAL_UUID}", "sms:+31698765432")
+    sam = contact("sam", "telegram:99887766")
+    household = HouseholdView(
+        id="h",
+        name="h",
+        zone=ZoneInfo("Europe/Amsterdam"),
+        members={},
+        contacts={},
+        sources={},
+        by_address={canonical(a): c for c in (sophie, noor, sam) for a in c.addresses},
+    )
+    assert household.contact_for(by_text["are you awake?"].sender_address) == sophie
+    assert household.contact_for(by_text["call me"].sender_address) == noor
+    assert household.contact_for(by_text["your parcel"].sender_address) == noor
+    assert household.contact_for(by_text["hi"].sender_address) == sam
+    assert household.contact_for(by_text["practice moved"].sender_address) is None
+
+
+def contact(slug: str, *addresses: str) -> ContactView:
+    return ContactView(
+        pk=len(slug), id=slug, name=slug.title(), trust="normal", addresses=addresses
+    )
 
 
 async def test_an_encrypted_event_counts_as_a_message_without_text(
