@@ -211,13 +211,24 @@ class MatrixPlugin(PullPlugin[MatrixSettings]):
     async def _read_room(
         self, room_id: str, joined: dict[str, Any], since: str
     ) -> list[IncomingMessage]:
-        room = self._room(room_id, joined)
+        """The messages of one room in a sync, the gap before them first, in order."""
+        room = self._room(room_id, joined, with_state=False)
         timeline = joined.get("timeline") or {}
-        events = [e for e in timeline.get("events") or [] if isinstance(e, dict)]
+        messages = []
         if timeline.get("limited") and timeline.get("prev_batch"):
-            events = await self._missed(room_id, timeline["prev_batch"], since) + events
+            missed, members = await self._missed(room_id, timeline["prev_batch"], since)
+            for event in members:
+                room.take(event)
+            messages += self._read_events(room, missed)
+        # The sync's state is the state where its timeline starts, after any gap.
+        self._room(room_id, joined)
+        return messages + self._read_events(room, timeline.get("events") or [])
+
+    def _read_events(self, room: Room, events: Iterable[Any]) -> list[IncomingMessage]:
         messages = []
         for event in events:
+            if not isinstance(event, dict):
+                continue
             if "state_key" in event:
                 room.take(event)
                 continue
@@ -226,11 +237,16 @@ class MatrixPlugin(PullPlugin[MatrixSettings]):
                 messages.append(message)
         return messages
 
-    async def _missed(self, room_id: str, start: str, since: str) -> list[dict[str, Any]]:
-        """The events of a gap, oldest first: backwards from `start` to the previous sync."""
+    async def _missed(
+        self, room_id: str, start: str, since: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """A gap's events, oldest first (backwards from `start` to the previous sync), and the
+        member events of those who wrote in it."""
         found: list[dict[str, Any]] = []
+        members: list[dict[str, Any]] = []
         token: str | None = start
         path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages"
+        event_filter = {"types": [MESSAGE, ENCRYPTED, STICKER, *STATE], "lazy_load_members": True}
         while token is not None and len(found) < GAP_LIMIT:
             page = await self._get(
                 path,
@@ -239,11 +255,12 @@ class MatrixPlugin(PullPlugin[MatrixSettings]):
                     "to": since,
                     "dir": "b",
                     "limit": str(PAGE),
-                    "filter": json.dumps({"types": [MESSAGE, ENCRYPTED, STICKER, *STATE]}),
+                    "filter": json.dumps(event_filter),
                 },
             )
             chunk = [e for e in page.get("chunk") or [] if isinstance(e, dict)]
             found += chunk
+            members += [e for e in page.get("state") or [] if isinstance(e, dict)]
             token = page.get("end") if chunk else None
         if len(found) >= GAP_LIMIT:
             self.log.warning(
@@ -252,8 +269,7 @@ class MatrixPlugin(PullPlugin[MatrixSettings]):
                 GAP_LIMIT,
             )
         found.reverse()
-        # State events in the gap are also state at its end: members who wrote are named.
-        return found
+        return found, members
 
     def _message(self, room: Room, event: dict[str, Any]) -> IncomingMessage | None:
         sender, kind = event.get("sender"), event.get("type")
@@ -306,12 +322,14 @@ class MatrixPlugin(PullPlugin[MatrixSettings]):
 
     # The room state we keep.
 
-    def _room(self, room_id: str, joined: dict[str, Any]) -> Room:
+    def _room(self, room_id: str, joined: dict[str, Any], with_state: bool = True) -> Room:
+        """The room, with what a sync says of it: its summary and (`with_state`) its state."""
         room = self._rooms.setdefault(room_id, Room(room_id, direct=room_id in self._direct))
         room.summarise(joined.get("summary"))
-        for event in (joined.get("state") or {}).get("events") or []:
-            if isinstance(event, dict):
-                room.take(event)
+        if with_state:
+            for event in (joined.get("state") or {}).get("events") or []:
+                if isinstance(event, dict):
+                    room.take(event)
         return room
 
     def _read_direct(self, response: dict[str, Any]) -> None:
