@@ -321,6 +321,7 @@ class Mailbox:
         subject = _header(headers, "Subject")
         text = "\n".join(part for part in (subject, body) if part)
         list_id, list_name = _list(headers)
+        # The Message-ID, so that one mail filed into two of the mailboxes read is one notification.
         message_id = _header(headers, "Message-ID").strip()
         if not message_id or len(message_id) > MAX_ID:
             message_id = f"{self.name}/{self.uidvalidity}/{uid}"
@@ -341,10 +342,9 @@ class Mailbox:
         re-issued by the caller's next round)."""
         assert self.client is not None
         client = self.client
-        await self._run(client.idle)
-        self._idling = True
         renew = asyncio.ensure_future(clock.sleep(IDLE_RENEW))
         try:
+            await self._run(self._idle_start)
             news = await self._run(partial(_responses_waiting, client))
             silent = 0
             while not _tells_of_mail(news, self.settings.host):
@@ -360,6 +360,11 @@ class Mailbox:
         finally:
             renew.cancel()
             await asyncio.shield(self._run(self._idle_done))
+
+    def _idle_start(self) -> None:
+        assert self.client is not None
+        self.client.idle()
+        self._idling = True  # here, in the thread: a cancelled wait for it still ends with DONE
 
     def _idle_done(self) -> None:
         if self._idling and self.client is not None:

@@ -53,6 +53,8 @@ class Dovecot:
     #: Has IDLE; `poller` logs in to a server that does not offer it (per-user capabilities).
     user: User
     poller: User
+    #: For tests that end sessions (`doveadm kick`), so others' sessions are left alone.
+    kicked: User
 
     def client(self, user: User | None = None) -> imaplib.IMAP4:
         """A plain IMAP connection (the tests' own, for delivering and looking), logged in."""
@@ -191,11 +193,13 @@ def dovecot() -> Iterator[Dovecot]:
     ca.cert_pem.write_to_path(str(root / "ca.pem"))
     user = User("mia", "imap-test-password-5e1d")
     poller = User("noor", "imap-test-password-9c2a")
+    kicked = User("lotte", "imap-test-password-47b0")
     # passwd-file: user:password:uid:gid:gecos:home:shell:extra fields. Noor's server offers no
     # IDLE after login, so her mailbox is polled: a userdb field overrides imap_capability.
     (root / "users").write_text(
         f"{user.name}:{user.password}::::::\n"
         f"{poller.name}:{poller.password}::::::userdb_imap_capability=IMAP4rev1\n"
+        f"{kicked.name}:{kicked.password}::::::\n"
     )
     (root / "mail").mkdir()
     os.chown(root / "mail", uid, gid)
@@ -215,7 +219,7 @@ def dovecot() -> Iterator[Dovecot]:
             login_users=login_users,
         )
     )
-    server = Dovecot(root, tls_port, plain_port, root / "ca.pem", user, poller)
+    server = Dovecot(root, tls_port, plain_port, root / "ca.pem", user, poller, kicked)
     started = False
     try:
         # Dovecot daemonizes: its children keep the standard streams, so no pipes here.

@@ -49,7 +49,7 @@ def passwords_stay_out_of_logs(
     yield
     for record in caplog.records:
         line = record.getMessage() + str(record.exc_info or "")
-        for user in (imap_server.user, imap_server.poller):
+        for user in (imap_server.user, imap_server.poller, imap_server.kicked):
             assert user.password not in line, f"a password in the log: {line}"
 
 
@@ -291,6 +291,31 @@ async def test_several_mailboxes_each_with_idle(imap_server: Dovecot) -> None:
         await found.close()
     assert (first.text.split("\n")[0], second.text.split("\n")[0]) == ("in two", "in one")
     assert set(json.loads(found.cursor or "")) == {one, two}
+
+
+async def test_one_mail_in_two_mailboxes_has_one_id(imap_server: Dovecot) -> None:
+    one, two = fresh_mailbox(imap_server), fresh_mailbox(imap_server)
+    found = await started(imap_server, mailboxes=[one, two])
+    try:
+        copied = mail("filed twice")
+        imap_server.deliver(copied, mailbox=one)
+        imap_server.deliver(copied, mailbox=two)
+        first, second = await found.messages(2)
+    finally:
+        await found.close()
+    assert first.external_id == second.external_id  # Guardian stores it once
+
+
+async def test_a_dropped_connection_is_the_sources_error(imap_server: Dovecot) -> None:
+    user = imap_server.kicked
+    found = await started(imap_server, **_as(user))
+    try:
+        await found.nothing_more()  # in IDLE
+        imap_server.doveadm("kick", user.name)  # the server ends the session (BYE)
+        with pytest.raises(ImapError, match=r"ended the connection|connection was lost"):
+            await found.batch()
+    finally:
+        await found.close()
 
 
 async def test_a_server_without_idle_is_polled_on_guardians_clock(imap_server: Dovecot) -> None:

@@ -23,6 +23,7 @@ from guardian.household import ContactView, HouseholdView
 from guardian.plugin import PluginRegistry
 from guardian.testing import plugin_instance
 from plugins.matrix import MatrixError, MatrixPlugin, MatrixSettings
+from tests.conftest import free_port
 from tests.pull import Reader
 from tests.synapse import BOT, SERVER_NAME, Account, Synapse, synapse
 
@@ -353,3 +354,51 @@ async def test_cancelling_the_long_poll_stops_at_once(
     found = await started(homeserver, mia, session)
     async with asyncio.timeout(1):
         await found.close()
+
+
+async def test_edits_notices_and_reactions_are_not_messages_media_is_shown_as_such(
+    homeserver: Synapse, mia: Account, sophie: Account, session: aiohttp.ClientSession
+) -> None:
+    room = direct_chat(sophie, mia)
+    found = await started(homeserver, mia, session)
+    try:
+        original = sophie.send(room, "see you at 5")
+        [first] = await found.messages(1)
+        sophie.send(
+            room,
+            "",
+            content={
+                "msgtype": "m.text",
+                "body": "* see you at 6",
+                "m.new_content": {"msgtype": "m.text", "body": "see you at 6"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+            },
+        )
+        sophie.send(
+            room,
+            "",
+            kind="m.reaction",
+            content={
+                "m.relates_to": {"rel_type": "m.annotation", "event_id": original, "key": "👍"}
+            },
+        )
+        sophie.send(room, "automatic reply", msgtype="m.notice")
+        sophie.send(
+            room, "", content={"msgtype": "m.image", "body": "IMG_2041.jpg", "url": "mxc://x/y"}
+        )
+        [photo] = await found.messages(1)
+        await found.nothing_more()
+    finally:
+        await found.close()
+    assert (first.text, photo.text) == ("see you at 5", "[photo]")
+
+
+async def test_an_unreachable_homeserver_is_the_sources_error(
+    session: aiohttp.ClientSession, mia: Account
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    plugin = plugin_instance(
+        MatrixPlugin, {"homeserver": closed, "access_token": mia.token}, session=session
+    )
+    with pytest.raises(MatrixError, match="ClientConnectorError"):
+        await Reader(plugin, None).batch()
