@@ -230,6 +230,9 @@ class Mailbox:
             raise ImapError(f"{where}: cannot connect: {error}") from None
         self.client = client
         client.normalise_times = False
+        # IMAPClient turns on imaplib's wire log, which at DEBUG would put the mail itself in
+        # Guardian's logs: a member's mail is not for the logs.
+        client._imap.debug = 0
         try:
             if settings.security == "starttls":
                 if not client.has_capability("STARTTLS"):
@@ -365,6 +368,7 @@ class Mailbox:
         assert self.client is not None
         self.client.idle()
         self._idling = True  # here, in the thread: a cancelled wait for it still ends with DONE
+        self.log.debug("IDLE on %s", self.name)
 
     def _idle_done(self) -> None:
         if self._idling and self.client is not None:
