@@ -4,13 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test lint typecheck check bench clean synapse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The Matrix tests' homeserver: matrix-synapse (AGPL) in its own environment, run as a separate
+# process by tests/synapse.py and never imported by Guardian.
+SYNAPSE := .cache/synapse
+SYNAPSE_VERSION := 1.163.2
+
+$(SYNAPSE)/.installed:
+	$(PYTHON) -m venv $(SYNAPSE)
+	$(SYNAPSE)/bin/pip install --quiet --upgrade pip
+	$(SYNAPSE)/bin/pip install --quiet 'matrix-synapse==$(SYNAPSE_VERSION)'
+	touch $@
+
+synapse: $(SYNAPSE)/.installed
 
 run: $(STAMP)
 	mkdir -p var
