@@ -11,6 +11,7 @@ signal-cli-rest-api passes on as they are (`src/api/api.go`). The fakes are in f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from plugins.network import SourceError
 from plugins.signal import SignalPlugin, SignalSettings, envelope_message
 from tests.plugins import golden_json
 from tests.plugins.fake_signal import ACCOUNT, CLOSE, FakeSignal
+from tests.plugins.pulling import Pulling
 
 NETWORK = "signal"
 SOPHIE = "3f0c8e52-5d7b-4d7e-9a61-2b8f4c1e9d07"
@@ -256,3 +258,20 @@ async def test_an_error_frame_is_logged_and_the_stream_goes_on(
         await server.close()
     assert batch.messages[0].text == "are you awake?"
     assert "decryption failed" in caplog.text
+
+
+@pytest.mark.parametrize(("mode", "api"), [("json-rpc", "rest"), ("daemon", "jsonrpc")])
+async def test_stopping_closes_the_stream(
+    session: aiohttp.ClientSession, mode: str, api: str
+) -> None:
+    fake = FakeSignal(mode=mode)
+    plugin, server = await signal(fake, session, api)
+    try:
+        pulling = Pulling(plugin)
+        async with asyncio.timeout(5):
+            while fake.open != 1:
+                await asyncio.sleep(0.01)
+        await pulling.stop()  # cancelled while it waits, as Guardian stops it
+        await fake.all_closed()
+    finally:
+        await server.close()
