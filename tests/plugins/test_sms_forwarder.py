@@ -268,7 +268,7 @@ async def test_with_a_token_and_a_secret_both_are_checked() -> None:
 
 async def test_an_unescaped_quote_in_from_is_a_clear_400() -> None:
     with pytest.raises(BadRequest) as refused:
-        await read("json_unescaped_from.json")
+        await read("template_with_unescaped_from.txt")
     assert "[from]" in str(refused.value.detail)
 
 
@@ -324,7 +324,7 @@ async def test_a_signed_sms_is_held_and_a_retry_is_a_duplicate(
     again = await guardian.client.post("/hooks/mia-android", data=body, headers=FORM)
     assert await again.json() == {"accepted": 0, "duplicates": 1}
     broken = await guardian.client.post(
-        "/hooks/mia-android", data=golden(NETWORK, "json_unescaped_from.json"), headers=JSON
+        "/hooks/mia-android", data=golden(NETWORK, "template_with_unescaped_from.txt"), headers=JSON
     )
     assert broken.status == 400
     assert (await broken.json())["error"] == "bad_request"
