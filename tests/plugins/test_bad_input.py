@@ -14,7 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guardian.plugin import HookError, HookRequest, PushPlugin
-from plugins import slack, sms_forwarder, sms_gateway, telegram, twilio, whatsapp
+from plugins import (
+    home_assistant,
+    signal,
+    slack,
+    sms_forwarder,
+    sms_gateway,
+    telegram,
+    twilio,
+    whatsapp,
+)
 from tests.plugins import GOLDEN, QUIET, hook_request, plugin
 
 STAMP = str(int(QUIET.timestamp()))
@@ -191,3 +200,32 @@ async def test_garbled_signature_headers_are_a_401(
     with pytest.raises(HookError) as raised:
         await source.receive(hook_request(b"{}", headers))
     assert raised.value.status == 401
+
+
+PULL_READERS: dict[str, Callable[[Any], Any]] = {
+    "signal": lambda frame: (
+        signal.envelope_message(frame.get("envelope"), "+31600000001")
+        if isinstance(frame, dict)
+        else None
+    ),
+    "home_assistant": lambda state: (
+        home_assistant.notification_messages(state["attributes"], {})
+        if isinstance(state, dict) and isinstance(state.get("attributes"), dict)
+        else None
+    ),
+}
+
+
+@pytest.mark.parametrize("network", sorted(PULL_READERS))
+def test_pull_plugins_read_or_skip_mangled_frames(network: str) -> None:
+    """A frame a pull plugin cannot read is skipped: it must never stop the stream."""
+    read = PULL_READERS[network]
+
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(document=mangled(network))
+    def check(document: Any) -> None:
+        read(document)
+
+    check()
