@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -69,9 +69,11 @@ from plugins.network import NETWORK_ERRORS, SourceError, require_session, unreac
 PING_SECONDS = 30
 #: How long the handshake (auth, subscribe) may take before the connection is given up.
 HANDSHAKE_SECONDS = 30
-#: Connections in a row that close before proving alive (an event or a pong), before the
-#: source is reported as failing (Guardian then retries with backoff).
+#: Connections in a row that close before proving alive (an event, a pong, or lasting
+#: HEALTHY_AFTER on Guardian's clock), before the source is reported as failing (Guardian
+#: then retries with backoff).
 GIVE_UP_AFTER = 3
+HEALTHY_AFTER = timedelta(minutes=1)
 #: Ids of messages yielded lately, so that the sensor's repeats are not even handed on.
 RECENT_IDS = 2000
 #: Android's notification categories (`Notification.CATEGORY_*`) that are never a message.
@@ -256,7 +258,7 @@ class HomeAssistantPlugin(PullPlugin[HomeAssistantSettings]):
         new_source = cursor is None
         quiet = 0
         while True:
-            liveness = _Liveness()
+            liveness, opened = _Liveness(), self.context.clock.now()
             async with aclosing(self._connection(session, liveness)) as states:
                 async for item in states:
                     if isinstance(item, Connected):
@@ -268,7 +270,8 @@ class HomeAssistantPlugin(PullPlugin[HomeAssistantSettings]):
                     messages = self._read(entity, state, watermark)
                     if messages:
                         yield PullBatch(messages, watermark.dump())
-            quiet = 0 if liveness.alive else quiet + 1
+            lasted = self.context.clock.now() - opened >= HEALTHY_AFTER
+            quiet = 0 if liveness.alive or lasted else quiet + 1
             if quiet >= GIVE_UP_AFTER:
                 raise SourceError(f"{self._where()} keeps closing the websocket")
             self.log.info("the websocket to Home Assistant closed; reconnecting")

@@ -32,7 +32,7 @@ import logging
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import aiohttp
@@ -53,8 +53,10 @@ from plugins.network import (
 POLL_SECONDS = 10
 #: A JVM starts for every call in normal mode: give it time on top of the wait.
 POLL_SLACK_SECONDS = 60
-#: Connections in a row that close before bringing anything, before the source is failing.
+#: Connections in a row that close before bringing anything (or lasting HEALTHY_AFTER on
+#: Guardian's clock), before the source is reported as failing.
 GIVE_UP_AFTER = 3
+HEALTHY_AFTER = timedelta(minutes=1)
 NAME_LENGTH = 200
 #: What a message without text carries, by attachment type.
 MEDIA = (
@@ -290,7 +292,7 @@ class SignalPlugin(PullPlugin[SignalSettings]):
         url = _ws_url(f"{self.settings.url}/v1/receive/{number}")
         empty = 0
         while True:
-            received = False
+            received, opened = False, self.context.clock.now()
             try:
                 async with session.ws_connect(url, heartbeat=30) as ws:
                     self.log.info("receiving from signal-cli-rest-api (json-rpc mode)")
@@ -303,7 +305,7 @@ class SignalPlugin(PullPlugin[SignalSettings]):
             except NETWORK_ERRORS as error:
                 raise unreachable(f"cannot receive from {self._where()}", error) from None
             # Nobody reads while it is closed, and json-rpc mode drops what nobody reads.
-            empty = 0 if received else empty + 1
+            empty = 0 if received or self._lasted(opened) else empty + 1
             if empty >= GIVE_UP_AFTER:
                 raise SourceError(f"{self._where()} keeps closing the receive websocket")
             self.log.info("the receive websocket closed; reconnecting")
@@ -317,7 +319,7 @@ class SignalPlugin(PullPlugin[SignalSettings]):
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=90)
         empty = 0
         while True:
-            received = False
+            received, opened = False, self.context.clock.now()
             try:
                 async with session.get(url, timeout=timeout) as response:
                     if response.status == 400:
@@ -333,7 +335,7 @@ class SignalPlugin(PullPlugin[SignalSettings]):
                             yield [_json(event.data)]
             except NETWORK_ERRORS as error:
                 raise unreachable(f"cannot receive from {self._where()}", error) from None
-            empty = 0 if received else empty + 1
+            empty = 0 if received or self._lasted(opened) else empty + 1
             if empty >= GIVE_UP_AFTER:
                 raise SourceError(f"{self._where()} keeps closing the event stream")
             self.log.info("the event stream closed; reconnecting")
@@ -349,6 +351,9 @@ class SignalPlugin(PullPlugin[SignalSettings]):
                 return body
         except NETWORK_ERRORS as error:
             raise unreachable(f"cannot reach {self._where()}", error) from None
+
+    def _lasted(self, opened: datetime) -> bool:
+        return self.context.clock.now() - opened >= HEALTHY_AFTER
 
     def _where(self) -> str:
         parsed = urllib.parse.urlsplit(self.settings.url)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ import pydantic
 import pytest
 from aiohttp.test_utils import TestServer
 
+from guardian.clock import VirtualClock
 from guardian.contacts import match_keys
 from guardian.plugin import IncomingMessage
 from guardian.testing import plugin_instance, pull_batches
@@ -275,3 +276,29 @@ async def test_stopping_closes_the_stream(
         await fake.all_closed()
     finally:
         await server.close()
+
+
+async def test_a_quiet_connection_that_lasted_is_not_a_failure(
+    session: aiohttp.ClientSession,
+) -> None:
+    fake = FakeSignal(mode="json-rpc")
+    server = TestServer(fake.app())
+    await server.start_server()
+    clock = VirtualClock(SENT)
+    settings = {"url": str(server.make_url("")).rstrip("/"), "number": ACCOUNT}
+    pulling = Pulling(plugin_instance(SignalPlugin, settings, session=session, clock=clock))
+    try:
+        async with asyncio.timeout(5):
+            while fake.open != 1:
+                await asyncio.sleep(0.01)
+        await clock.advance(timedelta(hours=2))  # an evening without messages, then a restart
+        fake.push(CLOSE)
+        async with asyncio.timeout(5):
+            while fake.connections != 2:
+                await asyncio.sleep(0.01)
+        fake.push(CLOSE, CLOSE, frame("data_message.json"))
+        [batch] = await pulling.wait_for(1)
+    finally:
+        await pulling.stop()
+        await server.close()
+    assert batch.messages[0].text == "are you awake?"
