@@ -365,6 +365,7 @@ async def test_what_must_be_fixed_is_a_clear_error(
     session: aiohttp.ClientSession,
     change: dict[str, Any],
     error: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for name, value in change.items():
         setattr(fake, name, value)
@@ -375,6 +376,7 @@ async def test_what_must_be_fixed_is_a_clear_error(
     assert isinstance(failure, SourceError)
     assert error in str(failure)
     assert TOKEN not in str(failure)
+    assert TOKEN not in caplog.text
 
 
 async def test_an_unreachable_home_assistant_is_a_clear_error(

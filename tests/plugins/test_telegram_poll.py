@@ -160,13 +160,17 @@ async def test_a_webhook_set_later_is_a_clear_error(
 
 
 async def test_a_wrong_token_is_a_clear_error_without_the_token(
-    fake: FakeTelegram, server: TestServer, session: aiohttp.ClientSession
+    fake: FakeTelegram,
+    server: TestServer,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.token = "7012345678:AAAnotTheRightTokenAtAllxxxxxxxxxxx"
     failure = await Pulling(poller(server, session)).failure()
     assert isinstance(failure, SourceError)
     assert "refused the bot token (401 Unauthorized)" in str(failure)
     assert TOKEN not in str(failure)
+    assert TOKEN not in caplog.text
 
 
 async def test_an_unreachable_bot_api_is_a_clear_error_without_the_token(
