@@ -74,6 +74,16 @@ _SUMMARY_TEXT = re.compile(r"\d+\s+(new\s+)?messages?(\s+from\s+\d+\s+chats?)?",
 NAME_LENGTH = 200
 
 
+def checked_apps(apps: dict[str, str]) -> dict[str, str]:
+    """A source's `apps` setting, or a ValueError naming the entry that is wrong."""
+    for package, network in apps.items():
+        if not PACKAGE_NAME.fullmatch(package):
+            raise ValueError(f"{package!r} is not an Android package name")
+        if not NETWORK_NAME.fullmatch(network):
+            raise ValueError(f"{network!r} is not a network name (a-z, 0-9, _)")
+    return apps
+
+
 def app_for(package: str, extra: Mapping[str, str]) -> App | None:
     """The messaging app a package is, with a source's own `apps` taking precedence."""
     if package in extra:

@@ -56,10 +56,9 @@ from guardian.plugin import (
 from guardian.webhook_format import MAX_TEXT
 from plugins.android_apps import (
     NAME_LENGTH,
-    NETWORK_NAME,
-    PACKAGE_NAME,
     App,
     app_for,
+    checked_apps,
     is_app_talking,
     sender_id,
     shown_name,
@@ -134,12 +133,7 @@ class HomeAssistantSettings(PluginSettings):
     @field_validator("apps")
     @classmethod
     def _networks(cls, apps: dict[str, str]) -> dict[str, str]:
-        for package, network in apps.items():
-            if not PACKAGE_NAME.fullmatch(package):
-                raise ValueError(f"{package!r} is not an Android package name")
-            if not NETWORK_NAME.fullmatch(network):
-                raise ValueError(f"{network!r} is not a network name (a-z, 0-9, _)")
-        return apps
+        return checked_apps(apps)
 
 
 @dataclass
