@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from guardian.contacts import canonical, match_keys
+from guardian.contacts import contact_keys, match_keys
 from guardian.models import Contact, Household, Member, Policy, Source
 from guardian.settings import PolicySettings
 
@@ -120,7 +120,9 @@ async def load(household_id: str) -> HouseholdView:
         members=members,
         contacts=contacts,
         sources=sources,
-        by_address={canonical(a): c for c in contacts.values() for a in c.addresses},
+        by_address={
+            key: c for c in contacts.values() for a in c.addresses for key in contact_keys(a)
+        },
         policies=policies,
         revision=household.revision,
     )

@@ -4,6 +4,15 @@ Telegram proves itself with `X-Telegram-Bot-Api-Secret-Token`, the `secret_token
 `setWebhook`; there is no body signature and no timestamp. `update_id` is the external id, so a
 redelivered update is a duplicate. Only new messages from people count: edits, channel posts,
 membership changes, service messages (joins, pins) and bots' messages yield nothing.
+
+Telegram Business: a Premium member who connects the bot under Settings → Telegram Business →
+Chatbots has their own private chats reach it as `business_message` and
+`edited_business_message` updates (an edit is a notification of its own: the member sees it
+anew). Those updates carry the member's own messages too; in a business chat (always
+private) the other person is the chat, so a message from anyone else, or one a bot sent on
+the member's behalf (`sender_business_bot`), is the member's own and yields nothing; so do
+`business_connection` and `deleted_business_messages`. `read_update` is shared with the
+`telegram_poll` plugin.
 """
 
 from __future__ import annotations
@@ -99,6 +108,9 @@ class Chat(_Telegram):
 class Message(_Telegram):
     message_id: int
     sender: User | None = Field(None, alias="from")
+    #: Set on what a bot sent on behalf of a connected business account.
+    sender_business_bot: User | None = None
+    business_connection_id: str | None = None
     chat: Chat
     date: UnixTime
     text: str | None = None
@@ -127,6 +139,20 @@ class Update(_Telegram):
     update_id: int
     #: Only new messages count; edited_message, channel_post, my_chat_member... are ignored.
     message: Message | None = None
+    #: A message in a private chat of a connected business account (Telegram Business).
+    business_message: Message | None = None
+    edited_business_message: Message | None = None
+
+    def incoming(self) -> Message | None:
+        """The message a person sent, if this update is one."""
+        if self.message is not None:
+            return self.message
+        business = self.business_message or self.edited_business_message
+        if business is None or business.sender is None or business.sender_business_bot:
+            return None
+        if business.chat.type != "private" or business.sender.id != business.chat.id:
+            return None  # the member's own message in their chat with the other person
+        return business
 
 
 class TelegramPlugin(PushPlugin[TelegramSettings]):
@@ -146,8 +172,12 @@ class TelegramPlugin(PushPlugin[TelegramSettings]):
 
 def read_update(body: bytes) -> list[IncomingMessage]:
     """The message in one Update body; nothing for updates that are not a person's new message."""
-    update = validated(Update, json_object(body, "an Update object"))
-    message = update.message
+    return update_messages(validated(Update, json_object(body, "an Update object")))
+
+
+def update_messages(update: Update) -> list[IncomingMessage]:
+    """The message in one Update; nothing for updates that are not a person's new message."""
+    message = update.incoming()
     if message is None or message.sender is None or message.sender.is_bot:
         return []
     text = message.content

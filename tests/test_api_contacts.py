@@ -334,3 +334,24 @@ async def test_contacts_page_lists_and_changes_contacts(
     assert missing.status == 404
     no_csrf = await running.client.post("/contacts/sophie/edit", data={"trust": "muted"})
     assert no_csrf.status == 403
+
+
+async def test_a_phone_number_adopts_what_that_number_sent_on_signal(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    # Signal shows the number with the account's UUID (plugins/signal.py); the relay below
+    # hands Guardian a message from that sender, as the signal source would.
+    running, admin = await _start(write_settings, start_guardian)
+    uuid = "3f0c8e52-5d7b-4d7e-9a61-2b8f4c1e9d07"
+    shown = {"id": f"{uuid}/+31600000001", "name": "Unknown"}
+    hidden = {"id": "9b1d4c2a-7e6f-4a3b-8c5d-0e1f2a3b4c5d", "name": "Other"}
+    for n in range(2):
+        await running.post(message(f"s{n}", network="signal", **sent_by(shown)))
+    await running.post(message("h", network="signal", **sent_by(hidden)))
+    await admin.patch("/contacts/sophie", {"addresses": [*SOPHIE, "sms:+31600000001"]})
+    rows = {r.external_id: r for r in await Notification.all()}
+    sophie = running.guardian.household().contacts["sophie"]
+    assert {rows[f"msg-s{n}"].contact_id for n in range(2)} == {sophie.pk}  # type: ignore[attr-defined]
+    assert rows["msg-h"].contact_id is None  # type: ignore[attr-defined]
+    mia = running.guardian.household().members["mia"]
+    assert await history(mia.pk, "contact:sophie") == 2

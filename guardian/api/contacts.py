@@ -11,17 +11,17 @@ so that bursts and repeated contact count the person as the household now knows 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.functions import Count
 
 from guardian import senders
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
-from guardian.contacts import canonical
+from guardian.contacts import canonical, is_e164, signal_parts
 from guardian.household import ContactView, HouseholdView, MemberView
 from guardian.models import Contact, Episode, Notification
 from guardian.settings import Slug
@@ -204,22 +204,50 @@ def _sender_forms(view: HouseholdView, address: str, own: str) -> list[str]:
     return forms
 
 
+def _signal_senders(address: str, field: str) -> Q | None:
+    """Stored Signal senders that name both a UUID and a number (`signal:<uuid>/+31...`) and
+    that this contact address matches by either part; None where it matches none."""
+    network, _, ident = address.partition(":")
+    if network == "sms" and is_e164(ident):
+        return Q(**{f"{field}__startswith": "signal:", f"{field}__endswith": f"/{ident}"})
+    if network != "signal":
+        return None
+    account, number = signal_parts(ident)
+    if number is not None and not account:
+        return Q(**{f"{field}__startswith": "signal:", f"{field}__endswith": f"/{number}"})
+    if account and number is None:
+        return Q(**{f"{field}__startswith": f"signal:{account}/"})
+    return None
+
+
+def _senders(view: HouseholdView, contact: Contact, addresses: list[str], field: str) -> Q | None:
+    """Everything stored under `field` that these contact addresses match."""
+    forms = [form for a in addresses for form in _sender_forms(view, a, contact.slug)]
+    exact: dict[str, Any] = {f"{field}__in": forms}
+    matches = [Q(**exact)] if forms else []
+    matches += [q for a in addresses if (q := _signal_senders(a, field)) is not None]
+    return Q(*matches, join_type="OR") if matches else None
+
+
 async def _adopt(admin: Admin, contact: Contact, addresses: list[str]) -> int:
     """Count what these addresses sent before they were the contact's as the contact's: their
     notifications, bursts and sender history become the contact's."""
     view = admin.view
-    forms = [form for a in addresses for form in _sender_forms(view, a, contact.slug)]
-    if not forms:
+    notifications = _senders(view, contact, addresses, "sender_address")
+    episodes = _senders(view, contact, addresses, "sender_key")
+    if notifications is None or episodes is None:
         return 0
     key = f"contact:{contact.slug}"
+    adopting = Notification.filter(notifications, household_id=view.id, contact_id__isnull=True)
+    renamed = [str(k) for k in await adopting.distinct().values_list("sender_key", flat=True)]
     adopted = await Notification.filter(
-        household_id=view.id, contact_id__isnull=True, sender_address__in=forms
+        notifications, household_id=view.id, contact_id__isnull=True
     ).update(contact_id=contact.id, sender_key=key)
-    await Episode.filter(
-        member_id__in=[m.pk for m in view.members.values()], sender_key__in=forms
-    ).update(sender_key=key, sender_label=contact.name[:200])
+    await Episode.filter(episodes, member_id__in=[m.pk for m in view.members.values()]).update(
+        sender_key=key, sender_label=contact.name[:200]
+    )
     if adopted:
-        await senders.rebuild(view, [key, *forms], admin.now())
+        await senders.rebuild(view, [key, *renamed], admin.now())
     return adopted
 
 

@@ -14,7 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guardian.plugin import HookError, HookRequest, PushPlugin
-from plugins import slack, sms_gateway, telegram, twilio, whatsapp
+from plugins import (
+    home_assistant,
+    signal,
+    slack,
+    sms_forwarder,
+    sms_gateway,
+    telegram,
+    twilio,
+    whatsapp,
+)
 from tests.plugins import GOLDEN, QUIET, hook_request, plugin
 
 STAMP = str(int(QUIET.timestamp()))
@@ -96,6 +105,11 @@ NETWORKS: dict[str, tuple[PushPlugin[Any], Sign]] = {
             {"X-Timestamp": STAMP, "X-Signature": sms_gateway.signature("k3y", body, STAMP)},
         ),
     ),
+    # With a token, so that the mangled documents reach the reading (their `sign` is mangled too).
+    "sms_forwarder": (
+        plugin(sms_forwarder.SmsForwarderPlugin, token="t0ken"),
+        lambda body: hook_request(body, {"Authorization": "Bearer t0ken"}),
+    ),
 }
 
 
@@ -163,8 +177,22 @@ ARABIC_DIGITS = "١٧٩٥٦٤٤٠٠٠"  # str.isdigit() says yes, int() reads th
         (NETWORKS["whatsapp"][0], {whatsapp.HEADER: GARBLED}),
         (NETWORKS["sms_gateway"][0], {"X-Timestamp": STAMP, "X-Signature": GARBLED}),
         (plugin(twilio.TwilioPlugin, auth_token="t0ken"), {twilio.HEADER: GARBLED}),
+        (NETWORKS["sms_forwarder"][0], {"Authorization": f"Bearer {GARBLED}"}),
+        (
+            plugin(sms_forwarder.SmsForwarderPlugin, secret="s3cret"),
+            {"Content-Type": "application/json"},
+        ),
     ],
-    ids=["telegram", "slack", "slack-arabic-digits", "whatsapp", "sms_gateway", "twilio"],
+    ids=[
+        "telegram",
+        "slack",
+        "slack-arabic-digits",
+        "whatsapp",
+        "sms_gateway",
+        "twilio",
+        "sms_forwarder-token",
+        "sms_forwarder-no-sign",
+    ],
 )
 async def test_garbled_signature_headers_are_a_401(
     source: PushPlugin[Any], headers: dict[str, str]
@@ -172,3 +200,32 @@ async def test_garbled_signature_headers_are_a_401(
     with pytest.raises(HookError) as raised:
         await source.receive(hook_request(b"{}", headers))
     assert raised.value.status == 401
+
+
+PULL_READERS: dict[str, Callable[[Any], Any]] = {
+    "signal": lambda frame: (
+        signal.envelope_message(frame.get("envelope"), "+31600000001")
+        if isinstance(frame, dict)
+        else None
+    ),
+    "home_assistant": lambda state: (
+        home_assistant.notification_messages(state["attributes"], {})
+        if isinstance(state, dict) and isinstance(state.get("attributes"), dict)
+        else None
+    ),
+}
+
+
+@pytest.mark.parametrize("network", sorted(PULL_READERS))
+def test_pull_plugins_read_or_skip_mangled_frames(network: str) -> None:
+    """A frame a pull plugin cannot read is skipped: it must never stop the stream."""
+    read = PULL_READERS[network]
+
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(document=mangled(network))
+    def check(document: Any) -> None:
+        read(document)
+
+    check()

@@ -1,4 +1,9 @@
-"""The Telegram plugin: Bot API Updates from golden payloads, the secret-token header, e2e."""
+"""The Telegram plugin: Bot API Updates from golden payloads, the secret-token header, e2e.
+
+Golden payloads are Updates as core.telegram.org/bots/api documents them ("Update",
+"Message", "User", "Chat"; Telegram Business: "BusinessConnection",
+"BusinessMessagesDeleted", Message's `business_connection_id` and `sender_business_bot`).
+"""
 
 from __future__ import annotations
 
@@ -77,6 +82,20 @@ async def test_media_without_text_is_a_placeholder() -> None:
     assert message.external_id == "812345004"
 
 
+async def test_a_business_message_is_the_members_own_private_chat() -> None:
+    [message] = await read("business_message.json")
+    assert message.sender_address == "telegram:99887766"
+    assert message.sender_name == "Sophie de Vries"
+    assert (message.conversation_id, message.group) == ("99887766", False)
+    assert message.text == "are you still up? 😟"
+    assert message.external_id == "812345101"
+
+
+async def test_an_edited_business_message_is_a_notification_of_its_own() -> None:
+    [message] = await read("edited_business_message.json")
+    assert (message.external_id, message.text) == ("812345102", "are you still up??")
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -85,6 +104,10 @@ async def test_media_without_text_is_a_placeholder() -> None:
         "bot_message.json",
         "channel_post.json",
         "my_chat_member.json",
+        "business_message_own.json",
+        "business_message_by_bot.json",
+        "business_connection.json",
+        "deleted_business_messages.json",
     ],
 )
 async def test_updates_that_are_not_a_persons_new_message_yield_nothing(name: str) -> None:
@@ -197,6 +220,10 @@ NON_MESSAGES = [
     "bot_message.json",
     "channel_post.json",
     "my_chat_member.json",
+    "business_message_own.json",
+    "business_message_by_bot.json",
+    "business_connection.json",
+    "deleted_business_messages.json",
 ]
 
 CASE = PluginCase(
