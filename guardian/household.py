@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from guardian.contacts import canonical, match_keys
+from guardian.i18n import DEFAULT_LANGUAGE
 from guardian.models import Contact, Household, Member, Policy, Source
 from guardian.settings import PolicySettings
 
@@ -29,6 +30,10 @@ class MemberView:
     policy: PolicySettings
     channels: tuple[str, ...]
     policy_name: str | None = None
+    #: What Guardian writes to this member is in this language: their own, or the household's.
+    language: str = DEFAULT_LANGUAGE
+    #: The member's own setting; None when they follow the household's language.
+    own_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class HouseholdView:
     sources: dict[str, SourceView]
     by_address: dict[str, ContactView]
     policies: dict[str, PolicySettings] = field(default_factory=dict)
+    language: str = DEFAULT_LANGUAGE
 
     def contact_for(self, address: str) -> ContactView | None:
         for key in match_keys(address):
@@ -88,6 +94,8 @@ async def load(household_id: str) -> HouseholdView:
             policy=policies.get(m.policy or "", PolicySettings()),
             channels=tuple(m.channels),
             policy_name=m.policy,
+            language=m.language or household.language,
+            own_language=m.language,
         )
         for m in await Member.filter(household=household)
     }
@@ -117,4 +125,5 @@ async def load(household_id: str) -> HouseholdView:
         sources=sources,
         by_address={canonical(a): c for c in contacts.values() for a in c.addresses},
         policies=policies,
+        language=household.language,
     )

@@ -154,20 +154,38 @@ def decided(
     item = item_of(message, key, label, now)
     outgoing: list[Outgoing] = []
     if decision.action is Action.FORWARD:
-        outgoing.append(Outgoing(member.pk, "forward", render_forward(item, policy.content)))
+        outgoing.append(
+            Outgoing(
+                member.pk,
+                "forward",
+                render_forward(item, policy.content, language=member.language),
+            )
+        )
     elif decision.action is Action.BREAKTHROUGH:
-        rendered = render_breakthrough(item, policy.content, decision.reason, quiet=quiet)
+        rendered = render_breakthrough(
+            item, policy.content, decision.reason, quiet=quiet, language=member.language
+        )
         outgoing.append(Outgoing(member.pk, "breakthrough", rendered))
     storm_count, storm_first = 0, now
     if decision.storm and policy.storm is not None:
         window = [s.at for s in recent if s.quiet and now - s.at < policy.storm.within]
         storm_count, storm_first = len(window) + 1, min([*window, now])
     if decision.storm and policy.storm is not None and policy.storm.alert_guardians:
-        alert = render_storm_alert(
-            member.name, label, storm_count, storm_first, now, view.zone, policy.guardian_view
-        )
         outgoing += [
-            Outgoing(guardian.pk, "storm", alert)
+            Outgoing(
+                guardian.pk,
+                "storm",
+                render_storm_alert(
+                    member.name,
+                    label,
+                    storm_count,
+                    storm_first,
+                    now,
+                    view.zone,
+                    policy.guardian_view,
+                    language=guardian.language,
+                ),
+            )
             for guardian in view.members.values()
             if guardian.role == "guardian"
         ]

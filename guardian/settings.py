@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -41,6 +42,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as EnvParseError
 
 from guardian.durations import format_duration, parse_duration
+from guardian.i18n import DEFAULT_LANGUAGE, known_language
 from guardian.windows import QuietWindow, parse_days
 
 ENV_PREFIX = "GUARDIAN_"
@@ -79,6 +81,8 @@ def _delay(value: Any) -> timedelta:
 #: A duration that may be zero ("0s": no wait).
 Delay = Annotated[timedelta, BeforeValidator(_delay), PlainSerializer(format_duration)]
 Slug = Annotated[str, Field(pattern=SLUG)]
+#: A language Guardian writes in (guardian.i18n.LANGUAGES): `en`, `nl`, `de`, `fr` or `es`.
+LanguageCode = Annotated[str, AfterValidator(known_language)]
 Level = Literal["counts", "senders", "preview"]
 
 
@@ -125,6 +129,8 @@ class HouseholdSettings(_Strict):
     id: Slug = "home"
     name: str = Field(min_length=1)
     timezone: str
+    #: The language of what Guardian writes to members, unless a member has their own.
+    language: LanguageCode = DEFAULT_LANGUAGE
 
     @field_validator("timezone")
     @classmethod
@@ -146,6 +152,8 @@ class MemberSettings(_Strict):
     role: Literal["guardian", "child"]
     policy: str | None = None
     channels: list[SecretStr] = []
+    #: The member's own language; None: the household's.
+    language: LanguageCode | None = None
 
 
 class ContactSettings(_Strict):
