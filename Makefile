@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean synapse
+.PHONY: run test lint typecheck check bench catalogs clean synapse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	timeout --signal=INT --kill-after=30 900 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
+
+# After changing a message in the code: refresh guardian/locale/ (see docs/translating.md).
+catalogs: $(STAMP)
+	$(BIN)/python -m guardian.catalogs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

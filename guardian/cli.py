@@ -232,6 +232,7 @@ async def send_test(settings: Settings, member_id: str) -> int:
     from guardian import transfer
     from guardian.database import opened
     from guardian.models import Delivery
+    from guardian.summary import render_test
 
     clock = SystemClock()
     async with opened(settings.database.url):
@@ -243,13 +244,14 @@ async def send_test(settings: Settings, member_id: str) -> int:
             known = ", ".join(sorted(view.members)) or "none"
             print(f"no member {member_id!r} (members: {known})", file=sys.stderr)
             return EXIT_FAILED
+        test = render_test(member.name, language=member.language)
         delivery = await Delivery.create(
             household_id=view.id,
             member_id=member.pk,
             kind="test",
             dedup_key=f"test:{member.id}:{now.isoformat()}",
-            title="Guardian test",
-            body=f"Hello {member.name}, this is a test from Guardian. Your channel works.",
+            title=test.title,
+            body=test.body,
             created_at=now,
             next_attempt_at=now,
         )

@@ -28,6 +28,7 @@ from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
 from guardian.models import Delivery
 from guardian.settings import DeliverySettings
+from guardian.summary import render_failure_report
 
 log = logging.getLogger(__name__)
 
@@ -462,18 +463,17 @@ async def report_failure(
         if m.role == "guardian" and m.pk != delivery.member_id  # type: ignore[attr-defined]
     ]
     for guardian in guardians:
+        failure = render_failure_report(
+            member_name, delivery.kind, delivery.last_error, language=guardian.language
+        )
         await Delivery.get_or_create(
             dedup_key=f"{FAILURE_PREFIX}{delivery.id}:{guardian.pk}",
             defaults={
                 "household_id": view.id,
                 "member_id": guardian.pk,
                 "kind": "report",
-                "title": f"Guardian could not reach {member_name}",
-                "body": (
-                    f"A {delivery.kind} for {member_name} could not be delivered: "
-                    f"{delivery.last_error}. Check the channel on the dashboard or with "
-                    "`guardian send-test`."
-                ),
+                "title": failure.title,
+                "body": failure.body,
                 "notify_type": "failure",
                 "created_at": now,
                 "next_attempt_at": now,

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from guardian.contacts import contact_keys, match_keys
+from guardian.i18n import DEFAULT_LANGUAGE
 from guardian.models import Contact, Household, Member, Policy, Source
 from guardian.settings import PolicySettings
 
@@ -29,6 +30,10 @@ class MemberView:
     policy: PolicySettings
     channels: tuple[str, ...]
     policy_name: str | None = None
+    #: What Guardian writes to this member is in this language: their own, or the household's.
+    language: str = DEFAULT_LANGUAGE
+    #: The member's own setting; None when they follow the household's language.
+    own_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class HouseholdView:
     policies: dict[str, PolicySettings] = field(default_factory=dict)
     #: Raised by every admin change: decisions are made on the household as stored now.
     revision: int = 0
+    language: str = DEFAULT_LANGUAGE
 
     def contact_for(self, address: str) -> ContactView | None:
         for key in match_keys(address):
@@ -92,6 +98,8 @@ async def load(household_id: str) -> HouseholdView:
             policy=policies.get(m.policy or "", PolicySettings()),
             channels=tuple(m.channels),
             policy_name=m.policy,
+            language=m.language or household.language,
+            own_language=m.language,
         )
         for m in await Member.filter(household=household)
     }
@@ -125,4 +133,5 @@ async def load(household_id: str) -> HouseholdView:
         },
         policies=policies,
         revision=household.revision,
+        language=household.language,
     )

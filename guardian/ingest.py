@@ -236,23 +236,35 @@ def _decide(
     )
     outgoing: list[Outgoing] = []
     if decision.action is Action.FORWARD:
-        outgoing.append(Outgoing(member.pk, "forward", render_forward(item, policy.content)))
+        outgoing.append(
+            Outgoing(
+                member.pk,
+                "forward",
+                render_forward(item, policy.content, language=member.language),
+            )
+        )
     elif decision.action is Action.BREAKTHROUGH:
         quiet = quiet_interval_at(policy.windows(), view.zone, now) is not None
-        rendered = render_breakthrough(item, policy.content, decision.reason, quiet=quiet)
+        rendered = render_breakthrough(
+            item, policy.content, decision.reason, quiet=quiet, language=member.language
+        )
         outgoing.append(Outgoing(member.pk, "breakthrough", rendered))
     if decision.storm is StormStep.START and policy.storm and policy.storm.alert_guardians:
-        alert = render_storm_alert(
-            member.name,
-            person.label,
-            decision.storm_count,
-            decision.storm_since or now,
-            now,
-            view.zone,
-            policy.guardian_view,
-        )
         outgoing += [
-            Outgoing(guardian.pk, "storm", alert)
+            Outgoing(
+                guardian.pk,
+                "storm",
+                render_storm_alert(
+                    member.name,
+                    person.label,
+                    decision.storm_count,
+                    decision.storm_since or now,
+                    now,
+                    view.zone,
+                    policy.guardian_view,
+                    language=guardian.language,
+                ),
+            )
             for guardian in view.members.values()
             if guardian.role == "guardian"
         ]

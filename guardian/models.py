@@ -19,6 +19,8 @@ class Household(Model):
     id = fields.CharField(primary_key=True, max_length=64)
     name = fields.CharField(max_length=200)
     timezone = fields.CharField(max_length=64)
+    # What Guardian writes to members is in this language, unless a member has their own.
+    language = fields.CharField(max_length=8, default="en", db_default="en")
     created_at = fields.DatetimeField()
     # Raised by every admin change, so that other instances reload the household.
     revision = fields.IntField(default=0, db_default=0)
@@ -50,6 +52,8 @@ class Member(Model):
     role = fields.CharField(max_length=16)
     policy = fields.CharField(max_length=64, null=True)
     channels: Any = fields.JSONField(default=list)
+    # The member's own language, or null for the household's.
+    language = fields.CharField(max_length=8, null=True)
 
     class Meta:
         table = "members"

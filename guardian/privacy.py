@@ -20,16 +20,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from guardian.household import HouseholdView, MemberView
-from guardian.models import Delivery, Notification
+from guardian.models import Delivery, Episode, Notification
 from guardian.scheduler import held_item
 from guardian.settings import Level
 from guardian.summary import (
-    BROKE_QUIET,
-    BURST_OVER,
     LEVELS,
     Item,
     Rendered,
@@ -38,6 +37,7 @@ from guardian.summary import (
     render_forward,
     render_summary,
 )
+from guardian.windows import quiet_interval_at
 
 #: A delivery shown as it was sent: to its own member, or where that is within the level.
 SENT: Final = "sent"
@@ -108,19 +108,29 @@ class Seen:
     shown_at: Shown
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What a delivery was about besides its notifications: a breakthrough's reason and whether
+    it came in quiet hours, whether a burst notice was the burst's last."""
+
+    reason: str = ""
+    quiet: bool = True
+    final: bool = False
+
+
 def shown(
-    sent: Sent, level: Shown, covered: Sequence[Item], zone: ZoneInfo, *, reason: str = ""
+    sent: Sent, level: Shown, covered: Sequence[Item], zone: ZoneInfo, facts: Facts = Facts()
 ) -> Seen:
     """`sent` as a viewer at `level` sees it; `covered` are the notifications it was made of
-    (their text may be gone: below `preview` it is never needed), `reason` a breakthrough's."""
+    (their text may be gone: below `preview` it is never needed)."""
     if level == "sent" or sent.kind not in OF_NOTIFICATIONS:
         return Seen(sent.title, sent.body, sent.body_markdown, SENT)
-    again, markdown = _rendered_again(sent, level, covered, zone, reason)
+    again, markdown = _rendered_again(sent, level, covered, zone, facts)
     return Seen(again.title, again.body, markdown, level)
 
 
 def _rendered_again(
-    sent: Sent, level: Level, covered: Sequence[Item], zone: ZoneInfo, reason: str
+    sent: Sent, level: Level, covered: Sequence[Item], zone: ZoneInfo, facts: Facts
 ) -> tuple[Rendered, str | None]:
     items = sorted(covered, key=lambda i: i.at)
     if not items:
@@ -129,8 +139,7 @@ def _rendered_again(
     if sent.kind == "forward":
         return render_forward(items[0], level), None
     if sent.kind == "breakthrough":
-        quiet = BROKE_QUIET in sent.body
-        return render_breakthrough(items[0], level, reason, quiet=quiet), None
+        return render_breakthrough(items[0], level, facts.reason, quiet=facts.quiet), None
     if sent.kind == "burst":
         notice = render_burst_notice(
             items[-1].sender_label,
@@ -139,7 +148,7 @@ def _rendered_again(
             items[-1].at,
             zone,
             level,
-            final=BURST_OVER in sent.body,
+            final=facts.final,
         )
         return notice, None
     markdown = render_summary(items, level, zone, markdown=True).body
@@ -177,12 +186,45 @@ async def seen_deliveries(
     if several:
         for n in await Notification.filter(delivery_id__in=several).order_by("received_at"):
             grouped[n.delivery_id].append(n)  # type: ignore[attr-defined]
+    bursts = {n.episode_id for d in again if d.kind == "burst" for n in grouped.get(d.id, [])}  # type: ignore[attr-defined]
+    ended = {
+        e.id: e.ended_at for e in await Episode.filter(id__in=[b for b in bursts if b is not None])
+    }
     seen = []
     for delivery, level in zip(deliveries, levels, strict=True):
         single = rows.get(singles[delivery.id]) if delivery.id in singles else None
         covered = [single] if single is not None else grouped.get(delivery.id, [])
         sent = Sent(delivery.kind, delivery.title, delivery.body, delivery.body_markdown)
-        reason = (single.reason or "") if single is not None else ""
         items = [held_item(n, view) for n in covered]
-        seen.append(shown(sent, level, items, view.zone, reason=reason))
+        seen.append(
+            shown(
+                sent,
+                level,
+                items,
+                view.zone,
+                _facts(delivery, single, covered, members, view, ended),
+            )
+        )
     return seen
+
+
+def _facts(
+    delivery: Delivery,
+    single: Notification | None,
+    covered: Sequence[Notification],
+    members: dict[int, MemberView],
+    view: HouseholdView,
+    ended: dict[int, datetime | None],
+) -> Facts:
+    """A delivery's facts from the data, never from its text (which is in its member's language):
+    a breakthrough came in quiet hours if its policy's windows say so; a burst notice was the
+    last if its burst had ended when the notice was made."""
+    if single is not None:
+        member = members.get(delivery.member_id)  # type: ignore[attr-defined]
+        windows = member.policy.windows() if member else []
+        quiet = quiet_interval_at(windows, view.zone, single.received_at) is not None
+        return Facts(reason=single.reason or "", quiet=quiet)
+    if delivery.kind == "burst" and covered:
+        end = ended.get(covered[-1].episode_id)  # type: ignore[attr-defined]
+        return Facts(final=end is not None and end <= delivery.created_at)
+    return Facts()

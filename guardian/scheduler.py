@@ -173,8 +173,8 @@ class Scheduler:
                 member,
                 "summary",
                 f"summary:{member.pk}:{covered_until.isoformat()}",
-                render_summary(items, level, view.zone),
-                render_summary(items, level, view.zone, markdown=True),
+                render_summary(items, level, view.zone, language=member.language),
+                render_summary(items, level, view.zone, markdown=True, language=member.language),
                 now,
                 held,
                 "summarised",
@@ -221,6 +221,7 @@ class Scheduler:
                 view.zone,
                 level,
                 final=over,
+                language=member.language,
             )
             await _deliver(
                 view,
@@ -268,8 +269,10 @@ class Scheduler:
                         guardian,
                         "report",
                         f"report:{guardian.pk}:{instant.isoformat()}",
-                        render_report(children, view.zone),
-                        render_report(children, view.zone, markdown=True),
+                        render_report(children, view.zone, language=guardian.language),
+                        render_report(
+                            children, view.zone, markdown=True, language=guardian.language
+                        ),
                         now,
                         [],
                         "",

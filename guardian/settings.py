@@ -43,6 +43,7 @@ from pydantic_settings import SettingsError as EnvParseError
 
 from guardian import channels, proxies
 from guardian.durations import format_duration, parse_duration
+from guardian.i18n import DEFAULT_LANGUAGE, known_language
 from guardian.windows import QuietWindow, parse_days
 
 ENV_PREFIX = "GUARDIAN_"
@@ -121,6 +122,8 @@ Delay = Annotated[
 ]
 Slug = Annotated[str, Field(pattern=SLUG)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+#: A language Guardian writes in (guardian.i18n.LANGUAGES): `en`, `nl`, `de`, `fr` or `es`.
+LanguageCode = Annotated[str, AfterValidator(known_language)]
 Level = Literal["counts", "senders", "preview"]
 
 
@@ -177,6 +180,8 @@ class HouseholdSettings(_Strict):
     id: Slug = "home"
     name: Name
     timezone: str
+    #: The language of what Guardian writes to members, unless a member has their own.
+    language: LanguageCode = DEFAULT_LANGUAGE
 
     @field_validator("timezone")
     @classmethod
@@ -209,6 +214,8 @@ class MemberSettings(_Strict):
     role: Literal["guardian", "child"]
     policy: str | None = None
     channels: list[Channel] = Field([], max_length=MAX_CHANNELS)
+    #: The member's own language; None: the household's.
+    language: LanguageCode | None = None
 
 
 class ContactSettings(_Strict):

@@ -9,23 +9,24 @@ in the household zone passed in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from guardian import i18n
+from guardian.durations import parse_duration
+from guardian.i18n import DEFAULT_LANGUAGE, Language
 
 PREVIEW_CHARS = 80
 MAX_GROUPS = 8
 TITLE_CHARS = 60  # what a lock screen shows without cutting
 LEVELS = ("counts", "senders", "preview")
 
-#: How a breakthrough in quiet hours and a burst's last notice say so; guardian.privacy reads
-#: them back from what was sent when it renders a delivery again at a viewer's level.
-BROKE_QUIET = "Broke through quiet hours"
-BURST_OVER = " (burst over)"
-
 INFO = "info"
 URGENT = "warning"  # Apprise's NotifyType for what must be seen now
+FAILURE = "failure"
 TEXT = "text"
 MARKDOWN = "markdown"
 
@@ -104,6 +105,9 @@ class ChildActivity:
     silent_sources: Sequence[tuple[str, datetime]] = ()
 
 
+ENGLISH = i18n.language(i18n.SOURCE_LANGUAGE)
+
+
 def _check(level: str) -> None:
     # An unknown level must never fall through to showing more.
     if level not in LEVELS:
@@ -111,32 +115,36 @@ def _check(level: str) -> None:
 
 
 # -- words ---------------------------------------------------------------------------------
+#
+# Every word below is a gettext message (English in the code, translated in guardian/locale/);
+# `t` is the reader's language. A comment starting with TRANSLATORS: is shown to translators.
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def _messages(n: int, t: Language) -> str:
+    return t.ngettext("{n} message", "{n} messages", n)
 
 
-def _people(n: int) -> str:
-    return "1 person" if n == 1 else f"{n} people"
+def _people(n: int, t: Language) -> str:
+    return t.ngettext("{n} person", "{n} people", n)
 
 
-def _more(n: int) -> str:
-    return f"{n} more message" if n == 1 else f"{n} more messages"
+def _more(n: int, t: Language) -> str:
+    return t.ngettext("{n} more message", "{n} more messages", n)
 
 
-def _and(names: Sequence[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _some(names: Sequence[str]) -> str:
+def _some(names: Sequence[str], t: Language) -> str:
     """At most two names, then how many others."""
+    names = [_isolated(name) for name in names]
     if len(names) <= 2:
-        return _and(names)
+        return t.list(names)
     others = len(names) - 2
-    return f"{names[0]}, {names[1]} and {others} {'other' if others == 1 else 'others'}"
+    return t.ngettext(
+        "{first}, {second} and {n} other",
+        "{first}, {second} and {n} others",
+        others,
+        first=names[0],
+        second=names[1],
+    )
 
 
 def _flat(text: str) -> str:
@@ -152,13 +160,36 @@ def _item_text(item: Item) -> str:
     return item.text if item.text.strip() else (item.preview or "")
 
 
-def _fit(before: str, name: str, after: str = "") -> str:
-    """A title with a name, shortened so that it stays lock-screen short."""
+FSI, PDI = "\u2068", "\u2069"  # Unicode's first-strong isolate and its end
+#: Right-to-left letters and numbers, and the explicit direction controls.
+_DIRECTIONAL = frozenset({"R", "AL", "AN", "RLE", "LRE", "RLO", "LRO", "PDF", "RLI", "LRI", "FSI"})
+
+
+def _isolated(text: str) -> str:
+    """A name or text from outside, isolated when it could turn the sentence around it.
+
+    An Arabic or Hebrew name in a Dutch line would otherwise pull the colon and the count
+    after it into its own right-to-left run ("3 :سارة berichten"), and a stray direction
+    control would reorder the rest of the line. Text without them is left as it is.
+    """
+    if any(unicodedata.bidirectional(c) in _DIRECTIONAL or c == PDI for c in text):
+        return f"{FSI}{text}{PDI}"
+    return text
+
+
+def _fit(sentence: Callable[[str], str], name: str) -> str:
+    """A title with a name in it, the name shortened so that it stays lock-screen short."""
     name = _flat(name)
-    if len(before) + len(name) + len(after) > TITLE_CHARS:
-        room = max(TITLE_CHARS - len(before) - len(after) - 1, 1)
-        name = name[:room].rstrip() + "…"
-    return f"{before}{name}{after}"
+    title = sentence(name)
+    room = len(name) - (len(title) - TITLE_CHARS) - 1
+    while len(title) > TITLE_CHARS:
+        cut = name[: max(room, 1)].rstrip() + "…"
+        # A cut inside an isolated name must still close it.
+        title = sentence(cut + PDI * (cut.count(FSI) - cut.count(PDI)))
+        if room <= 1:
+            break
+        room -= 1
+    return title
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~&|#])")
@@ -193,37 +224,43 @@ def _local(at: datetime, zone: ZoneInfo) -> datetime:
     return at.astimezone(zone)
 
 
-def _clock(at: datetime, zone: ZoneInfo) -> str:
-    return f"{_local(at, zone):%H:%M}"
+def _clock(at: datetime, zone: ZoneInfo, t: Language) -> str:
+    return t.time(_local(at, zone), zone)
 
 
-def _ends(first: datetime, last: datetime, zone: ZoneInfo) -> tuple[str, str] | None:
-    """Both ends as HH:MM, or with weekdays when they fall on different days; None if one."""
+def _ends(first: datetime, last: datetime, zone: ZoneInfo, t: Language) -> tuple[str, str] | None:
+    """Both ends with their weekdays when they fall on different days; None if one minute."""
     a, b = _local(first, zone), _local(last, zone)
     if a.date() != b.date():
-        return f"{a:%a %H:%M}", f"{b:%a %H:%M}"
-    if f"{a:%H:%M}" == f"{b:%H:%M}":
+        return t.day_time(a, zone), t.day_time(b, zone)
+    if (a.hour, a.minute) == (b.hour, b.minute):
         return None
-    return f"{a:%H:%M}", f"{b:%H:%M}"
+    return t.time(a, zone), t.time(b, zone)
 
 
-def _span(first: datetime, last: datetime, zone: ZoneInfo) -> str:
-    ends = _ends(first, last, zone)
-    return _clock(first, zone) if ends is None else f"{ends[0]}–{ends[1]}"
-
-
-def _between(first: datetime, last: datetime, zone: ZoneInfo) -> str:
-    ends = _ends(first, last, zone)
-    return f"at {_clock(first, zone)}" if ends is None else f"between {ends[0]} and {ends[1]}"
+def _span(first: datetime, last: datetime, zone: ZoneInfo, t: Language) -> str:
+    """`23:00`, `23:00–23:39`, or `Wed 23:50–Thu 00:20`, as the language writes them."""
+    a, b = _local(first, zone), _local(last, zone)
+    if a.date() != b.date():
+        # TRANSLATORS: from one weekday and time to another, e.g. "Wed 23:50–Thu 00:20".
+        return t.pgettext(
+            "time range across days",
+            "{start}–{end}",
+            start=t.day_time(a, zone),
+            end=t.day_time(b, zone),
+        )
+    if (a.hour, a.minute) == (b.hour, b.minute):
+        return t.time(a, zone)
+    return t.time_range(a, b, zone)
 
 
 def _part_of_day(at: datetime, zone: ZoneInfo) -> str:
     hour = _local(at, zone).hour
     if 6 <= hour < 12:
-        return "this morning"
+        return "morning"
     if 12 <= hour < 18:
-        return "this afternoon"
-    return "tonight"
+        return "afternoon"
+    return "evening" if 18 <= hour < 22 else "night"
 
 
 # -- grouping ------------------------------------------------------------------------------
@@ -248,7 +285,7 @@ def _group(key: str, members: Sequence[Item]) -> Group:
         conversation = next(
             (_flat(i.conversation) for i in reversed(ordered) if i.conversation), None
         )
-    who = _some(people)
+    who = _some(people, ENGLISH)
     return Group(
         label=f"{who} in {conversation or 'a group chat'}" if chat else people[0],
         count=len(ordered),
@@ -272,107 +309,206 @@ def group_items(items: Sequence[Item]) -> list[Group]:
     return sorted(groups, key=lambda g: g.last, reverse=True)
 
 
-def _group_line(group: Group, level: str, zone: ZoneInfo, fmt: _Format) -> str:
-    messages = _plural(group.count, "message")
+def _in_chat(who: str, chat: str | None, t: Language) -> str:
+    if chat:
+        return t.gettext("{who} in {chat}", who=who, chat=chat)
+    return t.gettext("{who} in a group chat", who=who)
+
+
+def _group_line(group: Group, level: str, zone: ZoneInfo, fmt: _Format, t: Language) -> str:
+    messages = _messages(group.count, t)
     if level == "counts":
         if group.group_chat:
-            who, what = "A group chat", f"{messages} from {_people(len(group.sender_keys))}"
+            who = t.gettext("A group chat")
+            what = t.gettext(
+                "{messages} from {people}",
+                messages=messages,
+                people=_people(len(group.sender_keys), t),
+            )
         else:
-            who, what = "Someone", messages
+            who, what = t.gettext("Someone"), messages
     else:
-        who, what = fmt.name(_some(group.people)), messages
+        who, what = fmt.name(_some(group.people, t)), messages
         if group.group_chat:
-            who += " in " + (fmt.name(group.conversation) if group.conversation else "a group chat")
-    line = f"{who}: {what}, {_span(group.first, group.last, zone)}"
+            chat = fmt.name(_isolated(group.conversation)) if group.conversation else None
+            who = _in_chat(who, chat, t)
+    # TRANSLATORS: one line of a summary: "Sophie: 40 messages, 23:00–23:39".
+    line = t.gettext(
+        "{who}: {messages}, {when}",
+        who=who,
+        messages=what,
+        when=_span(group.first, group.last, zone, t),
+    )
     if level == "preview" and group.newest_text.strip():
-        line += f" — “{fmt.esc(_preview(group.newest_text))}”"
+        preview = _isolated(fmt.esc(_preview(group.newest_text)))
+        # TRANSLATORS: a summary line, then the start of the newest message in quotes.
+        line = t.gettext("{line} — “{preview}”", line=line, preview=preview)
     return line
 
 
 def _group_lines(
-    groups: Sequence[Group], level: str, zone: ZoneInfo, fmt: _Format, depth: int = 0
+    groups: Sequence[Group],
+    level: str,
+    zone: ZoneInfo,
+    fmt: _Format,
+    t: Language,
+    depth: int = 0,
 ) -> list[str]:
-    lines = [fmt.line(_group_line(g, level, zone, fmt), depth) for g in groups[:MAX_GROUPS]]
+    lines = [fmt.line(_group_line(g, level, zone, fmt, t), depth) for g in groups[:MAX_GROUPS]]
     rest = groups[MAX_GROUPS:]
     if rest:
         count = sum(g.count for g in rest)
         people = len({key for g in rest for key in g.sender_keys})
-        lines.append(fmt.line(f"and {count} more from {_people(people)}", depth))
+        # TRANSLATORS: the last line of a long summary: messages not listed above it.
+        more = t.ngettext(
+            "and {n} more from {people}",
+            "and {n} more from {people}",
+            count,
+            people=_people(people, t),
+        )
+        lines.append(fmt.line(more, depth))
     return lines
 
 
 # -- what a member receives ----------------------------------------------------------------
 
 
-def _who(item: Item) -> str:
-    label = _flat(item.sender_label) or item.sender_key
+def _who(item: Item, t: Language) -> str:
+    label = _isolated(_flat(item.sender_label) or item.sender_key)
     if not item.group:
         return label
-    return f"{label} in {_flat(item.conversation or '') or 'a group chat'}"
+    return _in_chat(label, _isolated(_flat(item.conversation or "")) or None, t)
 
 
-def render_forward(item: Item, level: str) -> Rendered:
+def render_forward(item: Item, level: str, *, language: str = DEFAULT_LANGUAGE) -> Rendered:
     """One notification passed on at once."""
     _check(level)
+    t = i18n.language(language)
     if level == "counts":
-        return Rendered("New message", "You have 1 new message.")
-    who = _who(item)
-    title = _fit("", who, f" ({_flat(item.network)})")
-    fallback = f"New message from {who}."
+        return Rendered(t.gettext("New message"), t.gettext("You have 1 new message."))
+    who = _who(item, t)
+    network = _flat(item.network)
+    # TRANSLATORS: a title: who wrote, and on which network, e.g. "Sophie (whatsapp)".
+    title = _fit(lambda name: t.gettext("{who} ({network})", who=name, network=network), who)
+    fallback = t.gettext("New message from {who}.", who=who)
     if level == "senders":
         return Rendered(title, fallback)
     return Rendered(title, _preview(_item_text(item)) or fallback)
 
 
 def render_summary(
-    items: Sequence[Item], level: str, zone: ZoneInfo, *, markdown: bool = False
+    items: Sequence[Item],
+    level: str,
+    zone: ZoneInfo,
+    *,
+    markdown: bool = False,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Rendered:
     """Every held item in one message: one line per group, newest group first."""
     _check(level)
+    t = i18n.language(language)
     fmt = _Format(markdown)
     if not items:
         return Rendered(
-            "While you were away: no new messages", "Nothing is waiting.", INFO, fmt.body_format
+            t.gettext("While you were away: no new messages"),
+            t.gettext("Nothing is waiting."),
+            INFO,
+            fmt.body_format,
         )
     groups = group_items(items)
-    messages = _plural(len(items), "message")
+    messages = _messages(len(items), t)
     senders = {i.sender_key for i in items}
     if level != "counts" and len(senders) == 1:
         newest = max(items, key=lambda i: i.at)
-        title = _fit(f"While you were away: {messages} from ", newest.sender_label)
+        title = _fit(
+            # TRANSLATORS: the title of a summary sent when quiet hours end.
+            lambda name: t.gettext(
+                "While you were away: {messages} from {name}",
+                messages=messages,
+                name=_isolated(name),
+            ),
+            newest.sender_label,
+        )
     else:
-        title = f"While you were away: {messages} from {_people(len(senders))}"
-    body = "\n".join(_group_lines(groups, level, zone, fmt))
+        title = t.gettext(
+            "While you were away: {messages} from {people}",
+            messages=messages,
+            people=_people(len(senders), t),
+        )
+    body = "\n".join(_group_lines(groups, level, zone, fmt, t))
     return Rendered(title, body, INFO, fmt.body_format)
 
 
-_REASONS_AT_COUNTS = (
-    ("trusted", "a trusted contact"),
-    ("keyword", "an emergency keyword"),
-    ("repeated", "repeated contact"),
+_REASON = re.compile(
+    r"(?P<trusted>trusted contact)"
+    r"|keyword “(?P<keyword>.*)”"
+    r"|repeated contact: (?P<count>[0-9]+) messages within (?P<within>[0-9dhms]+)",
+    re.DOTALL,
 )
 
 
-def reason_at_level(reason: str, level: str) -> str:
-    """Why something broke through, without the keyword or a name at `counts`."""
+def reason_at_level(reason: str, level: str, *, language: str = DEFAULT_LANGUAGE) -> str:
+    """Why something broke through, without the keyword or a name at `counts`.
+
+    `reason` is what the policy decided and the database keeps (`keyword “hospital”`, in
+    English); it is told again in `language`, and shown as it is where it is not one of those.
+    """
     _check(level)
-    if level != "counts":
-        return _flat(reason)
-    lowered = reason.strip().casefold()
-    return next((s for k, s in _REASONS_AT_COUNTS if lowered.startswith(k)), "a breakthrough rule")
-
-
-def render_breakthrough(item: Item, level: str, reason: str, *, quiet: bool = True) -> Rendered:
-    """A notification sent at once, marked urgent, saying why it broke through."""
-    why = reason_at_level(reason, level)
-    # Outside quiet hours it may have broken through a burst, or nothing at all.
-    broke = f"{BROKE_QUIET}: {why}." if quiet else f"Sent at once: {why}."
+    t = i18n.language(language)
     if level == "counts":
-        return Rendered("Urgent message", f"You have 1 urgent message. {broke}", URGENT)
-    who = _who(item)
-    title = _fit("Urgent: ", who, f" ({_flat(item.network)})")
+        lowered = reason.strip().casefold()
+        if lowered.startswith("trusted"):
+            return t.gettext("a trusted contact")
+        if lowered.startswith("keyword"):
+            return t.gettext("an emergency keyword")
+        if lowered.startswith("repeated"):
+            return t.gettext("repeated contact")
+        return t.gettext("a breakthrough rule")
+    found = _REASON.fullmatch(_flat(reason))
+    within = _duration(found["within"]) if found and found["within"] else None
+    if found is None or (found["count"] and within is None):
+        return _isolated(_flat(reason))
+    if found["trusted"]:
+        return t.gettext("trusted contact")
+    if within is None:
+        return t.gettext("keyword “{keyword}”", keyword=_isolated(found["keyword"]))
+    # TRANSLATORS: why a message broke through: e.g. "3 messages within 5 minutes".
+    return t.ngettext(
+        "repeated contact: {n} message within {within}",
+        "repeated contact: {n} messages within {within}",
+        int(found["count"]),
+        within=t.duration(within),
+    )
+
+
+def _duration(text: str) -> timedelta | None:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        return None
+
+
+def render_breakthrough(
+    item: Item, level: str, reason: str, *, quiet: bool = True, language: str = DEFAULT_LANGUAGE
+) -> Rendered:
+    """A notification sent at once, marked urgent, saying why it broke through."""
+    t = i18n.language(language)
+    why = reason_at_level(reason, level, language=language)
+    # Outside quiet hours it may have broken through a burst, or nothing at all.
+    if quiet:
+        broke = t.gettext("Broke through quiet hours: {why}.", why=why)
+    else:
+        broke = t.gettext("Sent at once: {why}.", why=why)
+    if level == "counts":
+        body = t.gettext("You have 1 urgent message. {reason}", reason=broke)
+        return Rendered(t.gettext("Urgent message"), body, URGENT)
+    who = _who(item, t)
+    network = _flat(item.network)
+    title = _fit(
+        lambda name: t.gettext("Urgent: {who} ({network})", who=name, network=network), who
+    )
     preview = _preview(_item_text(item)) if level == "preview" else ""
-    first = preview or f"Urgent message from {who}."
+    first = preview or t.gettext("Urgent message from {who}.", who=who)
     return Rendered(title, f"{first}\n{broke}", URGENT)
 
 
@@ -385,18 +521,45 @@ def render_burst_notice(
     level: str,
     *,
     final: bool,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Rendered:
     """Messages folded into one contact's burst, from `first` to `last`."""
     _check(level)
-    span = _span(first, last, zone)
-    over = BURST_OVER if final else ""
+    t = i18n.language(language)
+    when, more = _span(first, last, zone, t), _more(count, t)
     if level == "counts":
-        return Rendered("More messages", f"{_more(count)} from 1 person, {span}{over}.")
-    name = _flat(label)
-    return Rendered(_fit("More messages from ", name), f"{name} sent {_more(count)}, {span}{over}.")
+        if final:
+            body = t.gettext("{more} from 1 person, {when} (burst over).", more=more, when=when)
+        else:
+            body = t.gettext("{more} from 1 person, {when}.", more=more, when=when)
+        return Rendered(t.gettext("More messages"), body)
+    name = _isolated(_flat(label))
+    if final:
+        # TRANSLATORS: the last notice of a burst: the friend has stopped writing for now.
+        body = t.gettext(
+            "{name} sent {more}, {when} (burst over).", name=name, more=more, when=when
+        )
+    else:
+        # TRANSLATORS: a burst notice: "Sophie sent 12 more messages, 22:10–22:31."
+        body = t.gettext("{name} sent {more}, {when}.", name=name, more=more, when=when)
+    title = _fit(lambda n: t.gettext("More messages from {name}", name=_isolated(n)), label)
+    return Rendered(title, body)
 
 
 # -- what a guardian receives --------------------------------------------------------------
+
+
+def _storm_title(part: str, child: str, t: Language) -> str:
+    """`Many messages for Mia tonight`: the part of the day the storm's last message fell in."""
+    if part == "morning":
+        return t.gettext("Many messages for {child} this morning", child=child)
+    if part == "afternoon":
+        return t.gettext("Many messages for {child} this afternoon", child=child)
+    if part == "evening":
+        # TRANSLATORS: a storm between 18:00 and 22:00.
+        return t.pgettext("evening", "Many messages for {child} tonight", child=child)
+    # TRANSLATORS: a storm between 22:00 and 06:00.
+    return t.pgettext("night", "Many messages for {child} tonight", child=child)
 
 
 def render_storm_alert(
@@ -407,72 +570,227 @@ def render_storm_alert(
     last: datetime,
     zone: ZoneInfo,
     level: str,
+    *,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Rendered:
     """A storm in a child's quiet hours, told to guardians as soon as it is detected."""
     _check(level)
-    child = _flat(child)
-    title = _fit("Many messages for ", child, f" {_part_of_day(last, zone)}")
-    messages, between = _plural(count, "message"), _between(first, last, zone)
+    t = i18n.language(language)
+    part = _part_of_day(last, zone)
+    title = _fit(lambda name: _storm_title(part, _isolated(name), t), child)
+    child = _isolated(_flat(child))
+    messages, ends = _messages(count, t), _ends(first, last, zone, t)
+    contact = _isolated(_flat(contact_label))
     if level == "counts":
-        body = f"{child} received {messages} from one person {between}."
+        if ends is None:
+            body = t.gettext(
+                "{child} received {messages} from one person at {time}.",
+                child=child,
+                messages=messages,
+                time=_clock(first, zone, t),
+            )
+        else:
+            body = t.gettext(
+                "{child} received {messages} from one person between {start} and {end}.",
+                child=child,
+                messages=messages,
+                start=ends[0],
+                end=ends[1],
+            )
+    elif ends is None:
+        body = t.gettext(
+            "{contact} sent {child} {messages} at {time}.",
+            contact=contact,
+            child=child,
+            messages=messages,
+            time=_clock(first, zone, t),
+        )
     else:
-        body = f"{_flat(contact_label)} sent {child} {messages} {between}."
+        body = t.gettext(
+            "{contact} sent {child} {messages} between {start} and {end}.",
+            contact=contact,
+            child=child,
+            messages=messages,
+            start=ends[0],
+            end=ends[1],
+        )
     return Rendered(title, body, URGENT)
 
 
-def _report_title(children: Sequence[ChildActivity]) -> str:
+def _report_title(children: Sequence[ChildActivity], t: Language) -> str:
     if not children:
-        return "Guardian report"
-    title = f"Guardian report: {_and([_flat(c.name) for c in children])}"
-    return title if len(title) <= TITLE_CHARS else f"Guardian report: {len(children)} children"
+        return t.gettext("Guardian report")
+    names = t.list(_isolated(_flat(c.name)) for c in children)
+    title = t.gettext("Guardian report: {names}", names=names)
+    if len(title) <= TITLE_CHARS:
+        return title
+    return t.ngettext("Guardian report: {n} child", "Guardian report: {n} children", len(children))
 
 
-def _child_section(child: ChildActivity, zone: ZoneInfo, fmt: _Format) -> list[str]:
+def _child_section(child: ChildActivity, zone: ZoneInfo, fmt: _Format, t: Language) -> list[str]:
     counts = child.level == "counts"
-    lines = [fmt.name(child.name)]
-    lines.append(fmt.line(f"{_plural(child.passed, 'notification')} passed, {child.held} held."))
+    lines = [fmt.name(_isolated(child.name))]
+    passed = t.ngettext("{n} notification passed", "{n} notifications passed", child.passed)
+    # TRANSLATORS: "40 held": notifications kept for a summary.
+    held = t.ngettext("{n} held", "{n} held", child.held)
+    # TRANSLATORS: e.g. "3 notifications passed, 40 held."
+    lines.append(fmt.line(t.gettext("{passed}, {held}.", passed=passed, held=held)))
     if child.quiet_activity:
-        quiet = f"{_plural(child.quiet_activity, 'message')} during quiet hours."
+        quiet = t.ngettext(
+            "{n} message during quiet hours.",
+            "{n} messages during quiet hours.",
+            child.quiet_activity,
+        )
     else:
-        quiet = "No messages during quiet hours."
+        quiet = t.gettext("No messages during quiet hours.")
     lines.append(fmt.line(quiet))
-    for kind, episodes, anonymous in (
-        ("Burst", child.bursts, "someone"),
-        ("Storm", child.storms, "one person"),
-    ):
-        for e in episodes:
-            who = anonymous if counts else fmt.name(e.label)
-            span = _span(e.first, e.last, zone)
-            lines.append(fmt.line(f"{kind}: {who} sent {_plural(e.count, 'message')}, {span}."))
-    for b in child.breakthroughs:
-        why = fmt.esc(reason_at_level(b.reason, child.level))
-        when = _clock(b.at, zone)
+    for e in child.bursts:
+        span, messages = _span(e.first, e.last, zone, t), _messages(e.count, t)
         if counts:
-            lines.append(fmt.line(f"Broke through at {when} ({why})."))
+            line = t.gettext(
+                "Burst: someone sent {messages}, {when}.", messages=messages, when=span
+            )
         else:
-            lines.append(fmt.line(f"Broke through at {when}: {fmt.name(b.label)} ({why})."))
+            who = fmt.name(_isolated(e.label))
+            # TRANSLATORS: many messages in a row outside quiet hours, folded into notices.
+            line = t.gettext(
+                "Burst: {who} sent {messages}, {when}.",
+                who=who,
+                messages=messages,
+                when=span,
+            )
+        lines.append(fmt.line(line))
+    for e in child.storms:
+        span, messages = _span(e.first, e.last, zone, t), _messages(e.count, t)
+        if counts:
+            line = t.gettext(
+                "Storm: one person sent {messages}, {when}.", messages=messages, when=span
+            )
+        else:
+            # TRANSLATORS: very many messages from one person during quiet hours.
+            line = t.gettext(
+                "Storm: {who} sent {messages}, {when}.",
+                who=fmt.name(_isolated(e.label)),
+                messages=messages,
+                when=span,
+            )
+        lines.append(fmt.line(line))
+    for b in child.breakthroughs:
+        why = fmt.esc(reason_at_level(b.reason, child.level, language=t.code))
+        when = _clock(b.at, zone, t)
+        if counts:
+            line = t.gettext("Broke through at {time} ({why}).", time=when, why=why)
+        else:
+            line = t.gettext(
+                "Broke through at {time}: {who} ({why}).",
+                time=when,
+                who=fmt.name(_isolated(b.label)),
+                why=why,
+            )
+        lines.append(fmt.line(line))
     if child.failed_channels:
         failed = ", ".join(fmt.esc(c) for c in child.failed_channels)
-        lines.append(fmt.line(f"Failed channels: {failed}."))
+        lines.append(fmt.line(t.gettext("Failed channels: {channels}.", channels=failed)))
     for source, last in child.silent_sources:
-        since = last.astimezone(zone).strftime("%a %H:%M")
-        lines.append(fmt.line(f"Silent source: {fmt.esc(source)}, no message since {since}."))
+        # TRANSLATORS: a source is one connected phone, app or account.
+        line = t.gettext(
+            "Silent source: {source}, no message since {since}.",
+            source=fmt.esc(source),
+            since=t.day_time(_local(last, zone), zone),
+        )
+        lines.append(fmt.line(line))
     if child.held_items and not counts:
-        lines.append(fmt.line("Waiting:"))
-        lines += _group_lines(group_items(child.held_items), child.level, zone, fmt, depth=1)
+        # TRANSLATORS: followed by the messages still held for the next summary.
+        lines.append(fmt.line(t.gettext("Waiting:")))
+        lines += _group_lines(group_items(child.held_items), child.level, zone, fmt, t, depth=1)
     return lines
 
 
 def render_report(
-    children: Sequence[ChildActivity], zone: ZoneInfo, *, markdown: bool = False
+    children: Sequence[ChildActivity],
+    zone: ZoneInfo,
+    *,
+    markdown: bool = False,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Rendered:
     """One awareness report for a guardian, each child at that child's `guardian_view`."""
     for child in children:
         _check(child.level)
+    t = i18n.language(language)
     fmt = _Format(markdown)
-    sections = ["\n".join(_child_section(c, zone, fmt)) for c in children]
-    body = "\n\n".join(sections) or "Nothing to report."
-    return Rendered(_report_title(children), body, INFO, fmt.body_format)
+    sections = ["\n".join(_child_section(c, zone, fmt, t)) for c in children]
+    body = "\n\n".join(sections) or t.gettext("Nothing to report.")
+    return Rendered(_report_title(children, t), body, INFO, fmt.body_format)
+
+
+# -- what Guardian says about itself -------------------------------------------------------
+
+
+def _kind_for(kind: str, name: str, t: Language) -> str:
+    """`A summary for Mia`: what could not be delivered, and to whom."""
+    texts = {
+        "forward": t.gettext("A forward for {name}", name=name),
+        "summary": t.gettext("A summary for {name}", name=name),
+        "burst": t.gettext("A burst for {name}", name=name),
+        "breakthrough": t.gettext("A breakthrough for {name}", name=name),
+        "report": t.gettext("A report for {name}", name=name),
+        "storm": t.gettext("A storm for {name}", name=name),
+        "test": t.gettext("A test for {name}", name=name),
+    }
+    return texts.get(kind) or t.gettext("A {kind} for {name}", kind=kind, name=name)
+
+
+_GAVE_UP = re.compile(r"gave up after (?:(?P<attempts>[0-9]+) attempts|(?P<age>[0-9dhms]+))")
+
+
+def _delivery_error(error: str, t: Language) -> str:
+    """Why a delivery failed, as delivery.py recorded it, told in `t`'s words where known."""
+    if error == "the member has no channels":
+        return t.gettext("the member has no channels")
+    if error.startswith("misconfigured channel: "):
+        channels = error.removeprefix("misconfigured channel: ")
+        return t.gettext("misconfigured channel: {channels}", channels=channels)
+    found = _GAVE_UP.fullmatch(error)
+    if found and found["attempts"]:
+        attempts = int(found["attempts"])
+        return t.ngettext("gave up after {n} attempts", "gave up after {n} attempts", attempts)
+    age = _duration(found["age"]) if found and found["age"] else None
+    if age is not None:
+        return t.gettext("gave up after {duration}", duration=t.duration(age))
+    return error
+
+
+def render_failure_report(
+    member_name: str, kind: str, error: str | None, *, language: str = DEFAULT_LANGUAGE
+) -> Rendered:
+    """What guardians are told when a delivery to `member_name` was given up."""
+    t = i18n.language(language)
+    name = _isolated(member_name)
+    title = t.gettext("Guardian could not reach {name}", name=name)
+    failed = t.gettext(
+        "{what} could not be delivered: {error}.",
+        what=_kind_for(kind, name, t),
+        error=_delivery_error(error or "", t),
+    )
+    check = t.gettext("Check the channel on the dashboard or with `guardian send-test`.")
+    return Rendered(title, f"{failed} {check}", FAILURE)
+
+
+def render_test(
+    member_name: str, *, this_channel: bool = False, language: str = DEFAULT_LANGUAGE
+) -> Rendered:
+    """A test message to a member's channels (or to one of them, from the dashboard)."""
+    t = i18n.language(language)
+    name = _isolated(_flat(member_name))
+    if this_channel:
+        body = t.gettext(
+            "Hello {name}, this is a test from Guardian. This channel works.", name=name
+        )
+    else:
+        body = t.gettext(
+            "Hello {name}, this is a test from Guardian. Your channel works.", name=name
+        )
+    return Rendered(t.gettext("Guardian test"), body)
 
 
 # -- checking ------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from guardian.models import (
 from guardian.scheduler import reschedule
 from guardian.settings import (
     ContactSettings,
+    HouseholdSettings,
     MemberSettings,
     PolicySettings,
     Settings,
@@ -113,7 +114,15 @@ async def export_household(household_id: str) -> dict[str, Any]:
     members = await Member.filter(household=household).order_by("slug")
     slugs = {m.id: m.slug for m in members}
     data: dict[str, Any] = {
-        "household": {"id": household.id, "name": household.name, "timezone": household.timezone}
+        "household": _without_defaults(
+            {
+                "id": household.id,
+                "name": household.name,
+                "timezone": household.timezone,
+                "language": household.language,
+            },
+            HouseholdSettings,
+        )
     }
     data["members"] = [
         _without_defaults(
@@ -123,6 +132,7 @@ async def export_household(household_id: str) -> dict[str, Any]:
                 "role": m.role,
                 "policy": m.policy,
                 "channels": list(m.channels),
+                "language": m.language,
             },
             MemberSettings,
         )
@@ -164,7 +174,7 @@ def _without_defaults(item: dict[str, Any], model: type[BaseModel]) -> dict[str,
     return {
         key: value
         for key, value in item.items()
-        if fields[key].is_required() or value != fields[key].get_default()
+        if key == "id" or fields[key].is_required() or value != fields[key].get_default()
     }
 
 
@@ -264,7 +274,11 @@ async def _seed(settings: Settings, now: datetime) -> bool:
         if await Household.filter(id=spec.id).exists():
             return False
         household = await Household.create(
-            id=spec.id, name=spec.name, timezone=spec.timezone, created_at=now
+            id=spec.id,
+            name=spec.name,
+            timezone=spec.timezone,
+            language=spec.language,
+            created_at=now,
         )
         await _write(household, settings, ImportResult(spec.id, "created").counts)
     log.info("seeded household %r from settings", spec.id)
@@ -301,11 +315,21 @@ async def import_household(
         if household is None:
             change = "created"
             household = await Household.create(
-                id=spec.id, name=spec.name, timezone=spec.timezone, created_at=now
+                id=spec.id,
+                name=spec.name,
+                timezone=spec.timezone,
+                language=spec.language,
+                created_at=now,
             )
-        elif (household.name, household.timezone) != (spec.name, spec.timezone):
+        elif (household.name, household.timezone, household.language) != (
+            spec.name,
+            spec.timezone,
+            spec.language,
+        ):
             change = "updated"
-            await Household.filter(id=spec.id).update(name=spec.name, timezone=spec.timezone)
+            await Household.filter(id=spec.id).update(
+                name=spec.name, timezone=spec.timezone, language=spec.language
+            )
         else:
             change = "unchanged"
         result = ImportResult(household=spec.id, household_change=change)
@@ -392,6 +416,7 @@ async def _write(household: Household, settings: Settings, counts: dict[str, Cou
                 "role": m.role,
                 "policy": m.policy,
                 "channels": [c.get_secret_value() for c in m.channels],
+                "language": m.language,
             }
             for m in settings.members
         },

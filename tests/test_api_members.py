@@ -527,3 +527,67 @@ async def test_policy_page_edits_quiet_hours_on_the_week_grid(
     await client.post("/policies/school-night", data=form_data(removal))
     assert len(running.guardian.household().policies["school-night"].quiet) == 1
     assert await actions() == ["policy.update", "policy.update"]
+
+
+async def test_a_member_s_language_is_their_own_or_the_household_s(
+    write_settings: Any, start_guardian: Any, receiver: Receiver
+) -> None:
+    running, admin = await started(write_settings, start_guardian, receiver)
+    answers = Answers()
+
+    def language(member: str) -> str:
+        return running.guardian.household().members[member].language
+
+    assert (await answers.json(await admin.get("/members/mia"), 200))["language"] is None
+    assert (await answers.json(await admin.get("/household"), 200))["language"] == "en"
+    dutch = await answers.json(await admin.patch("/members/mia", {"language": "nl"}), 200)
+    assert dutch["language"] == "nl" and language("mia") == "nl"
+    refused = await answers.json(await admin.patch("/members/mia", {"language": "xx"}), 422)
+    assert set(refused["fields"]) == {"language"}
+
+    await answers.json(await admin.post("/members/mia/channels/0/test"), 200)
+    [arrived] = await receiver.wait_for(1)
+    assert (arrived["title"], arrived["message"]) == (
+        "Test van Guardian",
+        "Hoi Mia, dit is een test van Guardian. Dit kanaal werkt.",
+    )
+
+    german = await answers.json(await admin.patch("/household", {"language": "de"}), 200)
+    assert german["language"] == "de"
+    assert (language("mia"), language("sam")) == ("nl", "de")
+    back = await answers.json(await admin.patch("/members/mia", {"language": None}), 200)
+    assert back["language"] is None and language("mia") == "de"
+    unknown = await answers.json(await admin.patch("/household", {"language": "tlh"}), 422)
+    assert set(unknown["fields"]) == {"language"}
+    assert await actions() == [
+        "member.update",
+        "channel.test",
+        "household.update",
+        "member.update",
+    ]
+
+
+async def test_the_member_page_chooses_a_language(
+    write_settings: Any, start_guardian: Any, receiver: Receiver
+) -> None:
+    running, admin = await started(write_settings, start_guardian, receiver)
+    csrf = await admin.login()
+    client, answers = running.client, Answers()
+    page = await answers.html(await client.get("/members/mia"))
+    assert '<label for="language">' in page
+    assert "The household's (English)</option>" in page
+    assert '<option value="nl" lang="nl">Nederlands</option>' in page
+
+    form = {"name": "Mia", "policy": "school-night", "csrf_token": csrf}
+    saved = await client.post(
+        "/members/mia", data={**form, "language": "fr"}, allow_redirects=False
+    )
+    assert saved.status == 303
+    assert running.guardian.household().members["mia"].language == "fr"
+    shown = await answers.html(await client.get("/members/mia"))
+    assert '<option value="fr" lang="fr" selected>Français</option>' in shown
+    wrong = await answers.html(
+        await client.post("/members/mia", data={**form, "language": "xx"}), 422
+    )
+    assert 'id="language-error"' in wrong
+    assert running.guardian.household().members["mia"].language == "fr"

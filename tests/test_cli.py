@@ -221,3 +221,16 @@ def test_simulate_reports_a_bad_scenario_by_line(config: Path, tmp_path: Path) -
     assert "line 1: message.from: Field required" in result.stderr
     assert "line 2: not JSON" in result.stderr
     assert "line 3: source: unknown source 'nope'" in result.stderr
+
+
+def test_check_refuses_an_unknown_language_by_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    text = settings_toml(tmp_path / "g.db")
+    path.write_text(text.replace("[household]\n", '[household]\nlanguage = "xx"\n', 1))
+    result = guardian("check", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "household.language: not a language Guardian speaks: 'xx'" in result.stderr
+    path.write_text(text.replace("[household]\n", '[household]\nlanguage = "nl"\n', 1))
+    result = guardian("check", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'language = "nl"' in result.stdout

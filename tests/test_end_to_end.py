@@ -8,6 +8,8 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+import pytest
+
 from guardian.models import Delivery, Notification, Schedule
 from guardian.settings import Settings
 from tests.conftest import Mailbox, Receiver, Running, at, message
@@ -288,3 +290,29 @@ async def test_start_delay_holds_catch_up_until_sources_could_replay(
     assert receiver.received == []  # the background scheduler waits out the delay
     await second.clock.set(later + timedelta(seconds=30))
     await receiver.wait_for(1)
+
+
+async def test_each_member_is_written_to_in_their_language(
+    write_settings: Callable[..., Settings],
+    start_guardian: Start,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The household speaks German, Sam Dutch: Mia's forward is German, and the report to Sam
+    that it could not be delivered is Dutch."""
+    monkeypatch.setenv("GUARDIAN_HOUSEHOLD__LANGUAGE", "de")
+    monkeypatch.setenv("GUARDIAN_MEMBERS__SAM__LANGUAGE", "nl")
+    receiver.fail_with = 503
+    settings = write_settings(mia_channels=[receiver.channel("mia")])
+    noon = at("2026-11-26T12:00:00+01:00")
+    guardian = await start_guardian(settings, noon)
+    await guardian.post(message(1))
+    for minutes in range(0, 10):
+        await guardian.tick_at(noon + timedelta(minutes=minutes))
+    forward = await Delivery.get(kind="forward")
+    assert forward.body.startswith("Neue Nachricht von ")
+    [alert] = await Delivery.filter(kind="report")
+    assert alert.title == "Guardian kon Mia niet bereiken"
+    assert alert.body.startswith(
+        "Een doorgestuurd bericht voor Mia kon niet worden bezorgd: opgegeven na 3 pogingen."
+    )

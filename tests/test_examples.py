@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,4 +60,47 @@ def test_dst_week_has_one_summary_per_night() -> None:
         "2026-10-27",
         "2026-10-28",
         "2026-10-29",
+    ]
+
+
+SCENARIOS = [
+    ("school-night", "2026-11-26T08:00:00+01:00"),
+    ("family-emergency", "2026-11-27T08:00:00+01:00"),
+    ("dst-week", "2026-10-29T08:00:00+01:00"),
+]
+
+
+@pytest.mark.parametrize("language", ["nl", "de"])
+@pytest.mark.parametrize(("scenario", "until"), SCENARIOS)
+def test_example_in_another_language(
+    scenario: str, until: str, language: str, tmp_path: Path
+) -> None:
+    """The same household with `household.language` set (here from the environment, as
+    `GUARDIAN_HOUSEHOLD__LANGUAGE=nl guardian simulate ...` does): the same deliveries at the
+    same times, in Dutch and German (examples/NAME.LANG.expected)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "guardian",
+            "simulate",
+            str(EXAMPLES / f"{scenario}.jsonl"),
+            "--config",
+            str(EXAMPLES / "settings.toml"),
+            "--until",
+            until,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "GUARDIAN_HOUSEHOLD__LANGUAGE": language},
+    )
+    assert result.returncode == 0, result.stderr
+    expected = (EXAMPLES / f"{scenario}.{language}.expected").read_text()
+    assert result.stdout == expected
+    english = (EXAMPLES / f"{scenario}.expected").read_text().splitlines()
+    assert [line.split()[:3] for line in result.stdout.splitlines()] == [
+        line.split()[:3] for line in english
     ]

@@ -329,3 +329,36 @@ def test_storm_running(story: str, now: str, recent: list[Seen], running: bool) 
     at = local(now) if now >= "12:00" else local(now) + timedelta(days=1)
     decision = decide(NO_REPEAT, AMS, at, state=after(recent, NO_REPEAT))
     assert (decision.storm is StormStep.GROW) is running
+
+
+@pytest.mark.parametrize(
+    ("keywords", "text", "found"),
+    [
+        # Dutch
+        (["ziekenhuis"], "Ik lig in het Ziekenhuis, bel me", "ziekenhuis"),
+        (["bel me"], "Bel  me\nnu alsjeblieft", "bel me"),
+        (["ziekenhuis"], "ziekenhuisbed", None),  # a whole word, not part of one
+        (["ĳsbaan"], "op de IJSBAAN gevallen", "ĳsbaan"),  # the ĳ ligature is i + j
+        # German: ß and SS are one word, umlauts fold
+        (["Notfall"], "Das ist ein NOTFALL!", "Notfall"),
+        (["Straße"], "auf der STRASSE", "Straße"),
+        (["Krankenhaus"], "bin im krankenhaus.", "Krankenhaus"),
+        (["hilfe"], "Hilfe, schnell", "hilfe"),
+        (["übel"], "mir ist UBEL", "übel"),
+        # French: accents and elision
+        (["hôpital"], "je suis à l’HOPITAL", "hôpital"),
+        (["urgence"], "C'est une urgence !", "urgence"),
+        (["aide-moi"], "AIDE-MOI stp", "aide-moi"),
+        # Spanish: ñ folds to n, inverted punctuation is not part of a word
+        (["emergencia"], "¡EMERGENCIA!", "emergencia"),
+        (["ayúdame"], "ayudame por favor", "ayúdame"),
+        (["niño"], "el NINO está bien", "niño"),
+        # Arabic: whole words, with or without the short-vowel marks
+        (["طوارئ"], "هذه حالة طوارئ الآن", "طوارئ"),
+        (["مستشفى"], "أنا في المُسْتَشْفَى", None),  # "in the hospital": al- makes another word
+        (["مستشفى"], "انا في مُسْتَشْفَى الآن", "مستشفى"),
+        (["ساعدني"], "ساعدنيييي", None),
+    ],
+)
+def test_keywords_match_in_any_language(keywords: list[str], text: str, found: str | None) -> None:
+    assert matching_keyword(keywords, text) == found

@@ -19,7 +19,7 @@ import pytest
 
 from guardian.household import MemberView
 from guardian.models import Delivery
-from guardian.privacy import SENT, Sent, delivery_level, level_for, shown
+from guardian.privacy import SENT, Facts, Sent, delivery_level, level_for, shown
 from guardian.settings import PolicySettings, Settings
 from guardian.summary import (
     Item,
@@ -92,13 +92,13 @@ def test_a_delivery_is_rendered_again_at_the_viewers_level(level: str) -> None:
             Sent("forward", *_text(render_forward(items[0], "preview"))),
             render_forward(items[0], level),
             items[:1],
-            "",
+            Facts(),
         ),
         (
             Sent("breakthrough", *_text(render_breakthrough(items[0], "preview", "keyword x"))),
             render_breakthrough(items[0], level, "keyword x"),
             items[:1],
-            "keyword x",
+            Facts(reason="keyword x"),
         ),
         (
             Sent(
@@ -107,7 +107,7 @@ def test_a_delivery_is_rendered_again_at_the_viewers_level(level: str) -> None:
             ),
             render_breakthrough(items[0], level, "trusted", quiet=False),
             items[:1],
-            "trusted",
+            Facts(reason="trusted", quiet=False),
         ),
         (
             Sent(
@@ -117,7 +117,7 @@ def test_a_delivery_is_rendered_again_at_the_viewers_level(level: str) -> None:
             ),
             render_summary(items, level, ZONE),
             items,
-            "",
+            Facts(),
         ),
         (
             Sent(
@@ -128,11 +128,11 @@ def test_a_delivery_is_rendered_again_at_the_viewers_level(level: str) -> None:
                 SENDER_NAME, 3, AT, AT + timedelta(minutes=2), ZONE, level, final=True
             ),
             items,
-            "",
+            Facts(final=True),
         ),
     ]
-    for sent, expected, covered, reason in cases:
-        seen = shown(sent, level, erased(covered), ZONE, reason=reason)
+    for sent, expected, covered, facts in cases:
+        seen = shown(sent, level, erased(covered), ZONE, facts)
         assert (seen.title, seen.body) == (expected.title, expected.body), sent.kind
         assert seen.shown_at == level
         assert not leaks(f"{seen.title}\n{seen.body}\n{seen.body_markdown}", secrets_at(level))

@@ -628,3 +628,28 @@ def test_the_demo_secrets_stay_out_of_repr() -> None:
     webhook = WebhookSettings.model_validate(settings.sources[0].plugin_settings())
     assert webhook.token is not None
     assert webhook.token.get_secret_value() == "demo-token"
+
+
+def test_languages_default_to_english_and_a_member_may_have_their_own(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, BASE), PLUGINS)
+    assert settings.household.language == "en"
+    assert [m.language for m in settings.members] == [None, None]
+    dutch = edited(
+        ('timezone = "Europe/Amsterdam"', 'timezone = "Europe/Amsterdam"\nlanguage = "nl"'),
+        ('role = "guardian"', 'role = "guardian"\nlanguage = "de"'),
+    )
+    settings = load_settings(write(tmp_path, dutch), PLUGINS)
+    assert settings.household.language == "nl"
+    assert [m.language for m in settings.members] == [None, "de"]
+
+
+def test_an_unknown_language_is_refused_by_its_path(tmp_path: Path) -> None:
+    text = edited(
+        ('timezone = "Europe/Amsterdam"', 'timezone = "Europe/Amsterdam"\nlanguage = "Dutch"'),
+        ('role = "guardian"', 'role = "guardian"\nlanguage = "pt"'),
+    )
+    assert errors_of(write(tmp_path, text)) == [
+        "household.language: not a language Guardian speaks: 'Dutch' "
+        "(use one of en, nl, de, fr, es)",
+        "members[1].language: not a language Guardian speaks: 'pt' (use one of en, nl, de, fr, es)",
+    ]

@@ -496,3 +496,26 @@ def _revision(config: Path) -> int:
             return (await Household.get(id="home")).revision
 
     return asyncio.run(read())
+
+
+async def test_languages_are_exported_and_imported(tmp_path: Path) -> None:
+    text = RICH.replace(
+        'timezone = "Europe/Amsterdam"', 'timezone = "Europe/Amsterdam"\nlanguage = "nl"', 1
+    ).replace('role = "guardian"', 'role = "guardian"\nlanguage = "de"', 1)
+    assert text != RICH
+    settings = rich_settings(tmp_path, text)
+    async with opened(settings.database.url):
+        await import_household(household_data(settings), NOW, "test")
+        data = tomllib.loads(await exported())
+        assert data["household"]["language"] == "nl"
+        assert {m["id"]: m.get("language") for m in data["members"]} == {
+            "ben": None,
+            "mia": None,
+            "sam": "de",
+        }
+        data["household"].pop("language")  # back to English, the default
+        result = await import_household(data, NOW, "test")
+        assert result.household_change == "updated"
+        assert (await Household.get(id="home")).language == "en"
+        assert "language" not in tomllib.loads(await exported())["household"]
+        assert (await Member.get(slug="sam")).language == "de"

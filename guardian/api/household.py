@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from guardian import accounts
 from guardian.admin import Admin, AdminError, audit_entries, not_found
 from guardian.api import Call, Endpoints
+from guardian.api.members import Language
 from guardian.models import ApiToken, Household
 from guardian.simulate import Event
 from guardian.transfer import export_household, to_toml
@@ -29,6 +30,9 @@ class HouseholdOut(BaseModel):
     id: str
     name: str
     timezone: str
+    language: Language = Field(
+        description="What Guardian writes to members is in this language, unless theirs differs."
+    )
     revision: int
 
 
@@ -37,6 +41,7 @@ class HouseholdPatch(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     timezone: str | None = None
+    language: Language | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -56,6 +61,7 @@ async def household_out(admin: Admin) -> HouseholdOut:
         id=household.id,
         name=household.name,
         timezone=household.timezone,
+        language=household.language,
         revision=household.revision,
     )
 
@@ -68,7 +74,7 @@ async def get_household(call: Call) -> HouseholdOut:
 
 @endpoints.route("PATCH", "/household", response=HouseholdOut, body=HouseholdPatch)
 async def patch_household(call: Call) -> HouseholdOut:
-    """Rename the household or change its time zone."""
+    """Rename the household, or change its time zone or language."""
     patch = call.body_as(HouseholdPatch)
     changes = patch.model_dump(exclude_none=True)
     admin = call.admin

@@ -40,16 +40,19 @@ from guardian.delivery import (
 )
 from guardian.durations import format_duration, parse_duration
 from guardian.household import MemberView
+from guardian.i18n import LANGUAGES
 from guardian.models import Delivery, Member, Policy
 from guardian.settings import (
     MAX_COUNT,
     MAX_KEYWORD,
     MAX_KEYWORDS,
     SLUG,
+    LanguageCode,
     Level,
     PolicySettings,
     wall_time,
 )
+from guardian.summary import render_test
 from guardian.windows import DAY_NAMES, parse_days
 
 endpoints = Endpoints("members")
@@ -61,6 +64,11 @@ NOT_SENDABLE = "not an Apprise URL Guardian can send to"
 
 
 # --- the settings.toml shapes, with honest JSON schemas ---------------------------------------
+
+#: A language Guardian writes in, as the API speaks it (the same check as settings.toml's).
+Language = Annotated[
+    LanguageCode, WithJsonSchema({"type": "string", "enum": list(LANGUAGES), "examples": ["nl"]})
+]
 
 _DAY = "(mon|tue|wed|thu|fri|sat|sun)"
 _DAYS_PATTERN = rf"^(daily|{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*)$"
@@ -201,6 +209,10 @@ class MemberOut(BaseModel):
     name: str
     role: str
     policy: str | None
+    language: Language | None = Field(
+        description="The member's own language for what Guardian writes to them; "
+        "null: the household's."
+    )
     channels: list[ChannelOut]
 
 
@@ -214,6 +226,9 @@ class MemberPatch(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     policy: Annotated[str, Field(max_length=64)] | None = Field(
         None, description="An existing policy's name, or null for none."
+    )
+    language: Language | None = Field(
+        None, description="The member's own language, or null for the household's."
     )
 
 
@@ -239,6 +254,7 @@ def member_out(member: MemberView) -> MemberOut:
         name=member.name,
         role=member.role,
         policy=member.policy_name,
+        language=member.own_language,
         channels=[ChannelOut(index=i, url=privacy_url(u)) for i, u in enumerate(member.channels)],
     )
 
@@ -253,7 +269,8 @@ def get_member(admin: Admin, member_id: str) -> MemberOut:
 
 
 async def update_member(admin: Admin, member_id: str, patch: MemberPatch) -> MemberOut:
-    """Rename a member or change their policy; a policy change moves their schedules."""
+    """Rename a member, or change their policy or language; a policy change moves their
+    schedules."""
     member = admin.member(member_id)
     changes = {key: getattr(patch, key) for key in patch.model_fields_set}
     if "name" in changes and changes["name"] is None:
@@ -262,11 +279,8 @@ async def update_member(admin: Admin, member_id: str, patch: MemberPatch) -> Mem
     if policy is not None and policy not in admin.view.policies:
         message = f"unknown policy {policy!r}"
         raise AdminError(422, "invalid", f"policy: {message}", {"policy": message})
-    changes = {
-        key: value
-        for key, value in changes.items()
-        if value != (member.name if key == "name" else member.policy_name)
-    }
+    current = {"name": member.name, "policy": member.policy_name, "language": member.own_language}
+    changes = {key: value for key, value in changes.items() if value != current[key]}
     if changes:
         async with admin.change("member.update", member.id) as change:
             await Member.filter(id=member.pk).update(**changes)
@@ -318,17 +332,13 @@ async def remove_channel(admin: Admin, member_id: str, index: str) -> MemberOut:
     return get_member(admin, member_id)
 
 
-TEST_TITLE = "Guardian test"
-
-
 async def test_channel(admin: Admin, member_id: str, index: str) -> ChannelTestOut:
     """Send a test message to one channel now (not queued), and record it as a `test` delivery."""
     member, position, url = _channel(admin, member_id, index)
     guardian = admin.guardian
     now = admin.now()
-    message = Message(
-        TEST_TITLE, f"Hello {member.name}, this is a test from Guardian. This channel works."
-    )
+    test = render_test(member.name, this_channel=True, language=member.language)
+    message = Message(test.title, test.body)
     timeout = guardian.settings.delivery.timeout.total_seconds() + SLACK
     try:
         result = await asyncio.wait_for(guardian.sender.send(url, message), timeout)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
 from guardian.dashboard import admin_of, error_page, render
+from guardian.i18n import LANGUAGES, NAMES
 from guardian.settings import PolicySettings
 from guardian.windows import DAY_LABELS, DAY_NAMES, occurrences, parse_days
 
@@ -119,7 +120,9 @@ async def _member_page(
         {
             "member": member,
             "policies": sorted(admin.view.policies),
-            "form": form or {"name": member.name, "policy": member.policy or ""},
+            "languages": [(code, NAMES[code]) for code in LANGUAGES],
+            "household_language": NAMES[admin.view.language],
+            "form": form or _member_form(member),
             "errors": errors or {},
             "tests": tests,
             "tested": request.query.get("tested", ""),
@@ -128,6 +131,10 @@ async def _member_page(
         },
         status=status,
     )
+
+
+def _member_form(member: api.MemberOut) -> dict[str, str]:
+    return {"name": member.name, "policy": member.policy or "", "language": member.language or ""}
 
 
 @routes.get("/members/{member_id}")
@@ -139,9 +146,16 @@ async def member_page(request: web.Request) -> web.Response:
 async def member_save(request: web.Request) -> web.StreamResponse:
     member_id = request.match_info["member_id"]
     data = await request.post()
-    form = {"name": str(data.get("name", "")).strip(), "policy": str(data.get("policy", ""))}
+    form = {
+        "name": str(data.get("name", "")).strip(),
+        "policy": str(data.get("policy", "")),
+        "language": str(data.get("language", "")),
+    }
     try:
-        patch = api.MemberPatch(name=form["name"], policy=form["policy"] or None)
+        fields: dict[str, str | None] = {"name": form["name"], "policy": form["policy"] or None}
+        if "language" in data:  # "": the household's language
+            fields["language"] = form["language"] or None
+        patch = api.MemberPatch.model_validate(fields)
         await api.update_member(admin_of(request), member_id, patch)
     except ValidationError as error:
         problems = invalid(error).fields

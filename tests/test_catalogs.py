@@ -1,0 +1,105 @@
+"""The catalogs are complete and in step with the code, and a broken one is caught.
+
+This is the check that keeps translations honest: a message added to the code and not to every
+catalog, a fuzzy or empty translation, or a translation whose placeholders differ from the
+English ones fails here (run `make catalogs`, then translate; docs/translating.md).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+
+from guardian import catalogs, i18n
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_every_catalog_is_complete_and_in_step_with_the_code() -> None:
+    assert catalogs.problems() == []
+
+
+def test_every_language_has_a_catalog_and_every_catalog_a_language() -> None:
+    found = {p.parent.parent.name for p in i18n.LOCALE_DIR.glob("*/LC_MESSAGES/guardian.po")}
+    assert found == set(i18n.LANGUAGES) - {i18n.SOURCE_LANGUAGE}
+    assert set(i18n.NAMES) == set(i18n.LOCALES) == set(i18n.LANGUAGES)
+
+
+def test_the_messages_are_extracted_with_their_notes_for_translators() -> None:
+    template = catalogs.extract()
+    summary_line = template.get("{who}: {messages}, {when}")
+    assert summary_line is not None
+    note = 'one line of a summary: "Sophie: 40 messages, 23:00–23:39".'
+    assert summary_line.auto_comments == [note]
+    assert "python-brace-format" in summary_line.flags
+    assert template.get("Many messages for {child} tonight", context="night") is not None
+    plural = template.get(("{n} message", "{n} messages"))
+    assert plural is not None and plural.pluralizable
+
+
+def _template() -> Catalog:
+    template = Catalog(locale=None)
+    template.add("Hello {name}")
+    template.add(("{n} message", "{n} messages"))
+    template.add("Nothing to report.")
+    return template
+
+
+def test_a_broken_catalog_is_caught() -> None:
+    catalog = catalogs.new_catalog("nl")
+    catalog.add("Hello {name}", "Hoi {naam}")  # a renamed placeholder
+    catalog.add(("{n} message", "{n} messages"), ("{n} bericht", ""))  # one form empty
+    catalog.add("An old message", "Een oud bericht")  # left over
+    found = catalogs.catalog_problems("nl", catalog, _template())
+    assert [problem.split(": ", 1)[1] for problem in found] == [
+        "'Hello {name}': placeholders ['naam'] in 'Hoi {naam}', but the English has ['name']",
+        "'{n} message': not translated",
+        "'Nothing to report.': missing",
+        "'An old message' is no longer in the code (run `make catalogs`)",
+    ]
+
+
+def test_a_fuzzy_translation_and_bad_braces_are_caught() -> None:
+    catalog = catalogs.new_catalog("de")
+    catalog.add("Hello {name}", "Hallo {name", flags={"fuzzy"})
+    catalog.add(("{n} message", "{n} messages"), ("{n} Nachricht", "{n} Nachrichten"))
+    catalog.add("Nothing to report.", "Nichts zu berichten.")
+    found = catalogs.catalog_problems("de", catalog, _template())
+    assert len(found) == 2
+    assert "fuzzy" in found[0]
+    assert "'Hello {name}'" in found[1] and "expected '}'" in found[1]
+
+
+def test_wrong_plural_rules_are_caught() -> None:
+    catalog = Catalog(locale="en", domain=i18n.DOMAIN)  # English plural rules in a French file
+    catalog.add("Nothing to report.", "Rien à signaler.")
+    template = Catalog(locale=None)
+    template.add("Nothing to report.")
+    [problem] = catalogs.catalog_problems("fr", catalog, template)
+    assert "Plural-Forms is not CLDR's" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("{who}: {messages}, {when}", {"who", "messages", "when"}),
+        ("Quiet until %(time)s", {"time"}),  # a dashboard template's Jinja message
+        ("no placeholder", set()),
+    ],
+)
+def test_placeholders(text: str, names: set[str]) -> None:
+    assert catalogs.placeholders(text) == names
+
+
+def test_the_catalogs_are_package_data() -> None:
+    """A wheel carries every catalog: each file under guardian/locale/ matches package-data."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["guardian"]
+    package = ROOT / "guardian"
+    files = [p.relative_to(package).as_posix() for p in i18n.LOCALE_DIR.rglob("*") if p.is_file()]
+    assert files
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
