@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test lint typecheck check bench bench-summaries bench-memory clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,16 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck
 	timeout --signal=INT --kill-after=30 900 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
+# Figures, never pass/fail (docs/performance.md). wrk is used when installed: apt-get install wrk.
+# Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--seconds 10 --load held-50".
 bench: $(STAMP)
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
+
+bench-summaries: $(STAMP)
+	$(BIN)/python benchmarks/summaries.py $(BENCH_ARGS)
+
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py --memory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
