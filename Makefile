@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench catalogs clean synapse
+.PHONY: run test lint typecheck check bench bench-summaries bench-memory catalogs clean synapse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,16 @@ test: $(STAMP) lint typecheck
 catalogs: $(STAMP)
 	$(BIN)/python -m guardian.catalogs
 
+# Figures, never pass/fail (docs/performance.md). wrk is used when installed: apt-get install wrk.
+# Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--seconds 10 --load held-50".
 bench: $(STAMP)
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
+
+bench-summaries: $(STAMP)
+	$(BIN)/python benchmarks/summaries.py $(BENCH_ARGS)
+
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py --memory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
