@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -82,6 +83,18 @@ class Guardian:
         self.wake.set()
         if self.deliverer is not None:
             self.deliverer.wake.set()
+
+    def source_status(self, source: SourceView, pulled: Mapping[int, pull.PullStatus]) -> str:
+        """`ok`, or why a source does not run (a pull source: how its last pull went, from
+        `pull.statuses`)."""
+        if source.id in self.plugin_errors:
+            return self.plugin_errors[source.id]
+        if source.id in self.plugins:
+            return "ok"
+        if self.supervisor is None or "pulls" not in self.supervisor.tasks:
+            return "pull sources are not run by this process"
+        status = pulled.get(source.pk)
+        return status.describe() if status is not None else "starting"
 
     def check_storage(self) -> None:
         if self.storage is not None:
@@ -205,6 +218,9 @@ def create_app(
         registry=guardian.registry,
         store=ingest.pulled,
         session=lambda: guardian.session,
+        # Named by where it listens, which no other live instance can: restarted after a
+        # crash, it takes its sources back at once instead of waiting out its own lease.
+        owner=f"{socket.gethostname()}:{settings.server.port}"[:64],
     )
     app.router.add_route("*", "/hooks/{source}", ingest.handle)
     app.router.add_get("/healthz", healthz)
@@ -335,20 +351,6 @@ async def metrics(request: web.Request) -> web.Response:
     return prometheus.response(text)
 
 
-def source_health(
-    guardian: Guardian, source: SourceView, pulled: Mapping[int, pull.PullStatus]
-) -> str:
-    """`ok`, or why a source does not run (a pull source: how its last pull went)."""
-    if source.id in guardian.plugin_errors:
-        return guardian.plugin_errors[source.id]
-    if source.id in guardian.plugins:
-        return "ok"
-    if guardian.supervisor is None or "pulls" not in guardian.supervisor.tasks:
-        return "pull sources are not run by this process"
-    status = pulled.get(source.pk)
-    return status.describe() if status is not None else "starting"
-
-
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the database takes writes and every background task runs; each check says
     what is wrong where something is."""
@@ -371,7 +373,7 @@ async def readyz(request: web.Request) -> web.Response:
     if checks["database"] == "ok":
         pulled = await pull.statuses(view.id, guardian.clock.now())
     checks["sources"] = {
-        source.id: source_health(guardian, source, pulled) for source in view.sources.values()
+        source.id: guardian.source_status(source, pulled) for source in view.sources.values()
     }
     if checks["database"] == "ok":
         checks["failed_deliveries"] = await Delivery.filter(

@@ -11,10 +11,11 @@ A running source reads its plugin's batches (`PullPlugin.pull`) and hands each t
 same path pushed messages take (deduplicate, decide, store). The batch's cursor is written in
 the writer's transaction that stores its notifications, and only while this instance still
 holds the lease (`save_cursor`): a batch is stored whole, cursor included, or read again after
-a restart, and an instance whose lease was taken stores nothing. When the plugin fails, the
-failure is logged and shown (`/readyz`, the Sources page, the API), and the plugin is started
-again from the stored cursor after a backoff that doubles up to MAX_BACKOFF, with jitter; one
-failing source never touches the others or ingest.
+a restart, and an instance whose lease was taken stores nothing. An instance is named by its
+host and port (no two live ones share them), so one restarted after a crash takes its sources
+back at once. When the plugin fails, the failure is logged and shown (`/readyz`, the Sources
+page, the API), and the plugin is started again from the stored cursor after a backoff that
+doubles up to MAX_BACKOFF, with jitter; one failing source never touches the others or ingest.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ class Pulls:
     registry: PluginRegistry
     store: Store
     session: Callable[[], aiohttp.ClientSession | None]
-    #: This instance, as the leases name it.
+    #: This instance, as the leases name it: no two live instances may share a name.
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     rng: random.Random = field(default_factory=random.Random)
     #: Set after an edit: compare sources with what runs at once.

@@ -35,7 +35,8 @@ from guardian.plugin import (
 from guardian.settings import Settings, load_settings
 from guardian.sql import transaction
 from guardian.transfer import household_data, import_household
-from tests.conftest import at, settings_toml
+from tests.admin import admin_client
+from tests.conftest import Running, at, settings_toml
 
 NOW = at("2026-03-03T12:00:00+01:00")  # a Tuesday afternoon: no quiet hours
 PASSWORD = "feed-password-d41c9e"
@@ -313,9 +314,21 @@ async def test_a_failing_source_is_shown_retried_with_backoff_and_isolated(
             await until(lambda n=attempt: _failures(n), f"failure {attempt} recorded")
     assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and 2 <= delays[2] <= 4, delays
 
+    admin = await admin_client(Running(app.client, app.clock))
+    shown = await (await admin.get("/sources/mia-feed")).json()
+    assert shown["kind"] == "pull" and shown["status"].startswith("failing: the server refused")
+    assert shown["pull"]["state"] == "failing"
+    assert shown["pull"]["last_error"] == "the server refused the password"
+    assert shown["pull"]["next_retry_at"] is not None
+
     networks["mia"].send("back")
     await until(lambda: count_is(2), "mia's message after recovery")
     assert await app.source_status() == "ok"
+    shown = await (await admin.get("/sources/mia-feed")).json()
+    assert shown["pull"]["state"] == "running" and shown["pull"]["last_error"] is None
+    assert shown["pull"]["last_message_at"] is not None
+    assert shown["pull"]["last_poll_at"] is not None
+    assert PASSWORD not in str(shown)
     state = await PullState.get(source__slug="mia-feed")
     assert (state.failures, state.last_error, state.retry_at) == (0, None, None)
 

@@ -16,6 +16,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from tortoise.functions import Count
 
+from guardian import pull
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import SourceView
@@ -54,6 +55,21 @@ class SourceOut(BaseModel):
     status: str = Field(description='"ok", or why the source is not running.')
     silent: bool = Field(description="It had messages, but none in the last 24 hours.")
     secret_fields: list[str] = Field(description="The names of its secret settings.")
+    kind: str = Field(description='"push" (the network calls the webhook URL) or "pull".')
+    pull: PullOut | None = Field(None, description="A pull source's state; null for push.")
+
+
+class PullOut(BaseModel):
+    """How a pull source goes (Guardian reads it from the network)."""
+
+    state: str = Field(
+        description='"running", "failing" (retried at `next_retry_at`), or "waiting" (no '
+        "instance runs it yet)."
+    )
+    last_poll_at: datetime | None = Field(description="When a batch was last read and stored.")
+    last_message_at: datetime | None = Field(description="When a message was last read.")
+    last_error: str | None = Field(description="Why its last attempt failed, while it fails.")
+    next_retry_at: datetime | None
 
 
 class SourceList(BaseModel):
@@ -126,12 +142,15 @@ async def _activity(household_id: str, since: datetime) -> dict[int, tuple[int, 
 class _Seen:
     counts: dict[int, tuple[int, int]]
     last: dict[int, datetime]
+    pulled: dict[int, pull.PullStatus]
 
 
 async def _seen(admin: Admin) -> _Seen:
     household_id = admin.view.id
     return _Seen(
-        await _activity(household_id, admin.now() - RECENT), await last_messages(household_id)
+        await _activity(household_id, admin.now() - RECENT),
+        await last_messages(household_id),
+        await pull.statuses(household_id, admin.now()),
     )
 
 
@@ -140,7 +159,8 @@ def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
     total, last_24h = seen.counts.get(source.pk, (0, 0))
     last_at = seen.last.get(source.pk)
     model = guardian.registry.settings_models().get(source.plugin)
-    status = "ok" if source.id in guardian.plugins else guardian.plugin_errors.get(source.id, "?")
+    pulling = source.plugin in guardian.registry.pulling()
+    pulled = seen.pulled.get(source.pk)
     return SourceOut(
         id=source.id,
         plugin=source.plugin,
@@ -148,9 +168,19 @@ def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
         webhook_url=webhook_url(admin, source.id),
         last_message_at=last_at,
         notifications=SourceCounts(total=total, last_24h=last_24h),
-        status=status,
+        status=guardian.source_status(source, seen.pulled),
         silent=went_silent(last_at, admin.now()),
         secret_fields=secret_fields(model),
+        kind="pull" if pulling else "push",
+        pull=PullOut(
+            state=pulled.state if pulled else "waiting",
+            last_poll_at=pulled.last_poll_at if pulled else None,
+            last_message_at=pulled.last_message_at if pulled else None,
+            last_error=pulled.last_error if pulled else None,
+            next_retry_at=pulled.retry_at if pulled else None,
+        )
+        if pulling
+        else None,
     )
 
 

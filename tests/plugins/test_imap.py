@@ -22,16 +22,10 @@ from guardian.clock import VirtualClock
 from guardian.plugin import PluginRegistry
 from guardian.testing import CONFORMANCE_NOW, plugin_instance
 from plugins.imap import IDLE_RENEW, POLL_EVERY, ImapError, ImapPlugin, ImapSettings
-from tests.dovecot import Dovecot, User, dovecot
+from tests.dovecot import Dovecot, User
 from tests.pull import Reader
 
 WAIT = 10
-
-
-@pytest.fixture(scope="session")
-def imap_server() -> Iterator[Dovecot]:
-    with dovecot() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
