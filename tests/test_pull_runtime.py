@@ -34,6 +34,7 @@ from guardian.plugin import (
 )
 from guardian.settings import Settings, load_settings
 from guardian.sql import transaction
+from guardian.testing import PullCase, check_pull_conformance
 from guardian.transfer import household_data, import_household
 from tests.admin import admin_client
 from tests.conftest import Running, at, settings_toml
@@ -58,6 +59,8 @@ class Network:
     #: The settings each plugin instance was made with.
     settings: list[FeedSettings] = field(default_factory=list)
     grew: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Every read fails while set (a network that is down).
+    down: bool = False
 
     def send(self, *texts: str, sender: str = "+31612345678") -> None:
         for text in texts:
@@ -88,12 +91,16 @@ class Feed(PullPlugin[FeedSettings]):
         network.started.append(cursor)
         network.settings.append(self.settings)
         try:
+            if network.down:
+                raise SourceError("the feed is down")
             if cursor is None:
                 position = len(network.messages)
                 yield PullBatch([], str(position))  # a new source starts at now
             else:
                 position = int(cursor)
             while True:
+                if network.down:
+                    raise SourceError("the feed is down")
                 if network.failures:
                     raise network.failures.pop(0)
                 if position < len(network.messages):
@@ -439,3 +446,87 @@ async def test_a_lease_lets_one_instance_run_a_source_and_another_take_over_when
     assert await stored_cursor() == "0"
     statuses = await pull.statuses(app.guardian.household().id, later)
     assert statuses[source.pk].state == "running"
+
+
+# --- the pull conformance suite passes a good plugin and catches bad ones -------------------------
+
+
+class FeedNetwork:
+    """The in-memory feed as a conformance case's network."""
+
+    def __init__(self, name: str = "mia") -> None:
+        self.network = NETWORKS[name] = Network()  # fresh for each check
+        self.settings = {"network": name, "password": PASSWORD}
+
+    async def __aenter__(self) -> FeedNetwork:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    async def send(self, key: str) -> None:
+        self.network.send(f"message {key}")
+
+    async def fail(self) -> None:
+        self.network.down = True
+        self.network.grew.set()
+
+    async def recover(self) -> None:
+        self.network.down = False
+        self.network.grew.set()
+
+
+class ImportsHistory(Feed):
+    async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:  # type: ignore[override]
+        async for batch in super().pull(cursor or "0"):
+            yield batch
+
+
+class IgnoresCursor(Feed):
+    async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:  # type: ignore[override]
+        async for batch in super().pull(None if cursor is None else "0"):
+            yield batch
+
+
+class WontStop(Feed):
+    async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:  # type: ignore[override]
+        try:
+            async for batch in super().pull(cursor):
+                yield batch
+        finally:
+            await asyncio.shield(asyncio.sleep(6))  # a slow goodbye
+
+
+class LogsItsPassword(Feed):
+    async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:  # type: ignore[override]
+        self.log.debug("logging in with %s", self.settings.password.get_secret_value())
+        async for batch in super().pull(cursor):
+            yield batch
+
+
+def feed_case(plugin: type[Feed] = Feed) -> PullCase:
+    return PullCase(plugin, network=FeedNetwork, secrets=[PASSWORD], within=5)
+
+
+async def test_the_pull_conformance_suite_passes_a_plugin_that_keeps_the_contract(
+    tmp_path: Path,
+) -> None:
+    await check_pull_conformance(feed_case(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "check", "failing"),
+    [
+        (ImportsHistory, "starts-at-now", "a message from before the source first ran"),
+        (IgnoresCursor, "cursor-round-trip", "after the restart 1 message(s) were read again"),
+        (WontStop, "stops-cleanly", "stopping took"),
+        (LogsItsPassword, "cursor-round-trip", "secrets seen in logs"),
+    ],
+)
+async def test_the_pull_conformance_suite_catches_a_plugin_that_breaks_it(
+    tmp_path: Path, plugin: type[Feed], check: str, failing: str
+) -> None:
+    with pytest.raises(AssertionError) as caught:
+        await check_pull_conformance(feed_case(plugin), tmp_path, only=[check])
+    assert failing in str(caught.value)
+    assert PASSWORD not in str(caught.value)
