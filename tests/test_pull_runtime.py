@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from guardian import pull
 from guardian.app import GUARDIAN, Guardian, create_app
 from guardian.clock import VirtualClock
-from guardian.models import Notification, PullState, Source
+from guardian.models import AuditEntry, Notification, PullState, Source
 from guardian.plugin import (
     IncomingMessage,
     PluginRegistry,
@@ -530,3 +530,67 @@ async def test_the_pull_conformance_suite_catches_a_plugin_that_breaks_it(
         await check_pull_conformance(feed_case(plugin), tmp_path, only=[check])
     assert failing in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+# --- sources added, edited and removed through the admin API ----------------------------------
+
+
+async def test_the_api_adds_edits_and_removes_a_pull_source_which_starts_and_stops_at_once(
+    tmp_path: Path, start: Start, networks: dict[str, Network]
+) -> None:
+    app = await start(write(tmp_path, ""))
+    admin = await admin_client(Running(app.client, app.clock))
+    body = {
+        "id": "mia-feed",
+        "plugin": "feed",
+        "member": "mia",
+        "settings": {"network": "mia", "password": PASSWORD},
+    }
+    created = await admin.post("/sources", json=body)
+    assert created.status == 201, await created.text()
+    shown = await created.json()
+    assert (shown["kind"], shown["plugin"], shown["member"]) == ("pull", "feed", "mia")
+    assert PASSWORD not in await created.text()
+    await until(lambda: _eq(stored_cursor(), "0"), "the new source reading from now")
+    networks["mia"].send("hello")
+    await until(lambda: count_is(1), "its message")
+
+    again = await admin.post("/sources", json=body)
+    assert again.status == 409
+
+    # An edit that leaves the password out keeps it; the source runs with the new settings.
+    edited = await admin.put("/sources/mia-feed", json={"settings": {"network": "other"}})
+    assert edited.status == 200, await edited.text()
+    await until(lambda: _started(networks["other"], 1), "restarted on the other account")
+    assert networks["other"].settings[-1].password.get_secret_value() == PASSWORD
+    stored = await Source.get(slug="mia-feed")
+    assert stored.settings == {"network": "other", "password": PASSWORD}
+
+    removed = await admin.delete("/sources/mia-feed")
+    assert removed.status == 204, await removed.text()
+    await until(lambda: _eq(_ended(networks["other"]), 1), "the removed source stopped")
+    actions = [e.action async for e in AuditEntry.all().order_by("id")]  # type: ignore[attr-defined]
+    assert actions[-3:] == ["source.add", "source.update", "source.remove"], actions
+
+
+async def test_the_api_refuses_bad_sources_by_field_and_changes_nothing(
+    tmp_path: Path, start: Start
+) -> None:
+    app = await start(write(tmp_path, ""))
+    admin = await admin_client(Running(app.client, app.clock))
+    base = {"id": "mia-feed", "plugin": "feed", "member": "mia", "settings": {"network": "mia"}}
+    cases = [
+        (base, 422, "settings.password"),
+        ({**base, "plugin": "no-such-plugin"}, 422, "plugin"),
+        ({**base, "member": "nobody"}, 422, "member"),
+        ({**base, "id": "Not A Slug"}, 422, "id"),
+        ({**base, "settings": {"network": "mia", "password": "x", "member": "sam"}}, 422, ""),
+    ]
+    for body, status, field_name in cases:
+        response = await admin.post("/sources", json=body)
+        text = await response.text()
+        assert response.status == status, (body, text)
+        assert field_name in text, (field_name, text)
+    assert not await Source.filter(slug="mia-feed").exists()
+    assert (await admin.put("/sources/nowhere", json={})).status == 404
+    assert (await admin.delete("/sources/nowhere")).status == 404
