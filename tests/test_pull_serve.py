@@ -6,6 +6,7 @@ a source dies. Counted in the database: every mail is one notification, none los
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+from aiohttp import web
 
 from tests.conftest import free_port
 from tests.dovecot import Dovecot
@@ -24,6 +26,7 @@ from tests.test_faults import serve_toml
 
 #: Long enough for a kill to land in the middle of the feed, short enough for the suite.
 FEED = 60
+BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-test"
 
 
 def imap_source(server: Dovecot, mailbox: str) -> str:
@@ -187,3 +190,117 @@ async def test_on_postgresql_one_instance_runs_a_source_and_another_takes_over_w
         await connection.close()
     assert took < 60, took
     assert len(set(ids)) == 10
+
+
+# --- Telegram by long polling, its offset the cursor -------------------------------------------
+
+
+class BotApi:
+    """A Bot API server as https://core.telegram.org/bots/api#getupdates describes getUpdates:
+    updates wait until a call's `offset` is higher than their `update_id` (then they are
+    "confirmed" and forgotten); a negative offset gives the last -offset updates and forgets
+    the earlier ones; `timeout` is how long the call may wait for one."""
+
+    def __init__(self) -> None:
+        self.updates: list[dict[str, object]] = []
+        self.confirmed = 0  # every update_id below this one is forgotten
+        self.arrived = asyncio.Event()
+        self.closing = False
+
+    def close(self) -> None:
+        """Answer every waiting long poll now (a killed client's would wait out its timeout)."""
+        self.closing = True
+        self.arrived.set()
+
+    def send(self, n: int) -> None:
+        self.updates.append(
+            {
+                "update_id": 1000 + n,
+                "message": {
+                    "message_id": n,
+                    "from": {"id": 99887766, "is_bot": False, "first_name": "Sophie"},
+                    "chat": {"id": 99887766, "type": "private", "first_name": "Sophie"},
+                    "date": 1764100000 + n,
+                    "text": f"message {n}",
+                },
+            }
+        )
+        self.arrived.set()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await request.json() if request.can_read_body else {}
+        if method == "getWebhookInfo":
+            return web.json_response({"ok": True, "result": {"url": "", "pending_update_count": 0}})
+        assert method == "getUpdates", method
+        offset, timeout = int(params.get("offset", 0)), float(params.get("timeout", 0))
+        if offset < 0:
+            result = self.updates[offset:]
+            if result:
+                self.confirmed = max(self.confirmed, int(result[0]["update_id"]))  # type: ignore[call-overload]
+            return web.json_response({"ok": True, "result": result})
+        self.confirmed = max(self.confirmed, offset)
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = [u for u in self.updates if int(u["update_id"]) >= self.confirmed]  # type: ignore[call-overload]
+            if pending or time.monotonic() >= deadline or self.closing:
+                return web.json_response({"ok": True, "result": pending[:100]})
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), deadline - time.monotonic())
+
+
+async def test_telegram_by_long_polling_survives_kill_9_under_a_steady_feed(
+    tmp_path: Path,
+) -> None:
+    api = BotApi()
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", api.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    api_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", api_port).start()
+    db, port = tmp_path / "guardian.db", free_port()
+    config = tmp_path / "settings.toml"
+    source = f"""
+[[sources]]
+id = "mia-telegram"
+plugin = "telegram_poll"
+member = "mia"
+bot_token = "{BOT_TOKEN}"
+api_url = "http://127.0.0.1:{api_port}"
+"""
+    config.write_text(serve_toml(f"sqlite://{db}", port, mia_channels=[], extra=source))
+    log = tmp_path / "serve.log"
+    serves: list[Serve] = []
+
+    def stored() -> list[str]:
+        return [str(r[0]) for r in sqlite_rows(db, "SELECT external_id FROM notifications")]
+
+    def cursor() -> object:
+        rows = sqlite_rows(db, "SELECT cursor FROM pull_state")
+        return rows[0][0] if rows else None
+
+    try:
+        async with stopped_at_end(serves):
+            api.send(-1)  # history: pending before the source first runs, never imported
+            serves.append(await start_serve(config, port, log))
+            await until(lambda: cursor() is not None, "the source's first cursor (now)")
+            for n in range(FEED):
+                api.send(n)
+                await asyncio.sleep(0.02)
+                if n == FEED // 2:
+                    await until(lambda: len(stored()) >= FEED // 3, "a third stored")
+                    await serves[-1].kill()  # kill -9 while updates keep coming
+                    killed_at = len(stored())
+                    serves.append(await start_serve(config, port, log))
+            await until(lambda: len(stored()) >= FEED, "the whole feed", timeout=60)
+            await asyncio.sleep(1)
+            ids = stored()
+            assert await serves[-1].sigterm() == 0
+    finally:
+        api.close()
+        await runner.cleanup()
+    assert killed_at < FEED
+    assert sorted(ids) == sorted(str(1000 + n) for n in range(FEED)), ids
+    assert BOT_TOKEN not in log.read_text()
