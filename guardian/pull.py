@@ -253,6 +253,9 @@ class Pulls:
         running = self.running.pop(source_id)
         running.task.cancel()
         await asyncio.wait([running.task])
+        if not running.task.cancelled() and running.task.exception() is not None:
+            # A bug in the runtime itself: said once, and the source is started again.
+            log.error("source %s: its task failed", source_id, exc_info=running.task.exception())
         if release:
             await _release(running.source.pk, self.owner)
 
