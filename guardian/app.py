@@ -41,6 +41,8 @@ from guardian.writer import Writer
 
 log = logging.getLogger(__name__)
 
+#: A paused source's status (`enabled = false`).
+PAUSED = "paused"
 #: How often an instance checks whether another one changed the household.
 FOLLOW_EVERY = timedelta(seconds=5)
 
@@ -87,6 +89,8 @@ class Guardian:
     def source_status(self, source: SourceView, pulled: Mapping[int, pull.PullStatus]) -> str:
         """`ok`, or why a source does not run (a pull source: how its last pull went, from
         `pull.statuses`)."""
+        if not source.enabled:
+            return PAUSED
         if source.id in self.plugin_errors:
             return self.plugin_errors[source.id]
         if source.id in self.plugins:
@@ -126,6 +130,8 @@ class Guardian:
         plugins: dict[str, PushPlugin[Any]] = {}
         errors: dict[str, str] = {}
         for source in self.household().sources.values():
+            if not source.enabled:
+                continue  # paused: nothing runs, nothing is wrong
             if source.plugin in pulling:
                 try:
                     pulling[source.plugin].settings_model.model_validate(source.settings)

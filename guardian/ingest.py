@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 MAX_ID, MAX_NETWORK, MAX_TEXT = 255, 32, 4096
 MAX_TITLE = 250
 RETRY_AFTER_SECONDS = 5
+#: What a paused source asks its network to wait before trying again.
+PAUSED_RETRY_AFTER = 600
 #: A request whose transaction is committing when its time is up waits this much longer.
 COMMIT_GRACE = timedelta(seconds=2)
 #: Instants a notification may carry: what every time zone and both databases can hold.
@@ -609,6 +611,13 @@ class Ingest:
         source = view.sources.get(source_id)
         if source is None:
             return error_response(404, "unknown_source", f"no source {source_id[:100]!r}")
+        if not source.enabled:  # the network keeps what it could not deliver and tries again
+            return error_response(
+                503,
+                "source_paused",
+                "this source is paused; turn it on again on the dashboard",
+                **{"Retry-After": str(PAUSED_RETRY_AFTER)},
+            )
         plugin = self.plugins().get(source_id)
         if plugin is None:
             return error_response(

@@ -88,6 +88,8 @@ class Source(Model):
     # Other members (slugs) it may write to: a household hub such as a shared SMS phone.
     members: Any = fields.JSONField(default=list, db_default="[]")
     settings: Any = fields.JSONField(default=dict)
+    # Off: paused (not read, its requests answered 503) until turned on again.
+    enabled = fields.BooleanField(default=True, db_default=True)
 
     class Meta:
         table = "sources"

@@ -230,7 +230,7 @@ class Pulls:
         return {
             source_id: source
             for source_id, source in self.household().sources.items()
-            if source.plugin in pulling and source_id not in self.refused
+            if source.plugin in pulling and source.enabled and source_id not in self.refused
         }
 
     async def reconcile(self) -> None:

@@ -155,6 +155,7 @@ async def export_household(household_id: str) -> dict[str, Any]:
             "plugin": s.plugin,
             "member": slugs[s.member_id],  # type: ignore[attr-defined]
             **({"members": list(s.members)} if s.members else {}),
+            **({"enabled": False} if not s.enabled else {}),
             **{key: s.settings[key] for key in sorted(s.settings)},
         }
         for s in await Source.filter(household=household).order_by("slug")
@@ -447,6 +448,7 @@ async def _write(household: Household, settings: Settings, counts: dict[str, Cou
                 "member_id": members[s.member].id,
                 "members": list(s.members),
                 "settings": s.plugin_settings(),
+                "enabled": s.enabled,
             }
             for s in settings.sources
         },

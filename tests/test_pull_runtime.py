@@ -37,7 +37,7 @@ from guardian.sql import transaction
 from guardian.testing import PullCase, check_pull_conformance
 from guardian.transfer import household_data, import_household
 from tests.admin import admin_client
-from tests.conftest import Running, at, settings_toml
+from tests.conftest import Running, at, message, settings_toml
 
 NOW = at("2026-03-03T12:00:00+01:00")  # a Tuesday afternoon: no quiet hours
 PASSWORD = "feed-password-d41c9e"
@@ -594,3 +594,64 @@ async def test_the_api_refuses_bad_sources_by_field_and_changes_nothing(
     assert not await Source.filter(slug="mia-feed").exists()
     assert (await admin.put("/sources/nowhere", json={})).status == 404
     assert (await admin.delete("/sources/nowhere")).status == 404
+
+
+# --- paused sources ------------------------------------------------------------------------------
+
+
+async def test_a_paused_pull_source_stops_and_goes_on_from_its_cursor_when_turned_on(
+    tmp_path: Path, start: Start, networks: dict[str, Network]
+) -> None:
+    app = await start(write(tmp_path, feed_source()))
+    admin = await admin_client(Running(app.client, app.clock))
+    await until(lambda: _eq(stored_cursor(), "0"), "the first cursor")
+    networks["mia"].send("one")
+    await until(lambda: count_is(1), "a message")
+
+    paused = await admin.put("/sources/mia-feed", json={"enabled": False})
+    assert paused.status == 200, await paused.text()
+    assert (await paused.json())["enabled"] is False
+    await until(lambda: _eq(_ended(networks["mia"]), 1), "the paused source stopped")
+    assert await app.source_status() == "paused"
+    state = await PullState.get(source__slug="mia-feed")
+    assert state.owner is None  # released: no instance runs it
+    networks["mia"].send("two (while paused)")
+    await asyncio.sleep(0.2)
+    assert await Notification.all().count() == 1
+
+    resumed = await admin.put("/sources/mia-feed", json={"enabled": True})
+    assert resumed.status == 200
+    await until(lambda: count_is(2), "what came while paused, read on from the cursor")
+    assert networks["mia"].started == [None, "1"]
+    assert await app.source_status() == "ok"
+    exported = await transfer_export(app)
+    assert "enabled" not in exported["sources"][-1]
+
+
+async def transfer_export(app: App) -> dict[str, Any]:
+    from guardian.transfer import export_household
+
+    return await export_household(app.guardian.household().id)
+
+
+async def test_a_paused_push_source_asks_its_network_to_retry_and_stores_nothing(
+    tmp_path: Path, start: Start
+) -> None:
+    extra = feed_source().replace('password = "', 'enabled = false\npassword = "')
+    settings = write(tmp_path, extra)
+    assert not next(s for s in settings.sources if s.id == "mia-feed").enabled
+    app = await start(settings)
+    assert await app.source_status() == "paused"  # a pull source paused in settings.toml
+    admin = await admin_client(Running(app.client, app.clock))
+    assert (await admin.put("/sources/mia-phone", json={"enabled": False})).status == 200
+    running = Running(app.client, app.clock)
+    response = await running.post(message(1))
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "600"
+    assert (await response.json())["error"] == "source_paused"
+    assert await Notification.all().count() == 0
+    exported = await transfer_export(app)
+    by_id = {s["id"]: s for s in exported["sources"]}
+    assert by_id["mia-phone"]["enabled"] is False and by_id["mia-feed"]["enabled"] is False
+    assert (await admin.put("/sources/mia-phone", json={"enabled": True})).status == 200
+    assert (await running.post(message(2))).status == 202

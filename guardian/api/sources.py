@@ -56,6 +56,7 @@ class SourceOut(BaseModel):
     silent: bool = Field(description="It had messages, but none in the last 24 hours.")
     secret_fields: list[str] = Field(description="The names of its secret settings.")
     kind: str = Field(description='"push" (the network calls the webhook URL) or "pull".')
+    enabled: bool = Field(True, description="False: paused (status `paused`).")
     pull: PullOut | None = Field(None, description="A pull source's state; null for push.")
 
 
@@ -172,6 +173,7 @@ def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
         silent=went_silent(last_at, admin.now()),
         secret_fields=secret_fields(model),
         kind="pull" if pulling else "push",
+        enabled=source.enabled,
         pull=PullOut(
             state=pulled.state if pulled else "waiting",
             last_poll_at=pulled.last_poll_at if pulled else None,
@@ -288,6 +290,7 @@ class SourceIn(BaseModel):
     settings: dict[str, Any] = Field(
         {}, description="The plugin's own settings (see `guardian plugins` and docs/)."
     )
+    enabled: bool = Field(True, description="False adds it paused.")
 
 
 class SourceEdit(BaseModel):
@@ -300,12 +303,18 @@ class SourceEdit(BaseModel):
     member: str | None = Field(None, min_length=1, max_length=64)
     members: list[str] | None = Field(None, max_length=50)
     settings: dict[str, Any] | None = None
+    enabled: bool | None = Field(None, description="False pauses it; true runs it again.")
 
 
 def _entry(
-    source_id: str, plugin: str, member: str, members: list[str], own: dict[str, Any]
+    source_id: str,
+    plugin: str,
+    member: str,
+    members: list[str],
+    own: dict[str, Any],
+    enabled: bool = True,
 ) -> dict[str, Any]:
-    reserved = sorted(set(own) & {"id", "plugin", "member", "members"})
+    reserved = sorted(set(own) & {"id", "plugin", "member", "members", "enabled"})
     if reserved:
         raise _invalid(f"settings.{reserved[0]}", "set it beside settings, not inside")
     return {
@@ -313,6 +322,7 @@ def _entry(
         "plugin": plugin,
         "member": member,
         **({"members": members} if members else {}),
+        **({"enabled": False} if not enabled else {}),
         **own,
     }
 
@@ -342,7 +352,11 @@ async def _save(admin: Admin, action: str, source_id: str, entry: dict[str, Any]
         except SettingsError as error:
             raise _settings_error(error, index) from None
         if entry is not None:
-            change.detail = {"plugin": entry["plugin"], "member": entry["member"]}
+            change.detail = {
+                "plugin": entry["plugin"],
+                "member": entry["member"],
+                "enabled": entry.get("enabled", True),
+            }
 
 
 def _settings_error(error: SettingsError, index: int) -> AdminError:
@@ -351,16 +365,12 @@ def _settings_error(error: SettingsError, index: int) -> AdminError:
     prefix = f"sources[{index}]"
     for problem in error.errors:
         path, _, message = problem.partition(": ")
-        if path.startswith(f"sources: {prefix}") or "still has" in problem:
+        if "still has" in problem:  # a removal that would lose held notifications
             return AdminError(409, "waiting_work", problem.removeprefix("sources: "))
         if path.startswith(prefix):
             rest = path.removeprefix(prefix).lstrip(".")
-            name = (
-                rest
-                if rest in ("id", "plugin", "member") or rest.startswith("members")
-                else f"settings.{rest}"
-            )
-            fields[name or "(root)"] = message
+            own = rest in ("", "id", "plugin", "member", "enabled") or rest.startswith("members")
+            fields[(rest or "(root)") if own else f"settings.{rest}"] = message
         else:
             fields[path] = message
     detail = "; ".join(f"{path}: {message}" for path, message in fields.items())
@@ -370,7 +380,7 @@ def _settings_error(error: SettingsError, index: int) -> AdminError:
 async def create_source(admin: Admin, body: SourceIn) -> SourceOut:
     if body.id in admin.view.sources:
         raise AdminError(409, "exists", f"a source {body.id!r} exists already")
-    entry = _entry(body.id, body.plugin, body.member, body.members, body.settings)
+    entry = _entry(body.id, body.plugin, body.member, body.members, body.settings, body.enabled)
     await _save(admin, "source.add", body.id, entry)
     return await source_out(admin, body.id)
 
@@ -390,6 +400,7 @@ async def update_source(admin: Admin, source_id: str, edit: SourceEdit) -> Sourc
         edit.member or source.member,
         list(source.members[1:]) if edit.members is None else edit.members,
         own,
+        source.enabled if edit.enabled is None else edit.enabled,
     )
     await _save(admin, "source.update", source_id, entry)
     return await source_out(admin, source_id)

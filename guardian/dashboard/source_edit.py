@@ -25,6 +25,7 @@ from guardian.api.sources import (
     update_source,
 )
 from guardian.dashboard import admin_of, error_page, render
+from guardian.household import SourceView
 from guardian.plugin import PluginClass
 
 routes = web.RouteTableDef()
@@ -203,13 +204,14 @@ async def new_source_page(request: web.Request) -> web.Response:
     plugin = request.query.get("plugin", "")
     form = _form(request, plugin) if plugin else None
     member = next(iter(admin_of(request).view.members), "")
-    return _page(request, source=None, form=form, basics={"member": member})
+    return _page(request, source=None, form=form, basics={"member": member, "enabled": "on"})
 
 
 @routes.post("/sources/new")
 async def create_source_page(request: web.Request) -> web.Response:
     posted = await request.post()
     basics = {key: str(posted.get(key, "")).strip() for key in ("id", "plugin", "member")}
+    basics["enabled"] = "on" if "enabled" in posted else ""
     form = _form(request, basics["plugin"])
     if form is None:
         return _page(request, source=None, form=None, basics=basics, status=422)
@@ -217,7 +219,9 @@ async def create_source_page(request: web.Request) -> web.Response:
     try:
         settings = settings_from(form.fields, posted)
         try:
-            body = SourceIn.model_validate({**basics, "settings": settings})
+            body = SourceIn.model_validate(
+                {**basics, "settings": settings, "enabled": "enabled" in posted}
+            )
         except ValidationError as error:
             raise invalid(error) from None
         await create_source(admin, body)
@@ -240,8 +244,17 @@ async def edit_source_page(request: web.Request) -> web.Response:
     form = _form(request, source.plugin)
     if form is not None:
         form.values = values_of(form.fields, source.settings)
-    basics = {"id": source.id, "plugin": source.plugin, "member": source.member}
+    basics = _basics(source)
     return _page(request, source=source.id, form=form, basics=basics)
+
+
+def _basics(source: SourceView) -> dict[str, str]:
+    return {
+        "id": source.id,
+        "plugin": source.plugin,
+        "member": source.member,
+        "enabled": "on" if source.enabled else "",
+    }
 
 
 @routes.post("/sources/{source_id}/edit")
@@ -251,7 +264,11 @@ async def update_source_page(request: web.Request) -> web.Response:
     if source is None:
         return error_page(request, AdminError(404, "not_found", "no such source"))
     posted = await request.post()
-    basics = {"id": source.id, "plugin": source.plugin, "member": str(posted.get("member", ""))}
+    basics = {
+        **_basics(source),
+        "member": str(posted.get("member", "")),
+        "enabled": "on" if "enabled" in posted else "",
+    }
     form = _form(request, source.plugin)
     if form is None:
         error = AdminError(409, "plugin_missing", f"the {source.plugin} plugin is not installed")
@@ -259,7 +276,9 @@ async def update_source_page(request: web.Request) -> web.Response:
     try:
         settings = settings_from(form.fields, posted)
         try:
-            edit = SourceEdit.model_validate({"member": basics["member"], "settings": settings})
+            edit = SourceEdit.model_validate(
+                {"member": basics["member"], "settings": settings, "enabled": "enabled" in posted}
+            )
         except ValidationError as error:
             raise invalid(error) from None
         await update_source(admin, source.id, edit)
@@ -300,5 +319,5 @@ async def _edit_with_error(request: web.Request, source_id: str, error: AdminErr
     if form is not None:
         form.values = values_of(form.fields, source.settings)
         form.errors = {"remove": error.detail}
-    basics = {"id": source.id, "plugin": source.plugin, "member": source.member}
+    basics = _basics(source)
     return _page(request, source=source.id, form=form, basics=basics, status=error.status)

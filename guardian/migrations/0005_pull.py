@@ -1,4 +1,5 @@
-# Pull sources: the cursor Guardian stores with their notifications, the lease, how each goes.
+# Pull sources: the cursor Guardian stores with their notifications, the lease, how each goes;
+# and any source can be paused.
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.migrations import operations as ops
@@ -53,5 +54,10 @@ class Migration(migrations.Migration):
                 "table_description": "What Guardian keeps of a pull source: its cursor, which instance runs it, how it goes.",
             },
             bases=["Model"],
+        ),
+        ops.AddField(
+            model_name="Source",
+            name="enabled",
+            field=fields.BooleanField(default=True, db_default=True),
         ),
     ]
