@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from guardian.clock import VirtualClock
 from guardian.settings import format_validation_errors
-from guardian.testing import CONFORMANCE_NOW, plugin_instance
+from guardian.testing import CONFORMANCE_NOW, PullCase, plugin_instance, pull_conformance_tests
 from plugins.network import SourceError
 from plugins.telegram_poll import ALLOWED_UPDATES, TelegramPollPlugin, TelegramPollSettings
 from tests.plugins import golden_json
@@ -213,3 +213,46 @@ async def test_an_unreadable_update_is_skipped_and_the_rest_read(
     assert batch.cursor == "502"
     assert "update 500 is not readable" in caplog.text
     assert "no chat, no date" not in caplog.text  # what people wrote stays out of the logs
+
+
+# --- the pull conformance suite, against the fake Bot API ---------------------------------------
+
+
+class TelegramNetwork:
+    """Mia's bot on a fake Bot API of its own; `fail` makes it refuse the token (401, as
+    "Making requests" says a wrong token is answered)."""
+
+    def __init__(self) -> None:
+        self.fake = FakeTelegram()
+        self.server = TestServer(self.fake.app())
+        self.settings: dict[str, Any] = {}
+        self.next_id = 900_000
+
+    async def __aenter__(self) -> TelegramNetwork:
+        await self.server.start_server()
+        self.settings = {"bot_token": TOKEN, "api_url": str(self.server.make_url("")).rstrip("/")}
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.close()
+
+    async def send(self, key: str) -> None:
+        self.next_id += 1
+        sent = update("private_text.json", self.next_id)
+        sent["message"]["message_id"] = self.next_id
+        sent["message"]["text"] = f"are you awake? {key}"
+        self.fake.send(sent)
+
+    async def fail(self) -> None:
+        self.fake.token = "7012345678:AAAnotTheRightTokenAtAllxxxxxxxxxxx"
+
+    async def recover(self) -> None:
+        self.fake.token = TOKEN
+
+
+@pytest.fixture
+def telegram_case() -> PullCase:
+    return PullCase(TelegramPollPlugin, network=TelegramNetwork, secrets=[TOKEN])
+
+
+test_pull_conformance = pull_conformance_tests("telegram_case")
