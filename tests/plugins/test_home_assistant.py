@@ -38,7 +38,7 @@ from plugins.home_assistant import (
 from plugins.network import SourceError
 from tests.plugins import golden_json
 from tests.plugins.fake_home_assistant import TOKEN, FakeHomeAssistant
-from tests.plugins.pulling import Pulling
+from tests.pull import Reader
 
 NETWORK = "home_assistant"
 ENTITY = "sensor.pixel_8_last_notification"
@@ -210,7 +210,7 @@ async def test_a_new_source_starts_now_and_reads_each_new_notification(
 ) -> None:
     fake.states[ENTITY] = state("telegram_plain.json")  # from before the source: history
     started = VirtualClock(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
-    pulling = Pulling(home_assistant(server, session, started))
+    pulling = Reader(home_assistant(server, session, started))
     try:
         [stored] = await pulling.wait_for(1)
         assert stored.messages == []  # only the cursor: when the source started
@@ -235,7 +235,7 @@ async def test_a_new_source_takes_what_the_sensor_shows_as_history_whatever_its_
     but stamped a minute after Guardian's "now" (a phone ahead) is still history."""
     fake.states[ENTITY] = state("telegram_plain.json")  # posted 21:59:04 by the phone
     behind = VirtualClock(datetime(2026, 11, 25, 21, 58, tzinfo=UTC))
-    pulling = Pulling(home_assistant(server, session, behind))
+    pulling = Reader(home_assistant(server, session, behind))
     try:
         [stored] = await pulling.wait_for(1)
         await fake.subscribed()
@@ -252,7 +252,7 @@ async def test_a_new_source_takes_what_the_sensor_shows_as_history_whatever_its_
 async def test_the_sensor_repeating_itself_is_read_once(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -276,7 +276,7 @@ async def test_the_sensor_repeating_itself_is_read_once(
 async def test_after_a_restart_of_home_assistant_it_reconnects_and_catches_up(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -301,7 +301,7 @@ async def test_after_a_restart_of_home_assistant_it_reconnects_and_catches_up(
 async def test_a_new_instance_resumes_from_the_stored_cursor(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    first = Pulling(home_assistant(server, session))
+    first = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -312,7 +312,7 @@ async def test_a_new_instance_resumes_from_the_stored_cursor(
     # Guardian restarts (or was killed) with `stored.cursor` stored. While it was down, a
     # notification came: the sensor shows it, and the new instance reads it from there.
     fake.states[ENTITY] = state("whatsapp_group.json")
-    again = Pulling(home_assistant(server, session), stored.cursor)
+    again = Reader(home_assistant(server, session), stored.cursor)
     try:
         await fake.subscribed(2)
         await fake.change(ENTITY, state("google_messages_number.json"))
@@ -327,7 +327,7 @@ async def test_a_new_instance_resumes_from_the_stored_cursor(
 async def test_a_new_instance_does_not_repeat_what_the_sensor_still_shows(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    first = Pulling(home_assistant(server, session))
+    first = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -335,7 +335,7 @@ async def test_a_new_instance_does_not_repeat_what_the_sensor_still_shows(
     finally:
         await first.stop()
     await fake.all_closed()
-    again = Pulling(home_assistant(server, session), stored.cursor)
+    again = Reader(home_assistant(server, session), stored.cursor)
     try:
         await fake.subscribed(2)
         await fake.change(ENTITY, state("google_messages_number.json"))
@@ -349,7 +349,7 @@ async def test_an_unanswered_ping_makes_it_reconnect(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     clock = VirtualClock(STARTED)
-    pulling = Pulling(home_assistant(server, session, clock))
+    pulling = Reader(home_assistant(server, session, clock))
 
     def pings() -> int:
         return len([m for m in fake.received if m.get("type") == "ping"])
@@ -393,7 +393,7 @@ async def test_what_must_be_fixed_is_a_clear_error(
         setattr(fake, name, value)
     if "states" not in change:
         fake.states[ENTITY] = state("telegram_plain.json")
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     failure = await pulling.failure()
     assert isinstance(failure, SourceError)
     assert error in str(failure)
@@ -409,7 +409,7 @@ async def test_an_unreachable_home_assistant_is_a_clear_error(
         {"url": "http://127.0.0.1:9", "access_token": TOKEN, "entities": [ENTITY]},
         session=session,
     )
-    failure = await Pulling(plugin).failure()
+    failure = await Reader(plugin).failure()
     assert isinstance(failure, SourceError)
     assert "cannot reach Home Assistant at http://127.0.0.1:9" in str(failure)
 
@@ -418,7 +418,7 @@ async def test_stopping_closes_the_connection(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     fake.states[ENTITY] = state("telegram_plain.json")
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     await fake.subscribed()
     assert fake.open == 1
     await pulling.stop()

@@ -311,7 +311,11 @@ async def test_a_resumed_cursor_fills_the_gap_without_repeats(
     finally:
         await again.close()
     assert before.text == "before the restart"
-    assert gaps == [7]  # the sync brought the last 5; /messages the 7 before them
+    # The sync brought the last 5, /messages the 7 before them; or, as after a kill -9 while
+    # the first Guardian's next long poll was open, Synapse answered that poll with the first
+    # message and keeps the answer (`sync_response_cache_duration`, 2 min) for the same
+    # `since`: the restarted one gets that one, then 11, the last 5 in the sync, 6 by /messages.
+    assert gaps in ([7], [6]), gaps
     assert [m.text for m in resumed] == [*sent, "after"]
     assert len({m.external_id for m in resumed}) == 13
     # A restarted Guardian knows no members: the gap's writers are named from /messages' state.

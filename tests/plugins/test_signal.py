@@ -38,8 +38,7 @@ from plugins.network import SourceError
 from plugins.signal import SignalPlugin, SignalSettings, envelope_message
 from tests.plugins import golden_json
 from tests.plugins.fake_signal import ACCOUNT, CLOSE, FakeSignal
-from tests.plugins.pulling import Pulling
-from tests.pull import TcpProxy
+from tests.pull import Reader, TcpProxy
 
 NETWORK = "signal"
 SOPHIE = "3f0c8e52-5d7b-4d7e-9a61-2b8f4c1e9d07"
@@ -190,7 +189,7 @@ async def test_a_new_source_starts_now_once_signal_cli_reads_for_it(
     try:
         if mode == "normal":
             fake.push(frame("hidden_number.json"))  # from before the source
-        pulling = Pulling(plugin)
+        pulling = Reader(plugin)
         [start] = await pulling.wait_for(1)
         fake.push(frame("data_message.json"))
         [_, batch] = await pulling.wait_for(2)
@@ -306,7 +305,7 @@ async def test_stopping_closes_the_stream(
     fake = FakeSignal(mode=mode)
     plugin, server = await signal(fake, session, api)
     try:
-        pulling = Pulling(plugin)
+        pulling = Reader(plugin)
         async with asyncio.timeout(5):
             while fake.open != 1:
                 await asyncio.sleep(0.01)
@@ -325,7 +324,7 @@ async def test_a_quiet_connection_that_lasted_is_not_a_failure(
     clock = VirtualClock(SENT)
     settings = {"url": str(server.make_url("")).rstrip("/"), "number": ACCOUNT}
     plugin = plugin_instance(SignalPlugin, settings, session=session, clock=clock)
-    pulling = Pulling(plugin, RESUMED)
+    pulling = Reader(plugin, RESUMED)
     try:
         async with asyncio.timeout(5):
             while fake.open != 1:
