@@ -150,6 +150,7 @@ def test_settings() -> None:
     settings = HomeAssistantSettings(**good)
     assert settings.url == "http://ha.local:8123"
     assert TOKEN not in repr(settings)
+    bad: dict[str, Any]
     for bad in (
         {"entities": []},
         {"entities": ["binary_sensor.door"]},
