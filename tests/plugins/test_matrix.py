@@ -25,16 +25,10 @@ from guardian.testing import PullCase, plugin_instance, pull_conformance_tests
 from plugins.matrix import MatrixError, MatrixPlugin, MatrixSettings
 from tests.conftest import free_port
 from tests.pull import Reader, TcpProxy
-from tests.synapse import BOT, SERVER_NAME, Account, Synapse, synapse
+from tests.synapse import BOT, SERVER_NAME, Account, Synapse
 
 PHONE = "31612345678"
 SIGNAL_UUID = "5f1b9d2e-8c47-4d3a-9e61-2b7f0c4a8d13"
-
-
-@pytest.fixture(scope="session")
-def homeserver() -> Iterator[Synapse]:
-    with synapse() as server:
-        yield server
 
 
 @pytest.fixture
