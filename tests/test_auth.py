@@ -316,9 +316,11 @@ async def test_logins_in_parallel_never_stall_the_webhooks(tmp_path: Path) -> No
             during.append(await webhook(f"during-{len(during)}"))
             await asyncio.sleep(0.02)
         await logins
-        allowed = 2 * usual + 0.05
-        # A stall of one password check would be more than that: the test can tell.
-        assert allowed < one_login, (allowed, one_login)
+        # Halfway between a usual answer (with room for the ten hashing threads that share the
+        # two cores) and a stall of one password check: the test can tell them apart.
+        ordinary = 2 * usual + 0.05
+        assert ordinary < one_login, (ordinary, one_login)
+        allowed = (ordinary + one_login) / 2
         slow = [(i, round(t, 3)) for i, t in enumerate(during) if t > allowed]
         assert max(during) <= allowed, (slow, len(during), usual, one_login)
         assert len(during) >= 5, "the webhooks did not overlap the logins"
