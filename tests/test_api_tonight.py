@@ -34,7 +34,7 @@ async def test_tonight_counts_level_shows_no_senders(
     assert mia["quiet"]["now"] is True
     assert mia["quiet"]["until"] == "2026-11-25T06:00:00Z"
     assert mia["level"] == "counts"
-    assert mia["held"] == {"count": 3, "senders": None}
+    assert mia["held"] == {"count": 3, "senders": None, "people": 1}
     assert mia["next_summary_at"] == "2026-11-25T06:00:00Z"
     held = await (await admin.get("/held", params={"member": "mia"})).json()
     assert len(held["items"]) == 3
