@@ -186,7 +186,7 @@ async def test_a_source_that_went_silent_is_shown_and_reported(
         ("mia-phone", "silent: no message in 24 h")
     ]
     await admin.login()
-    assert "silent: no message in 24 h" in await (await running.client.get("/")).text()
+    assert "nothing has come in for a day" in await (await running.client.get("/")).text()
     view = running.guardian.household()
     now = running.clock.now()
     report = await child_activity(view.members["mia"], view, EVENING, now)
