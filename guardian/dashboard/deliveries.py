@@ -21,6 +21,32 @@ from guardian.privacy import ON_THE_DASHBOARD
 routes = web.RouteTableDef()
 FILTERS = ("member", "status", "kind", "before_id")
 
+#: One word, and one badge colour, for each state: the colours mean the same on every page.
+STATUS_WORDS = {
+    "pending": ("Waiting to send", "warn"),
+    "sending": ("Sending", "warn"),
+    "sent": ("Sent", "sent"),
+    "failed": ("Failed", "bad"),
+}
+CHANNEL_WORDS = {
+    "SUCCESS": ("Delivered", "sent"),
+    "pending": ("Waiting", "warn"),
+    "TIMEOUT": ("No answer in time", "bad"),
+    "FAILURE": ("Failed", "bad"),
+    "MISCONFIGURED": ("Not set up right", "bad"),
+    "NOMATCH": ("Not understood", "bad"),
+}
+KIND_WORDS = {
+    "forward": "Passed on",
+    "summary": "Summary",
+    "burst": "Burst notice",
+    "breakthrough": "Urgent message",
+    "report": "Guardian report",
+    "storm": "Storm alert",
+    "test": "Test",
+}
+WORDS = {"status_words": STATUS_WORDS, "channel_words": CHANNEL_WORDS, "kind_words": KIND_WORDS}
+
 
 @routes.get("/deliveries")
 async def deliveries(request: web.Request) -> web.Response:
@@ -35,6 +61,7 @@ async def deliveries(request: web.Request) -> web.Response:
         "items": [],
         "errors": {},
         "older": None,
+        **WORDS,
     }
     try:
         query = DeliveryQuery.model_validate(chosen)
@@ -77,6 +104,7 @@ async def _detail(
         "member_name": member.name if member else found.member,
         "retried": request.query.get("retried") == "1",
         "error": error,
+        **WORDS,
     }
     return render(request, "delivery.html", context, status)
 
