@@ -154,3 +154,43 @@ async def test_bad_controls_are_clear_errors(write_settings: Any, start_guardian
     answer = await _control(admin, {"control": "pause_tonight"}, member="sam")
     assert answer.status == 422
     assert await AuditEntry.filter(action="quiet.override").count() == 0
+
+
+async def test_simulate_shows_a_quick_control_and_carries_tonights(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    events = [
+        {"at": "2026-11-24T22:10:00+01:00", "source": "mia-phone", "message": message(1)},
+        {"at": "2026-11-24T22:20:00+01:00", "control": {"member": "mia", "do": "one_more_hour"}},
+    ]
+    answer = await admin.post("/simulate", json={"events": events})
+    assert answer.status == 200, await answer.text()
+    [summary] = [d for d in (await answer.json())["deliveries"] if d["member"] == "mia"]
+    assert (summary["kind"], summary["at"]) == ("summary", "2026-11-25T07:00:00Z")  # 08:00 local
+
+    # Tonight's pause, made on the dashboard, is carried into the simulation of the household.
+    await _control(admin, {"control": "pause_tonight"})
+    plain = [{"at": "2026-11-24T22:10:00+01:00", "source": "mia-phone", "message": message(2)}]
+    answer = await admin.post("/simulate", json={"events": plain})
+    assert answer.status == 200, await answer.text()
+    [forward] = [d for d in (await answer.json())["deliveries"] if d["member"] == "mia"]
+    assert forward["kind"] == "forward"  # not held: quiet hours are paused tonight
+
+    bad = [
+        {"at": "2026-11-24T22:20:00+01:00", "control": {"member": "nobody", "do": "one_more_hour"}}
+    ]
+    answer = await admin.post("/simulate", json={"events": bad})
+    assert answer.status == 422
+    assert "unknown member" in (await answer.json())["detail"]
+
+
+async def test_export_does_not_carry_overrides(write_settings: Any, start_guardian: Any) -> None:
+    from guardian.transfer import export_household
+
+    running = await start_guardian(write_settings(), EVENING)
+    admin = await admin_client(running)
+    before = await export_household(running.guardian.household().id)
+    await _control(admin, {"control": "one_more_hour"})
+    assert await export_household(running.guardian.household().id) == before

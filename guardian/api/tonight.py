@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
@@ -25,7 +26,7 @@ from guardian.overrides import KEPT, Control, ControlError
 from guardian.scheduler import SILENT_AFTER, held_item, last_messages, went_silent
 from guardian.settings import Level
 from guardian.summary import PREVIEW_CHARS
-from guardian.windows import Ambiguity, occurrences, quiet_interval_at, resolve_local
+from guardian.windows import Ambiguity, Override, occurrences, quiet_interval_at, resolve_local
 
 endpoints = Endpoints("tonight")
 
@@ -381,6 +382,15 @@ async def apply_control(
     except ControlError as error:
         field = "until" if control == "quiet_until" else "control"
         raise AdminError(422, "invalid", f"{field}: {error}", {field: str(error)}) from None
+    return await add_overrides(admin, member_id, control, planned)
+
+
+async def add_overrides(
+    admin: Admin, member_id: str, control: str, planned: Sequence[Override]
+) -> QuietState:
+    """Store the overrides one control makes, audited, and take them up at once."""
+    member = admin.member(member_id)
+    now = admin.now()
     batch = uuid.uuid4().hex
     async with admin.change("quiet.override", member.id) as change:
         await QuietOverride.filter(member_id=member.pk, end_at__lt=now - KEPT).delete()
