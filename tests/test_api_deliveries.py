@@ -217,7 +217,7 @@ async def test_pages_list_show_and_retry(
     html = await page.text()
     assert f'href="/deliveries/{ok.id}"' in html
     assert "&lt;b&gt;Sophie&lt;/b&gt; &amp; co" in html
-    assert '<span class="badge bad">Failed</span>' in html
+    assert '<span class="badge bad">failed</span>' in html
     filtered = await (await client.get("/deliveries?member=mia&status=failed&kind=")).text()
     assert f'href="/deliveries/{failed.id}"' in filtered
     assert f'href="/deliveries/{ok.id}"' not in filtered

@@ -82,10 +82,10 @@ async def test_a_sent_delivery_wears_a_sent_badge_and_urgent_is_words(
 
     await admin.login()
     page = await (await running.client.get(f"/deliveries/{urgent.id}")).text()
-    assert '<span class="badge sent" data-status="sent">Sent</span>' in page
+    assert '<span class="badge sent" data-status="sent">sent</span>' in page
     assert "Marked urgent" in page
     assert 'class="badge quiet">warning' not in page
     tested = await (await running.client.get(f"/deliveries/{test.id}")).text()
     assert "This test arrived at the service: the channel works." in tested
     listing = await (await running.client.get("/deliveries")).text()
-    assert '<span class="badge sent">Sent</span>' in listing
+    assert '<span class="badge sent">sent</span>' in listing

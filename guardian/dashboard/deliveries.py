@@ -23,18 +23,18 @@ FILTERS = ("member", "status", "kind", "before_id")
 
 #: One word, and one badge colour, for each state: the colours mean the same on every page.
 STATUS_WORDS = {
-    "pending": ("Waiting to send", "warn"),
-    "sending": ("Sending", "warn"),
-    "sent": ("Sent", "sent"),
-    "failed": ("Failed", "bad"),
+    "pending": ("waiting to send", "warn"),
+    "sending": ("sending", "warn"),
+    "sent": ("sent", "sent"),
+    "failed": ("failed", "bad"),
 }
 CHANNEL_WORDS = {
-    "SUCCESS": ("Delivered", "sent"),
-    "pending": ("Waiting", "warn"),
-    "TIMEOUT": ("No answer in time", "bad"),
-    "FAILURE": ("Failed", "bad"),
-    "MISCONFIGURED": ("Not set up right", "bad"),
-    "NOMATCH": ("Not understood", "bad"),
+    "SUCCESS": ("delivered", "sent"),
+    "pending": ("waiting", "warn"),
+    "TIMEOUT": ("no answer in time", "bad"),
+    "FAILURE": ("failed", "bad"),
+    "MISCONFIGURED": ("not set up right", "bad"),
+    "NOMATCH": ("not understood", "bad"),
 }
 KIND_WORDS = {
     "forward": "Passed on",
