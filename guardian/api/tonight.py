@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from tortoise.expressions import Q
 
 from guardian import overrides, privacy
 from guardian.admin import Admin, AdminError, not_found
@@ -192,10 +193,11 @@ async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> Me
     held = await Notification.filter(member_id=member.pk, status="held")
     senders = Counter(held_item(n, view).sender_label for n in held)
     schedules = {s.kind: s.next_due_at for s in await Schedule.filter(member_id=member.pk)}
-    episodes = await Episode.filter(member_id=member.pk, ended_at__isnull=True).order_by(
-        "started_at"
-    )
     since = tonight_since(member, admin, now)
+    # The bursts and storms going on, and those of tonight that are over.
+    episodes = await Episode.filter(
+        Q(ended_at__isnull=True) | Q(last_at__gte=since), member_id=member.pk
+    ).order_by("started_at")
     pushed = await Notification.filter(
         member_id=member.pk,
         status__in=("breakthrough", "forwarded"),
