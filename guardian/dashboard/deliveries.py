@@ -45,7 +45,19 @@ KIND_WORDS = {
     "storm": "Storm alert",
     "test": "Test",
 }
-WORDS = {"status_words": STATUS_WORDS, "channel_words": CHANNEL_WORDS, "kind_words": KIND_WORDS}
+#: Why a channel did not take a message, in a parent's words.
+WHY_NOT = {
+    "TIMEOUT": "the service did not answer in time",
+    "FAILURE": "the service refused it or could not be reached",
+    "MISCONFIGURED": "the channel is not set up right",
+    "NOMATCH": "the channel's address is not understood",
+}
+WORDS = {
+    "status_words": STATUS_WORDS,
+    "channel_words": CHANNEL_WORDS,
+    "kind_words": KIND_WORDS,
+    "why_not": WHY_NOT,
+}
 
 
 @routes.get("/deliveries")
