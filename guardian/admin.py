@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -123,6 +123,10 @@ class Admin:
         self.guardian.nudge()
 
 
+#: How long the policies members followed are kept: the activity chart goes back 31 days.
+EPOCHS_KEPT = timedelta(days=32)
+
+
 async def _record_policies(
     before: HouseholdView, after: HouseholdView, now: datetime, members: Iterable[str]
 ) -> None:
@@ -137,6 +141,8 @@ async def _record_policies(
             new.policy.model_dump(mode="json"),
         )
         if spec_before != spec_after:
+            # Older than the longest activity chart (31 days): no longer needed.
+            await PolicyEpoch.filter(member_id=new.pk, since__lt=now - EPOCHS_KEPT).delete()
             await PolicyEpoch.create(
                 member_id=new.pk, since=now, before=spec_before, after=spec_after
             )
