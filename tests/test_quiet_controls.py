@@ -194,3 +194,27 @@ async def test_export_does_not_carry_overrides(write_settings: Any, start_guardi
     before = await export_household(running.guardian.household().id)
     await _control(admin, {"control": "one_more_hour"})
     assert await export_household(running.guardian.household().id) == before
+
+
+async def test_quick_controls_tonight_and_activity_on_postgresql(
+    postgres: Any, tmp_path: Any, start_guardian: Any
+) -> None:
+    from tests.test_postgres import load, pg_settings_text
+
+    url = postgres.create_database()
+    settings = load(pg_settings_text(url, tmp_path, []), tmp_path / "pg.toml")
+    running = await start_guardian(settings, EVENING)
+    admin = await admin_client(running)
+    assert (await running.post(message(1))).status == 202
+    state = await (await _control(admin, {"control": "one_more_hour"})).json()
+    assert state["quiet"]["until"] == "2026-11-25T07:00:00Z"
+    tonight = await (await admin.get("/tonight")).json()
+    mia = next(m for m in tonight["members"] if m["id"] == "mia")
+    assert mia["tonight"]["messages"] == 1 and mia["held"]["people"] == 1
+    assert (await admin.get("/activity")).status == 200
+    await admin.put(
+        "/policies/school-night",
+        {"quiet": [{"days": "daily", "start": "23:00", "end": "06:00"}], "content": "senders"},
+    )
+    undone = await admin.delete(f"/members/mia/quiet/{state['quiet']['overrides'][0]['id']}")
+    assert (await undone.json())["quiet"]["overrides"] == []
