@@ -285,3 +285,23 @@ async def test_a_failed_test_says_so_and_its_retry_goes_to_its_channel_only(
     await page.goto(dashboard.url("/deliveries"))
     await screenshot(page, "deliveries-phone")
     assert page_errors == []
+
+
+async def test_a_live_update_waits_while_a_time_is_being_typed(
+    dashboard: Dashboard, browser_page: Page, page_errors: list[str]
+) -> None:
+    await an_evening(dashboard)
+    page = browser_page
+    await login(page, dashboard.base_url, dashboard.username, dashboard.password)
+    await expect(page.locator("[data-live][data-connected=yes]")).to_have_count(1)
+    held = page.locator("section[data-member=mia] .held-count")
+    await expect(held).to_have_text("23")
+    field = page.locator("#until-mia")
+    await field.focus()
+    assert (await dashboard.running.post(message("while-typing", "hey"))).status == 202
+    await page.wait_for_timeout(1000)
+    await expect(held).to_have_text("23")  # not swapped under the parent's fingers
+    assert await page.evaluate("document.activeElement.id") == "until-mia"
+    await page.locator("h1").click()  # leaves the field
+    await expect(held).to_have_text("24")
+    assert page_errors == []
