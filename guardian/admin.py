@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,7 +22,7 @@ from guardian import privacy
 from guardian.accounts import Principal
 from guardian.app import Guardian
 from guardian.household import HouseholdView, MemberView
-from guardian.models import AuditEntry, Household
+from guardian.models import AuditEntry, Household, PolicyEpoch
 from guardian.scheduler import reschedule
 from guardian.settings import Level, loc_path
 
@@ -118,8 +118,34 @@ class Admin:
             yield change
         await self.guardian.reload()
         if change.reschedule:
+            await _record_policies(view, self.view, now, change.reschedule)
             await reschedule(self.view, now, change.reschedule)
         self.guardian.nudge()
+
+
+#: How long the policies members followed are kept: the activity chart goes back 31 days.
+EPOCHS_KEPT = timedelta(days=32)
+
+
+async def _record_policies(
+    before: HouseholdView, after: HouseholdView, now: datetime, members: Iterable[str]
+) -> None:
+    """Keep, for each member whose policy changed, the one in force until `now` (the activity
+    chart shades past days with it)."""
+    for member_id in members:
+        old, new = before.members.get(member_id), after.members.get(member_id)
+        if old is None or new is None:
+            continue
+        spec_before, spec_after = (
+            old.policy.model_dump(mode="json"),
+            new.policy.model_dump(mode="json"),
+        )
+        if spec_before != spec_after:
+            # Older than the longest activity chart (31 days): no longer needed.
+            await PolicyEpoch.filter(member_id=new.pk, since__lt=now - EPOCHS_KEPT).delete()
+            await PolicyEpoch.create(
+                member_id=new.pk, since=now, before=spec_before, after=spec_after
+            )
 
 
 async def audit_entries(household_id: str, limit: int = 100) -> list[AuditEntry]:

@@ -373,6 +373,12 @@ class Deliverer:
         elif not failing:
             delivery.status, delivery.sent_at = "sent", now
             delivery.last_error = None  # type: ignore[assignment]  # a nullable column
+        elif delivery.kind == "test":
+            # A test says how its channel answered this time: never retried by itself.
+            delivery.status = "failed"
+            delivery.last_error = "; ".join(
+                f"{s['channel']}: {_said(s['status'])}" for s in failing
+            )
         elif all(s["status"] in PERMANENT for s in failing):
             delivery.status = "failed"
             delivery.last_error = "misconfigured channel: " + ", ".join(
@@ -436,6 +442,11 @@ def _said(status: str) -> str:
 
 
 def _channels_of(delivery: Delivery, member: MemberView) -> tuple[str, ...]:
+    """The channels a delivery goes to: the member's; a test only to the channels it tests
+    (one, from the dashboard; `guardian send-test` records none first, and tests them all)."""
+    if delivery.kind == "test" and delivery.channels:
+        tested = {s.get("id") for s in delivery.channels}
+        return tuple(url for url in member.channels if channel_id(url) in tested)
     return member.channels
 
 

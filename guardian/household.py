@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from guardian.contacts import contact_keys, match_keys
 from guardian.i18n import DEFAULT_LANGUAGE
-from guardian.models import Contact, Household, Member, Policy, Source
+from guardian.models import Contact, Household, Member, Policy, QuietOverride, Source
 from guardian.settings import PolicySettings
+from guardian.windows import Override
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,17 @@ async def load(household_id: str) -> HouseholdView:
         p.name: PolicySettings.model_validate(p.spec)
         for p in await Policy.filter(household=household)
     }
+    overrides = await member_overrides(household.id)
     members = {
         m.slug: MemberView(
             pk=m.id,
             id=m.slug,
             name=m.name,
             role=m.role,
-            policy=policies.get(m.policy or "", PolicySettings()),
+            # The member's quiet-hours overrides count wherever the policy's windows do.
+            policy=policies.get(m.policy or "", PolicySettings()).with_overrides(
+                overrides.get(m.id, ())
+            ),
             channels=tuple(m.channels),
             policy_name=m.policy,
             language=m.language or household.language,
@@ -138,3 +143,13 @@ async def load(household_id: str) -> HouseholdView:
         revision=household.revision,
         language=household.language,
     )
+
+
+async def member_overrides(household_id: str) -> dict[int, tuple[Override, ...]]:
+    """Each member's quiet-hours overrides (guardian.overrides), by member key, oldest first."""
+    found: dict[int, list[Override]] = {}
+    for row in await QuietOverride.filter(member__household_id=household_id).order_by("id"):
+        found.setdefault(row.member_id, []).append(  # type: ignore[attr-defined]
+            Override("pause" if row.kind == "pause" else "quiet", row.start_at, row.end_at)
+        )
+    return {pk: tuple(rows) for pk, rows in found.items()}

@@ -333,3 +333,46 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_log"
+
+
+class QuietOverride(Model):
+    """A one-off change to a member's quiet hours from the dashboard's quick controls.
+
+    Quiet from start to end (kind quiet), or no quiet hours then (kind pause). A temporary
+    state of one member, not a setting: settings.toml and export never carry it. Undone by
+    deleting the row.
+    """
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="overrides", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=8)
+    start_at = fields.DatetimeField()
+    end_at = fields.DatetimeField(db_index=True)
+    # Which quick control made it (quiet_until, pause_tonight, one_more_hour).
+    control = fields.CharField(max_length=32)
+    # The overrides one control made together share it, and are undone together.
+    batch = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField()
+    created_by = fields.CharField(max_length=100)
+
+    class Meta:
+        table = "quiet_overrides"
+
+
+class PolicyEpoch(Model):
+    """The policy a member followed from since on (its spec as then), recorded at each change:
+    the activity chart shades past days with the quiet hours in force then."""
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "guardian.Member", related_name="policy_epochs", on_delete=fields.CASCADE
+    )
+    since = fields.DatetimeField(db_index=True)
+    # The policy spec before the change (what was in force until since) and after it.
+    before: Any = fields.JSONField(null=True)
+    after: Any = fields.JSONField(null=True)
+
+    class Meta:
+        table = "policy_epochs"

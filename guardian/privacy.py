@@ -32,6 +32,7 @@ from guardian.summary import (
     LEVELS,
     Item,
     Rendered,
+    reason_at_level,
     render_breakthrough,
     render_burst_notice,
     render_forward,
@@ -228,3 +229,43 @@ def _facts(
         end = ended.get(covered[-1].episode_id)  # type: ignore[attr-defined]
         return Facts(final=end is not None and end <= delivery.created_at)
     return Facts()
+
+
+# -- tonight: who, and why something got through -------------------------------------------
+
+
+def who(level: Level, label: str) -> str | None:
+    """A sender's name as a viewer at `level` sees it: none at `counts`."""
+    return None if level == "counts" else label
+
+
+@dataclass(frozen=True)
+class Through:
+    """One message that was pushed to a member's phone at once, as a viewer sees it."""
+
+    at: datetime
+    kind: Literal["breakthrough", "forward"]
+    sender: str | None
+    #: Why, in plain words, at the viewer's level (no keyword and no name at `counts`).
+    why: str
+
+
+#: Why a message was passed on at once during the hours its policy keeps quiet: the quiet hours
+#: had been paused or ended early from the dashboard.
+PAUSED = "quiet hours were paused"
+
+
+def got_through(
+    level: Level, notifications: Sequence[Notification], view: HouseholdView
+) -> list[Through]:
+    """The pushed `notifications` as a viewer at `level` sees them, newest first."""
+    found = []
+    for n in sorted(notifications, key=lambda n: n.received_at, reverse=True):
+        item = held_item(n, view)
+        if n.status == "breakthrough":
+            why = reason_at_level(n.reason or "", level)
+            kind: Literal["breakthrough", "forward"] = "breakthrough"
+        else:
+            why, kind = PAUSED, "forward"
+        found.append(Through(n.received_at, kind, who(level, item.sender_label), why))
+    return found

@@ -29,6 +29,7 @@ from guardian.policy import next_summary_time, summary_times
 from guardian.summary import (
     PREVIEW_CHARS,
     BreakthroughNote,
+    Calm,
     ChildActivity,
     Item,
     Rendered,
@@ -482,6 +483,29 @@ async def child_activity(
             for source in view.sources.values()
             if source.member == child.id and went_silent(last.get(source.pk), until)
         ],
+        # The calm it brought: messages that came, and how many reached the phone.
+        calm=Calm(
+            len(rows),
+            await interruptions(child, since, until),
+            await Notification.filter(
+                member_id=child.pk, received_at__gt=until - WEEK, received_at__lte=until
+            ).count(),
+            await interruptions(child, until - WEEK, until),
+        ),
+    )
+
+
+WEEK = timedelta(days=7)
+
+
+async def interruptions(member: MemberView, since: datetime, until: datetime) -> int:
+    """How many times `member`'s phone was reached in (since, until]: every delivery made to
+    them but a test, unless it failed."""
+    return (
+        await Delivery.filter(member_id=member.pk, created_at__gt=since, created_at__lte=until)
+        .exclude(kind="test")
+        .exclude(status="failed")
+        .count()
     )
 
 

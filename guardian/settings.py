@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -44,7 +45,7 @@ from pydantic_settings import SettingsError as EnvParseError
 from guardian import channels, proxies
 from guardian.durations import format_duration, parse_duration
 from guardian.i18n import DEFAULT_LANGUAGE, known_language
-from guardian.windows import QuietWindow, parse_days
+from guardian.windows import Override, QuietPart, QuietWindow, parse_days
 
 ENV_PREFIX = "GUARDIAN_"
 DEFAULT_CONFIG = "settings.toml"
@@ -294,8 +295,20 @@ class PolicySettings(_Strict):
         30, ge=1, le=MAX_RETENTION_DAYS, description="days that metadata is kept"
     )
 
-    def windows(self) -> list[QuietWindow]:
-        return list(_windows(tuple(self.quiet)))
+    #: The member's quiet-hours overrides (guardian.overrides): a state kept in the database,
+    #: never a setting, so never exported; set on each member's copy of the policy.
+    _overrides: tuple[Override, ...] = PrivateAttr(default=())
+
+    def windows(self) -> list[QuietPart]:
+        return [*_windows(tuple(self.quiet)), *self._overrides]
+
+    def with_overrides(self, overrides: tuple[Override, ...]) -> PolicySettings:
+        """This policy as one member lives it: with their quiet-hours overrides."""
+        if not overrides:
+            return self
+        copy = self.model_copy()
+        copy._overrides = overrides
+        return copy
 
 
 @lru_cache(maxsize=512)

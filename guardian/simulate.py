@@ -14,19 +14,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from guardian.accounts import Principal
 from guardian.app import GUARDIAN, INGEST, Guardian, create_app
 from guardian.clock import VirtualClock
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
+from guardian.overrides import Control as QuickControl
 from guardian.plugin import HookError, PluginRegistry
 from guardian.settings import DatabaseSettings, Settings, format_validation_errors
 from guardian.webhook_format import WebhookMessage
+from guardian.windows import Override
 
 #: Without --until, the replay stops once nothing is held, or this long after the last event.
 HORIZON = timedelta(days=14)
@@ -44,6 +47,55 @@ class Event(BaseModel):
     at: AwareDatetime
     source: str
     message: WebhookMessage
+
+
+class Control(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    member: str
+    do: QuickControl
+    until: str | None = Field(None, max_length=40)
+
+
+class ControlEvent(BaseModel):
+    """A quick control as a parent uses it on the dashboard, at `at`:
+    `{"at": ..., "control": {"member": "mia", "do": "one_more_hour"}}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: AwareDatetime
+    control: Control
+
+
+class OverrideSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    member: str
+    kind: Literal["quiet", "pause"]
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class OverrideEvent(BaseModel):
+    """A quiet-hours override as stored (what `POST /api/v1/simulate` carries over from the
+    household: the quick controls in force now): `{"at": ..., "override": {...}}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: AwareDatetime
+    override: OverrideSpec
+
+
+#: A scenario line: a message, or a change to a member's quiet hours.
+AnyEvent = Event | ControlEvent | OverrideEvent
+
+
+def _event(line: dict[str, Any]) -> AnyEvent:
+    if isinstance(line, dict) and "control" in line:
+        return ControlEvent.model_validate(line)
+    if isinstance(line, dict) and "override" in line:
+        return OverrideEvent.model_validate(line)
+    return Event.model_validate(line)
 
 
 @dataclass(frozen=True)
@@ -64,26 +116,32 @@ class SimulatedDelivery:
         }
 
 
-def read_scenario(path: Path, settings: Settings) -> list[Event]:
+def read_scenario(path: Path, settings: Settings) -> list[AnyEvent]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError([f"cannot read: {error}"]) from None
-    events, problems = [], []
+    events: list[AnyEvent] = []
+    problems: list[str] = []
     sources = {s.id for s in settings.sources}
+    members = {m.id for m in settings.members}
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            event = Event.model_validate(json.loads(line))
+            event = _event(json.loads(line))
         except json.JSONDecodeError as error:
             problems.append(f"line {number}: not JSON: {error}")
             continue
         except ValidationError as error:
             problems.extend(f"line {number}: {p}" for p in format_validation_errors(error))
             continue
-        if event.source not in sources:
+        if isinstance(event, Event) and event.source not in sources:
             problems.append(f"line {number}: source: unknown source {event.source!r}")
+            continue
+        member = _member_of(event)
+        if member is not None and member not in members:
+            problems.append(f"line {number}: member: unknown member {member!r}")
             continue
         events.append(event)
     if problems:
@@ -91,6 +149,14 @@ def read_scenario(path: Path, settings: Settings) -> list[Event]:
     if not events:
         raise ScenarioError(["the scenario has no events"])
     return sorted(events, key=lambda e: e.at)
+
+
+def _member_of(event: AnyEvent) -> str | None:
+    if isinstance(event, ControlEvent):
+        return event.control.member
+    if isinstance(event, OverrideEvent):
+        return event.override.member
+    return None
 
 
 async def simulate(
@@ -108,7 +174,7 @@ async def simulate(
 @asynccontextmanager
 async def replay(
     settings: Settings,
-    events: Sequence[Event],
+    events: Sequence[AnyEvent],
     *,
     until: datetime | None = None,
     registry: PluginRegistry | None = None,
@@ -128,7 +194,10 @@ async def replay(
             guardian = app[GUARDIAN]
             for number, event in enumerate(events, start=1):
                 await run_until(guardian, clock, event.at)
-                await _ingest(app, event, number)
+                if isinstance(event, Event):
+                    await _ingest(app, event, number)
+                else:
+                    await _quiet_change(guardian, event, number)
             await run_until(guardian, clock, until or await _quiet_end(guardian, clock))
             yield guardian
         finally:
@@ -179,6 +248,35 @@ async def _ingest(app: web.Application, event: Event, number: int) -> None:
     await app[INGEST].arrive(Arrival(messages, source, guardian.clock.now()))
 
 
+#: Who changes quiet hours in a simulation, as the audit log of the throwaway database says.
+SIMULATION = Principal(user_id=0, username="scenario", household_id="", via="simulate")
+
+
+async def _quiet_change(
+    guardian: Guardian, event: ControlEvent | OverrideEvent, number: int
+) -> None:
+    """A quick control or a stored override, through the dashboard's own path (guardian.api.
+    tonight): audited, taken up by the decisions and the timer at once."""
+    from guardian.admin import Admin, AdminError
+    from guardian.api.tonight import add_overrides, apply_control
+
+    admin = Admin(guardian, SIMULATION)
+    try:
+        if isinstance(event, ControlEvent):
+            c = event.control
+            await apply_control(admin, c.member, c.do, c.until)
+        else:
+            o = event.override
+            await add_overrides(
+                admin,
+                o.member,
+                "carried",
+                [Override(o.kind, o.start.astimezone(UTC), o.end.astimezone(UTC))],
+            )
+    except AdminError as error:
+        raise ScenarioError([f"event {number}: {error.detail}"]) from None
+
+
 async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:
     view = guardian.household()
     rows = await Delivery.filter(household_id=view.id).order_by("created_at", "id")
@@ -191,4 +289,27 @@ async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:
             body=d.body,
         )
         for d in rows
+    ]
+
+
+async def carried_overrides(admin: Any, at: datetime) -> list[OverrideEvent]:
+    """The household's quiet-hours overrides not over by `at`, as scenario lines at `at`: a
+    simulation of the household "as stored now" includes tonight's quick controls."""
+    from guardian.models import QuietOverride
+
+    view = admin.view
+    by_pk = {m.pk: m.id for m in view.members.values()}
+    rows = await QuietOverride.filter(member__household_id=view.id, end_at__gt=at).order_by("id")
+    return [
+        OverrideEvent(
+            at=at,
+            override=OverrideSpec(
+                member=by_pk[r.member_id],  # type: ignore[attr-defined]
+                kind="pause" if r.kind == "pause" else "quiet",
+                start=r.start_at,
+                end=r.end_at,
+            ),
+        )
+        for r in rows
+        if r.member_id in by_pk  # type: ignore[attr-defined]
     ]

@@ -88,6 +88,18 @@ class BreakthroughNote:
 
 
 @dataclass(frozen=True)
+class Calm:
+    """The calm Guardian brought a member: how many messages came, and how many times their
+    phone was interrupted (every delivery to them but a test), since the last report and in
+    the last seven days."""
+
+    messages: int
+    interruptions: int
+    week_messages: int
+    week_interruptions: int
+
+
+@dataclass(frozen=True)
 class ChildActivity:
     """What a guardian's report says about one child, shown at the child's `guardian_view`."""
 
@@ -103,6 +115,7 @@ class ChildActivity:
     held_items: Sequence[Item] = ()
     #: The child's sources that had messages and then none for a day: (source id, last message).
     silent_sources: Sequence[tuple[str, datetime]] = ()
+    calm: Calm | None = None
 
 
 ENGLISH = i18n.language(i18n.SOURCE_LANGUAGE)
@@ -126,6 +139,11 @@ def _messages(n: int, t: Language) -> str:
 
 def _people(n: int, t: Language) -> str:
     return t.ngettext("{n} person", "{n} people", n)
+
+
+def _interruptions(n: int, t: Language) -> str:
+    # TRANSLATORS: a message that reached the phone and made it buzz (a forward, a summary).
+    return t.ngettext("{n} interruption", "{n} interruptions", n)
 
 
 def _more(n: int, t: Language) -> str:
@@ -644,6 +662,20 @@ def _child_section(child: ChildActivity, zone: ZoneInfo, fmt: _Format, t: Langua
     else:
         quiet = t.gettext("No messages during quiet hours.")
     lines.append(fmt.line(quiet))
+    if child.calm is not None:
+        c = child.calm
+        # TRANSLATORS: the calm Guardian brought: e.g. "Since the last report: 58 messages, 3
+        # interruptions; this week: 210 messages, 14 interruptions." An interruption is a
+        # message that reached the phone.
+        calm = t.gettext(
+            "Since the last report: {messages}, {interruptions}; "
+            "this week: {week_messages}, {week_interruptions}.",
+            messages=_messages(c.messages, t),
+            interruptions=_interruptions(c.interruptions, t),
+            week_messages=_messages(c.week_messages, t),
+            week_interruptions=_interruptions(c.week_interruptions, t),
+        )
+        lines.append(fmt.line(calm))
     for e in child.bursts:
         span, messages = _span(e.first, e.last, zone, t), _messages(e.count, t)
         if counts:

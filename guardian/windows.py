@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -38,6 +39,23 @@ class QuietWindow:
     @property
     def crosses_midnight(self) -> bool:
         return self.end <= self.start
+
+
+@dataclass(frozen=True)
+class Override:
+    """A one-off change to one member's quiet hours, made on the dashboard ("quiet now until
+    07:30", "pause quiet hours tonight", "one more hour"): quiet from `start` to `end`
+    (`quiet`), or no quiet hours then (`pause`). UTC instants; it is a state kept in the
+    database, not a setting, and it counts wherever the member's windows do."""
+
+    kind: Literal["quiet", "pause"]
+    start: datetime
+    end: datetime
+
+
+#: What a member's quiet hours are made of: the policy's weekly windows and the member's
+#: overrides (guardian.settings.PolicySettings.windows() gives both).
+QuietPart = QuietWindow | Override
 
 
 @dataclass(frozen=True)
@@ -101,13 +119,20 @@ def _transition_between(low: datetime, high: datetime, zone: ZoneInfo) -> dateti
 
 
 def occurrences(
-    windows: Iterable[QuietWindow], zone: ZoneInfo, start: datetime, end: datetime
+    windows: Iterable[QuietPart], zone: ZoneInfo, start: datetime, end: datetime
 ) -> list[Interval]:
-    """Every quiet interval that overlaps [start, end), overlapping ones merged, in order."""
+    """Every quiet interval that overlaps [start, end), overlapping ones merged, in order:
+    the weekly windows and the `quiet` overrides, less the `pause` overrides."""
     first_day = start.astimezone(zone).date() - timedelta(days=2)
     last_day = end.astimezone(zone).date() + timedelta(days=1)
     found: list[Interval] = []
+    pauses: list[Interval] = []
     for window in windows:
+        if isinstance(window, Override):
+            if window.end > start and window.start < end and window.end > window.start:
+                kept = pauses if window.kind == "pause" else found
+                kept.append(Interval(window.start, window.end))
+            continue
         day = first_day
         while day <= last_day:
             if day.weekday() in window.days:
@@ -121,7 +146,28 @@ def occurrences(
                 if interval.end > start and interval.start < end and interval.end >= interval.start:
                     found.append(interval)
             day += timedelta(days=1)
-    return _merge(found)
+    merged = _merge(found)
+    return _without(merged, _merge(pauses)) if pauses else merged
+
+
+def _without(intervals: Sequence[Interval], pauses: Sequence[Interval]) -> list[Interval]:
+    """`intervals` less the paused spans: a pause from 23:00 makes a 21:30–07:00 interval end
+    at 23:00 (its summary is then due at 23:00); one that covers it removes it."""
+    kept: list[Interval] = []
+    for interval in intervals:
+        pieces = [interval]
+        for pause in pauses:
+            if not (pause.start < interval.end and interval.start < pause.end):
+                continue
+            cut: list[Interval] = []
+            for piece in pieces:
+                if piece.start < pause.start:
+                    cut.append(Interval(piece.start, min(piece.end, pause.start)))
+                if pause.end < piece.end:
+                    cut.append(Interval(max(piece.start, pause.end), piece.end))
+            pieces = cut
+        kept.extend(pieces)
+    return kept
 
 
 def _merge(intervals: Sequence[Interval]) -> list[Interval]:
@@ -136,7 +182,7 @@ def _merge(intervals: Sequence[Interval]) -> list[Interval]:
 
 
 def quiet_interval_at(
-    windows: Sequence[QuietWindow], zone: ZoneInfo, instant: datetime
+    windows: Sequence[QuietPart], zone: ZoneInfo, instant: datetime
 ) -> Interval | None:
     """The quiet interval containing `instant`, or None when it is not quiet hours."""
     for interval in _calendar(tuple(windows), zone, instant.astimezone(UTC).date()):
@@ -146,7 +192,7 @@ def quiet_interval_at(
 
 
 @lru_cache(maxsize=1024)
-def _calendar(windows: tuple[QuietWindow, ...], zone: ZoneInfo, day: date) -> tuple[Interval, ...]:
+def _calendar(windows: tuple[QuietPart, ...], zone: ZoneInfo, day: date) -> tuple[Interval, ...]:
     """The merged quiet intervals around `day`, computed once per day: `decide` runs for every
     notification, and resolving boundaries in a zone is the expensive part."""
     # Merged intervals can chain across days; look far enough back to see a whole chain.
@@ -155,7 +201,7 @@ def _calendar(windows: tuple[QuietWindow, ...], zone: ZoneInfo, day: date) -> tu
 
 
 def window_ends(
-    windows: Sequence[QuietWindow], zone: ZoneInfo, after: datetime, upto: datetime
+    windows: Sequence[QuietPart], zone: ZoneInfo, after: datetime, upto: datetime
 ) -> list[datetime]:
     """Ends of quiet intervals in (after, upto], oldest first."""
     span = occurrences(windows, zone, after - timedelta(days=8), upto + timedelta(days=8))
@@ -179,7 +225,7 @@ def daily_times(
 
 
 def next_window_end(
-    windows: Sequence[QuietWindow], zone: ZoneInfo, after: datetime
+    windows: Sequence[QuietPart], zone: ZoneInfo, after: datetime
 ) -> datetime | None:
     """The first quiet-interval end after `after`, looking up to two weeks ahead."""
     ends = window_ends(windows, zone, after, after + timedelta(days=15))

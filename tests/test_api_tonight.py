@@ -34,7 +34,7 @@ async def test_tonight_counts_level_shows_no_senders(
     assert mia["quiet"]["now"] is True
     assert mia["quiet"]["until"] == "2026-11-25T06:00:00Z"
     assert mia["level"] == "counts"
-    assert mia["held"] == {"count": 3, "senders": None}
+    assert mia["held"] == {"count": 3, "senders": None, "people": 1}
     assert mia["next_summary_at"] == "2026-11-25T06:00:00Z"
     held = await (await admin.get("/held", params={"member": "mia"})).json()
     assert len(held["items"]) == 3
@@ -186,7 +186,7 @@ async def test_a_source_that_went_silent_is_shown_and_reported(
         ("mia-phone", "silent: no message in 24 h")
     ]
     await admin.login()
-    assert "silent: no message in 24 h" in await (await running.client.get("/")).text()
+    assert "nothing has come in for a day" in await (await running.client.get("/")).text()
     view = running.guardian.household()
     now = running.clock.now()
     report = await child_activity(view.members["mia"], view, EVENING, now)

@@ -312,6 +312,14 @@ async def test_every_api_operation_shows_mia_at_her_guardian_view(
         ]
     }
     await walk.call("POST", "/simulate", "/simulate", scenario)
+    await walk.call("GET", "/members/{member_id}/quiet", "/members/mia/quiet")
+    quiet = await walk.call(
+        "POST", "/members/{member_id}/quiet", "/members/mia/quiet", {"control": "one_more_hour"}
+    )
+    override = quiet["quiet"]["overrides"][0]["id"]
+    await walk.call(
+        "DELETE", "/members/{member_id}/quiet/{override_id}", f"/members/mia/quiet/{override}"
+    )
     await running.run_until(running.clock.now() + timedelta(minutes=1))  # the retries went out
     await every_read()  # and everything again, after the changes and the audit entries
 

@@ -10,20 +10,29 @@ UTC instant, one hour after the one before.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from guardian import privacy
 from guardian.admin import Admin, AdminError
 from guardian.api import Call, Endpoints
 from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
-from guardian.models import Notification
+from guardian.models import Delivery, Notification, PolicyEpoch
 from guardian.policy import REPEATED
 from guardian.settings import Level, PolicySettings
 from guardian.summary import BreakthroughNote, ChildActivity, Item, render_forward, render_report
 from guardian.summary import Episode as ReportEpisode
-from guardian.windows import DAY_LABELS, Ambiguity, Interval, occurrences, resolve_local
+from guardian.windows import (
+    DAY_LABELS,
+    Ambiguity,
+    Interval,
+    Override,
+    QuietPart,
+    occurrences,
+    resolve_local,
+)
 
 endpoints = Endpoints("activity")
 HOUR = timedelta(hours=1)
@@ -35,12 +44,24 @@ class ActivityHour(BaseModel):
     quiet: bool = Field(description="some part of the hour lies in the member's quiet hours")
 
 
+class ActivityDay(BaseModel):
+    day: date = Field(description="a local date")
+    messages: int = Field(description="notifications that came")
+    interruptions: int = Field(
+        description="deliveries that reached the member's phone (every one but a test, unless "
+        "it failed)"
+    )
+
+
 class MemberActivity(BaseModel):
     member: str
     name: str
     role: str
     hours: list[ActivityHour]
     total: int
+    days: list[ActivityDay] = Field(
+        [], description="the calm it brought, per local day: messages and interruptions"
+    )
 
 
 class Activity(BaseModel):
@@ -66,6 +87,40 @@ def _quiet(hour: datetime, intervals: list[Interval]) -> bool:
     return any(i.start < hour + HOUR and hour < i.end for i in intervals)
 
 
+async def quiet_in_force(
+    member: MemberView, zone: ZoneInfo, start: datetime, end: datetime
+) -> list[Interval]:
+    """The member's quiet intervals in [start, end) by the policy in force at each time: a past
+    day is shaded by the quiet hours it had then (guardian.models.PolicyEpoch), with the quick
+    controls' overrides."""
+    current = member.policy.windows()
+    controls = [w for w in current if isinstance(w, Override)]
+    spans: list[tuple[datetime, list[QuietPart]]] = []
+    for epoch in await PolicyEpoch.filter(member_id=member.pk, since__gt=start).order_by(
+        "since", "id"
+    ):
+        try:
+            then = PolicySettings.model_validate(epoch.before or {})
+        except ValidationError:  # a spec from an older version: the current one is the best guess
+            then = member.policy
+        spans.append((epoch.since, [*then.windows(), *controls]))
+    spans.append((end, current))
+    found: list[Interval] = []
+    since = start
+    for until, windows in spans:
+        if until <= since:
+            continue
+        upto = min(until, end)
+        for i in occurrences(windows, zone, since, upto):
+            clipped = Interval(max(i.start, since), min(i.end, upto))
+            if clipped.start < clipped.end:
+                found.append(clipped)
+        since = upto
+        if since >= end:
+            break
+    return found
+
+
 async def member_activity(
     admin: Admin, member: MemberView, hours: list[datetime]
 ) -> MemberActivity:
@@ -77,7 +132,20 @@ async def member_activity(
     for instant in received:
         assert isinstance(instant, datetime)
         counts[int((instant - start) / HOUR)] += 1
-    intervals = occurrences(member.policy.windows(), admin.view.zone, start, end)
+    zone = admin.view.zone
+    intervals = await quiet_in_force(member, zone, start, end)
+    reached = (
+        await Delivery.filter(member_id=member.pk, created_at__gte=start, created_at__lt=end)
+        .exclude(kind="test")
+        .exclude(status="failed")
+        .values_list("created_at", flat=True)
+    )
+    days: dict[date, list[int]] = {}
+    for hour, n in zip(hours, counts, strict=True):
+        days.setdefault(hour.astimezone(zone).date(), [0, 0])[0] += n
+    for instant in reached:
+        assert isinstance(instant, datetime)
+        days.setdefault(instant.astimezone(zone).date(), [0, 0])[1] += 1
     return MemberActivity(
         member=member.id,
         name=member.name,
@@ -87,6 +155,10 @@ async def member_activity(
             for hour, n in zip(hours, counts, strict=True)
         ],
         total=sum(counts),
+        days=[
+            ActivityDay(day=day, messages=m, interruptions=i)
+            for day, (m, i) in sorted(days.items())
+        ],
     )
 
 

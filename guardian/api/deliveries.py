@@ -116,7 +116,9 @@ def delivery_out(admin: Admin, delivery: Delivery, seen: Seen) -> DeliveryOut:
     """`delivery` as the signed-in guardian sees it (`seen`, from guardian.privacy)."""
     member_pk: int = delivery.member_id  # type: ignore[attr-defined]
     member = next((m for m in admin.view.members.values() if m.pk == member_pk), None)
-    states = _states(delivery, member.channels if member else ())
+    # A test goes only to the channels it recorded (guardian.delivery): no other is pending.
+    tested = delivery.kind == "test" and bool(delivery.channels)
+    states = _states(delivery, member.channels if member and not tested else ())
     # Channels are stored in their privacy form only (guardian.delivery), never raw.
     forms = [str(s.get("channel", "")) for s in states]
     return DeliveryOut(
@@ -200,8 +202,10 @@ async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
         )
     # The deliverer skips channels that succeeded (no one gets it twice) and, otherwise for
     # good, misconfigured ones: a retry asked for by a person tries those again too.
+    # The retried channels count their attempts afresh, like the delivery: one count.
     channels = [
-        s if s.get("status") == SUCCESS else {**s, "status": "pending"} for s in delivery.channels
+        s if s.get("status") == SUCCESS else {**s, "status": "pending", "attempts": 0}
+        for s in delivery.channels
     ]
     retried = [str(s.get("channel", "")) for s in delivery.channels if s.get("status") != SUCCESS]
     async with admin.audited("delivery.retry", f"delivery:{delivery.id}") as change:

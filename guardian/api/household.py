@@ -19,7 +19,7 @@ from guardian.admin import Admin, AdminError, audit_entries, not_found
 from guardian.api import Call, Endpoints
 from guardian.api.members import Language
 from guardian.models import ApiToken, Household
-from guardian.simulate import Event
+from guardian.simulate import ControlEvent, Event, OverrideEvent, carried_overrides
 from guardian.transfer import export_household, to_toml
 
 endpoints = Endpoints("household")
@@ -204,7 +204,9 @@ async def delete_token(call: Call) -> None:
 class SimulateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: Annotated[list[Event], Field(min_length=1, max_length=5000)]
+    events: Annotated[
+        list[Event | ControlEvent | OverrideEvent], Field(min_length=1, max_length=5000)
+    ]
     until: AwareDatetime | None = Field(
         None, description="End of the replay; by default, once nothing is held any more."
     )
@@ -228,7 +230,8 @@ async def simulate(admin: Admin, scenario: SimulateIn) -> SimulateOut:
     It runs `guardian simulate` in a child process: its throwaway database and virtual clock
     then share nothing with this server's database, whatever its backend.
     """
-    unknown = sorted({e.source for e in scenario.events} - set(admin.view.sources))
+    messages = [e for e in scenario.events if isinstance(e, Event)]
+    unknown = sorted({e.source for e in messages} - set(admin.view.sources))
     if unknown:
         raise AdminError(
             422,
@@ -242,8 +245,13 @@ async def simulate(admin: Admin, scenario: SimulateIn) -> SimulateOut:
         config.touch(mode=0o600)  # the household's secrets are in it
         config.write_text(to_toml(stored), encoding="utf-8")
         lines = Path(folder) / "scenario.jsonl"
+        # The quick controls in force now are not settings (not exported): carried as lines.
+        carried = await carried_overrides(admin, min(e.at for e in scenario.events))
         lines.write_text(
-            "\n".join(e.model_dump_json(by_alias=True, exclude_none=True) for e in scenario.events),
+            "\n".join(
+                e.model_dump_json(by_alias=True, exclude_none=True)
+                for e in [*carried, *scenario.events]
+            ),
             encoding="utf-8",
         )
         command = [sys.executable, "-m", "guardian", "simulate", str(lines)]

@@ -1,33 +1,65 @@
-"""The admin API: tonight at a glance, and the held notifications, at each member's privacy level.
+"""The admin API: tonight at a glance, the held notifications, and the quick controls, at each
+member's privacy level.
 
 What a guardian sees of a member follows the household's privacy choices (guardian.privacy):
 at `counts` no sender and no text, at `senders` who but not what, at `preview` the first 80
-characters of what is held.
+characters of what is held. The quick controls ("quiet now until", "pause quiet hours tonight",
+"one more hour") change one member's quiet hours at once (guardian.overrides).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from tortoise.expressions import Q
 
-from guardian.admin import Admin
+from guardian import overrides, privacy
+from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import MemberView
-from guardian.models import Delivery, Episode, Notification, Schedule
+from guardian.models import Delivery, Episode, Notification, QuietOverride, Schedule
+from guardian.overrides import KEPT, Control, ControlError
 from guardian.scheduler import SILENT_AFTER, held_item, last_messages, went_silent
 from guardian.settings import Level
 from guardian.summary import PREVIEW_CHARS
-from guardian.windows import quiet_interval_at
+from guardian.windows import Ambiguity, Override, occurrences, quiet_interval_at, resolve_local
 
 endpoints = Endpoints("tonight")
+
+#: When a member is not in quiet hours and none ended lately, "tonight" is this long back.
+EVENING = timedelta(hours=12)
+WEEK = timedelta(days=7)
+#: What reached a member's phone: every delivery to them but a test of a channel.
+INTERRUPTIONS = ("forward", "breakthrough", "burst", "summary", "report", "storm")
+
+
+class OverrideOut(BaseModel):
+    id: int
+    kind: Literal["quiet", "pause"] = Field(
+        description="`quiet`: quiet hours from start to end; `pause`: none then"
+    )
+    control: str = Field(description="the quick control that made it")
+    start: datetime
+    end: datetime
+    created_at: datetime
+    created_by: str
 
 
 class Quiet(BaseModel):
     now: bool
     until: datetime | None = Field(None, description="End of the current quiet window")
+    starts_at: datetime | None = Field(
+        None, description="Start of tonight's quiet hours (going on, or still to come today)"
+    )
+    ends_at: datetime | None = Field(None, description="End of tonight's quiet hours")
+    overrides: list[OverrideOut] = Field(
+        [], description="Quick-control changes to the member's quiet hours not yet over"
+    )
 
 
 class HeldSender(BaseModel):
@@ -40,6 +72,7 @@ class Held(BaseModel):
     senders: list[HeldSender] | None = Field(
         None, description="Who they are from; absent at the counts level"
     )
+    people: int = Field(0, description="From how many people")
 
 
 class EpisodeOut(BaseModel):
@@ -48,6 +81,21 @@ class EpisodeOut(BaseModel):
     count: int
     started_at: datetime
     last_at: datetime
+
+
+class GotThrough(BaseModel):
+    at: datetime
+    kind: Literal["breakthrough", "forward"]
+    sender: str | None = Field(None, description="Absent at the counts level")
+    why: str = Field(description="Why it reached the phone at once, at the viewer's level")
+
+
+class Calm(BaseModel):
+    """How many messages came, and how many times the member's phone was interrupted."""
+
+    since: datetime
+    messages: int
+    interruptions: int
 
 
 class MemberTonight(BaseModel):
@@ -61,6 +109,16 @@ class MemberTonight(BaseModel):
     next_summary_at: datetime | None
     next_report_at: datetime | None
     failed_deliveries: int
+    since: datetime | None = Field(
+        None, description="Tonight starts here: the start of the last quiet hours"
+    )
+    got_through: list[GotThrough] = Field(
+        [],
+        description="Pushed at once during quiet hours tonight: breakthroughs, and what "
+        "passed while quiet hours were paused",
+    )
+    tonight: Calm | None = None
+    week: Calm | None = None
 
 
 class SourceProblem(BaseModel):
@@ -89,32 +147,93 @@ async def tonight(admin: Admin) -> Tonight:
     )
 
 
+def tonight_since(member: MemberView, admin: Admin, now: datetime) -> datetime:
+    """Where "tonight" starts for `member`: at the start of their quiet hours going on, or of
+    the last ones if they ended less than EVENING ago; otherwise EVENING ago."""
+    zone = admin.view.zone
+    past = [
+        i
+        for i in occurrences(member.policy.windows(), zone, now - 3 * EVENING, now)
+        if i.start <= now
+    ]
+    if past and now - past[-1].end < EVENING:
+        return max(past[-1].start, now - 2 * EVENING)
+    return now - EVENING
+
+
+def week_since(admin: Admin, now: datetime) -> datetime:
+    """The start of this week: local midnight six days ago (today is the seventh day)."""
+    zone = admin.view.zone
+    day = now.astimezone(zone).date() - timedelta(days=6)
+    return resolve_local(day, time(0), zone, Ambiguity.EARLIER)
+
+
+async def calm(member: MemberView, since: datetime, until: datetime) -> Calm:
+    """How many messages came for `member` in [since, until), and how many deliveries reached
+    their phone then."""
+    messages = await Notification.filter(
+        member_id=member.pk, received_at__gte=since, received_at__lt=until
+    ).count()
+    interruptions = await Delivery.filter(
+        member_id=member.pk,
+        kind__in=INTERRUPTIONS,
+        status="sent",
+        sent_at__gte=since,
+        sent_at__lt=until,
+    ).count()
+    return Calm(since=since, messages=messages, interruptions=interruptions)
+
+
 async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> MemberTonight:
     view = admin.view
     level = admin.level_for(member)
-    interval = quiet_interval_at(member.policy.windows(), view.zone, now)
+    windows = member.policy.windows()
+    interval = quiet_interval_at(windows, view.zone, now)
+    coming = overrides.tonight(windows, view.zone, now)
     held = await Notification.filter(member_id=member.pk, status="held")
     senders = Counter(held_item(n, view).sender_label for n in held)
     schedules = {s.kind: s.next_due_at for s in await Schedule.filter(member_id=member.pk)}
-    episodes = await Episode.filter(member_id=member.pk, ended_at__isnull=True).order_by(
-        "started_at"
+    since = tonight_since(member, admin, now)
+    # The bursts and storms going on, and those of tonight that are over.
+    episodes = await Episode.filter(
+        Q(ended_at__isnull=True) | Q(last_at__gte=since), member_id=member.pk
+    ).order_by("started_at")
+    pushed = await Notification.filter(
+        member_id=member.pk,
+        status__in=("breakthrough", "forwarded"),
+        received_at__gte=since,
+        received_at__lte=now,
     )
+    # The policy's own windows: a forward in them passed because quiet hours were paused.
+    own = view.policies[member.policy_name].windows() if member.policy_name in view.policies else []
+    through = [
+        n
+        for n in pushed
+        if n.status == "breakthrough" or quiet_interval_at(own, view.zone, n.received_at)
+    ]
     return MemberTonight(
         id=member.id,
         name=member.name,
         role=member.role,
         level=level,
-        quiet=Quiet(now=interval is not None, until=interval.end if interval else None),
+        quiet=Quiet(
+            now=interval is not None,
+            until=interval.end if interval else None,
+            starts_at=coming.start,
+            ends_at=coming.end,
+            overrides=await member_overrides(member, now),
+        ),
         held=Held(
             count=len(held),
             senders=None
             if level == "counts"
             else [HeldSender(sender=s, count=c) for s, c in senders.most_common()],
+            people=len({n.sender_key for n in held}),
         ),
         episodes=[
             EpisodeOut(
                 kind="storm" if e.kind == "storm" else "burst",
-                sender=None if level == "counts" else e.sender_label,
+                sender=privacy.who(level, e.sender_label),
                 count=e.count,
                 started_at=e.started_at,
                 last_at=e.last_at,
@@ -124,6 +243,13 @@ async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> Me
         next_summary_at=schedules.get("summary"),
         next_report_at=schedules.get("report"),
         failed_deliveries=await Delivery.filter(member_id=member.pk, status="failed").count(),
+        since=since,
+        got_through=[
+            GotThrough(at=t.at, kind=t.kind, sender=t.sender, why=t.why)
+            for t in privacy.got_through(level, through, view)
+        ],
+        tonight=await calm(member, since, now + timedelta(microseconds=1)),
+        week=await calm(member, week_since(admin, now), now + timedelta(microseconds=1)),
     )
 
 
@@ -151,8 +277,197 @@ async def source_problems(admin: Admin, now: datetime) -> list[SourceProblem]:
 
 @endpoints.route("GET", "/tonight", response=Tonight)
 async def get_tonight(call: Call) -> Tonight:
-    """Tonight at a glance: quiet hours, held notifications, bursts, what comes next, problems."""
+    """Tonight at a glance: quiet hours, what got through and why, what is held, bursts and
+    storms, the calm it brought, what comes next, problems."""
     return await tonight(call.admin)
+
+
+# -- quick controls: quiet now until, pause quiet hours tonight, one more hour -----------------
+
+
+class QuietControlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    control: Control = Field(
+        description="`quiet_until`: quiet from now until `until`; `pause_tonight`: no quiet "
+        "hours for the rest of tonight's; `one_more_hour`: tonight's quiet hours end an hour "
+        "later (or, outside them, quiet for the next hour)"
+    )
+    until: str | None = Field(
+        None,
+        description="For `quiet_until`: a local time (`07:30`, the next one to come) or an "
+        "ISO instant with its offset",
+        max_length=40,
+    )
+
+
+class QuietState(BaseModel):
+    member: str
+    quiet: Quiet
+    next_summary_at: datetime | None
+
+
+async def member_overrides(member: MemberView, now: datetime) -> list[OverrideOut]:
+    """The member's overrides that are not over yet, oldest first."""
+    rows = await QuietOverride.filter(member_id=member.pk, end_at__gt=now).order_by("id")
+    return [
+        OverrideOut(
+            id=r.id,
+            kind="pause" if r.kind == "pause" else "quiet",
+            control=r.control,
+            start=r.start_at,
+            end=r.end_at,
+            created_at=r.created_at,
+            created_by=r.created_by,
+        )
+        for r in rows
+    ]
+
+
+async def quiet_state(admin: Admin, member: MemberView) -> QuietState:
+    now = admin.now()
+    windows = member.policy.windows()
+    interval = quiet_interval_at(windows, admin.view.zone, now)
+    coming = overrides.tonight(windows, admin.view.zone, now)
+    schedule = await Schedule.get_or_none(member_id=member.pk, kind="summary")
+    return QuietState(
+        member=member.id,
+        quiet=Quiet(
+            now=interval is not None,
+            until=interval.end if interval else None,
+            starts_at=coming.start,
+            ends_at=coming.end,
+            overrides=await member_overrides(member, now),
+        ),
+        next_summary_at=schedule.next_due_at if schedule else None,
+    )
+
+
+def _until(admin: Admin, text: str | None, now: datetime) -> datetime | None:
+    """`07:30` (the next 07:30 in the household's zone) or an ISO instant with an offset."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        wall = time.fromisoformat(text)
+    except ValueError:
+        wall = None
+    if wall is not None and len(text) <= 8:
+        zone = admin.view.zone
+        day = now.astimezone(zone).date()
+        for offset in (0, 1):
+            instant = resolve_local(day + timedelta(days=offset), wall, zone, Ambiguity.LATER)
+            if instant > now:
+                return instant
+    given: datetime | None
+    try:
+        given = datetime.fromisoformat(text)
+    except ValueError:
+        given = None
+    if given is None or given.tzinfo is None:
+        message = "not a time: use 07:30, or a date and time with its offset"
+        raise AdminError(422, "invalid", f"until: {message}", {"until": message})
+    return given.astimezone(UTC)
+
+
+async def apply_control(
+    admin: Admin, member_id: str, control: Control, until: str | None = None
+) -> QuietState:
+    """Apply one quick control at once: stored, audited, taken up by the decisions and the
+    timer (the member's next summary moves to the new end of their quiet hours)."""
+    member = admin.member(member_id)
+    now = admin.now()
+    try:
+        planned = overrides.plan(
+            control, member.policy.windows(), admin.view.zone, now, _until(admin, until, now)
+        )
+    except ControlError as error:
+        field = "until" if control == "quiet_until" else "control"
+        raise AdminError(422, "invalid", f"{field}: {error}", {field: str(error)}) from None
+    return await add_overrides(admin, member_id, control, planned)
+
+
+async def add_overrides(
+    admin: Admin, member_id: str, control: str, planned: Sequence[Override]
+) -> QuietState:
+    """Store the overrides one control makes, audited, and take them up at once."""
+    member = admin.member(member_id)
+    now = admin.now()
+    batch = uuid.uuid4().hex
+    async with admin.change("quiet.override", member.id) as change:
+        await QuietOverride.filter(member_id=member.pk, end_at__lt=now - KEPT).delete()
+        rows = [
+            await QuietOverride.create(
+                member_id=member.pk,
+                kind=o.kind,
+                start_at=o.start,
+                end_at=o.end,
+                control=control,
+                batch=batch,
+                created_at=now,
+                created_by=admin.actor,
+            )
+            for o in planned
+        ]
+        change.detail = {
+            "control": control,
+            "overrides": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "start": r.start_at.isoformat(),
+                    "end": r.end_at.isoformat(),
+                }
+                for r in rows
+            ],
+        }
+        change.reschedule = {member.id}
+    return await quiet_state(admin, admin.member(member_id))
+
+
+async def undo_control(admin: Admin, member_id: str, override_id: str) -> QuietState:
+    """Undo a quick control: its overrides go (the ones one control made together)."""
+    member = admin.member(member_id)
+    row = None
+    if override_id.isdigit() and len(override_id) < 18:
+        row = await QuietOverride.get_or_none(id=int(override_id), member_id=member.pk)
+    if row is None:
+        raise not_found("quiet-hours change", override_id)
+    together = QuietOverride.filter(member_id=member.pk, batch=row.batch)
+    async with admin.change("quiet.undo", member.id) as change:
+        gone = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "start": r.start_at.isoformat(),
+                "end": r.end_at.isoformat(),
+            }
+            for r in await together
+        ]
+        await together.delete()
+        change.detail = {"control": row.control, "overrides": gone}
+        change.reschedule = {member.id}
+    return await quiet_state(admin, admin.member(member_id))
+
+
+@endpoints.route("GET", "/members/{member_id}/quiet", response=QuietState)
+async def get_quiet(call: Call) -> QuietState:
+    """A member's quiet hours tonight, with the quick-control changes not over yet."""
+    return await quiet_state(call.admin, call.admin.member(call.path["member_id"]))
+
+
+@endpoints.route("POST", "/members/{member_id}/quiet", response=QuietState, body=QuietControlIn)
+async def post_quiet(call: Call) -> QuietState:
+    """Apply a quick control now: quiet now until a time, pause tonight's quiet hours, or one
+    more hour. It is audited and can be undone."""
+    body = call.body_as(QuietControlIn)
+    return await apply_control(call.admin, call.path["member_id"], body.control, body.until)
+
+
+@endpoints.route("DELETE", "/members/{member_id}/quiet/{override_id}", response=QuietState)
+async def delete_quiet(call: Call) -> QuietState:
+    """Undo a quick control (every change it made): the member's quiet hours are as before."""
+    return await undo_control(call.admin, call.path["member_id"], call.path["override_id"])
 
 
 class HeldQuery(BaseModel):

@@ -32,6 +32,79 @@ class Cell:
     quiet: bool
     shade: int  # 0 = none, 1..LEVELS = busier
     label: str  # "Tue 23:00 – 12 notifications (quiet hours)"
+    row: int = 0
+    column: int = 0
+    day: str = ""  # "Tue 24 Nov": the label says the weekday only
+
+    @property
+    def spoken(self) -> str:
+        """What a screen reader, a keyboard or a tap reads out: the label with its date."""
+        return f"{self.day}, {self.label.split(' ', 1)[1]}" if self.day else self.label
+
+
+#: The calm chart: one pair of bars per day, messages beside interruptions.
+BAR_WIDTH = 10
+DAY_WIDTH = 28
+BAR_HEIGHT = 60
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: int
+    label: str  # "Tue 24"
+    messages: int
+    interruptions: int
+    messages_height: float
+    interruptions_height: float
+    words: str  # "Tue 24: 58 messages, 3 interruptions"
+
+
+@dataclass(frozen=True)
+class CalmChart:
+    width: int
+    height: int
+    bars: list[Bar]
+    messages: int
+    interruptions: int
+    description: str
+
+
+def _interruptions(n: int) -> str:
+    return "1 interruption" if n == 1 else f"{n} interruptions"
+
+
+def _messages(n: int) -> str:
+    return "1 message" if n == 1 else f"{n} messages"
+
+
+def calm_chart(member: MemberActivity) -> CalmChart:
+    """Per day, how many messages came and how many of them interrupted (reached the phone)."""
+    most = max((max(d.messages, d.interruptions) for d in member.days), default=0) or 1
+    bars = []
+    for i, d in enumerate(member.days):
+        words = f"{d.day:%a %d}: {_messages(d.messages)}, {_interruptions(d.interruptions)}"
+        bars.append(
+            Bar(
+                x=i * DAY_WIDTH + 4,
+                label=f"{d.day:%a %d}",
+                messages=d.messages,
+                interruptions=d.interruptions,
+                messages_height=round(BAR_HEIGHT * d.messages / most, 1),
+                interruptions_height=round(BAR_HEIGHT * d.interruptions / most, 1),
+                words=words,
+            )
+        )
+    messages = sum(d.messages for d in member.days)
+    interruptions = sum(d.interruptions for d in member.days)
+    description = "; ".join(b.words for b in bars) + "."
+    return CalmChart(
+        width=max(len(bars), 1) * DAY_WIDTH + 8,
+        height=BAR_HEIGHT + 26,
+        bars=bars,
+        messages=messages,
+        interruptions=interruptions,
+        description=description,
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +154,9 @@ def chart(member: MemberActivity, zone: ZoneInfo) -> Chart:
                 quiet=quiet,
                 shade=shade,
                 label=label + (" (quiet hours)" if quiet else ""),
+                row=days.index(day),
+                column=hour_of_day,
+                day=f"{local:%a %d %b}",
             )
         )
     busiest = sorted((c for c in cells if c.count), key=lambda c: -c.count)[:5]
@@ -93,8 +169,8 @@ def chart(member: MemberActivity, zone: ZoneInfo) -> Chart:
     busiest_text = f" The busiest hour: {busiest[0].label}." if busiest else ""
     description = (
         f"Each row is a day, each column an hour of the day, 00:00 to 23:00, local time. "
-        f"Darker cells had more notifications; hatched cells are quiet hours. "
-        f"{summary}.{busiest_text}"
+        f"Darker cells had more notifications; hatched cells are quiet hours, as they were "
+        f"on that day. {summary}.{busiest_text}"
     )
     return Chart(
         member=member,
@@ -120,7 +196,7 @@ async def activity_page(request: web.Request) -> web.Response:
         error, status, days = "Choose between 1 and 31 days.", 422, 7
     found = await activity(admin, days)
     zone = admin.view.zone
-    charts = [chart(member, zone) for member in found.members]
+    charts = [(chart(member, zone), calm_chart(member)) for member in found.members]
     context = {
         "charts": charts,
         "days": days,

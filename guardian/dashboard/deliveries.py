@@ -21,6 +21,44 @@ from guardian.privacy import ON_THE_DASHBOARD
 routes = web.RouteTableDef()
 FILTERS = ("member", "status", "kind", "before_id")
 
+#: One word, and one badge colour, for each state: the colours mean the same on every page.
+STATUS_WORDS = {
+    "pending": ("waiting to send", "warn"),
+    "sending": ("sending", "warn"),
+    "sent": ("sent", "sent"),
+    "failed": ("failed", "bad"),
+}
+CHANNEL_WORDS = {
+    "SUCCESS": ("delivered", "sent"),
+    "pending": ("waiting", "warn"),
+    "TIMEOUT": ("no answer in time", "bad"),
+    "FAILURE": ("failed", "bad"),
+    "MISCONFIGURED": ("not set up right", "bad"),
+    "NOMATCH": ("not understood", "bad"),
+}
+KIND_WORDS = {
+    "forward": "Passed on",
+    "summary": "Summary",
+    "burst": "Burst notice",
+    "breakthrough": "Urgent message",
+    "report": "Guardian report",
+    "storm": "Storm alert",
+    "test": "Test",
+}
+#: Why a channel did not take a message, in a parent's words.
+WHY_NOT = {
+    "TIMEOUT": "the service did not answer in time",
+    "FAILURE": "the service refused it or could not be reached",
+    "MISCONFIGURED": "the channel is not set up right",
+    "NOMATCH": "the channel's address is not understood",
+}
+WORDS = {
+    "status_words": STATUS_WORDS,
+    "channel_words": CHANNEL_WORDS,
+    "kind_words": KIND_WORDS,
+    "why_not": WHY_NOT,
+}
+
 
 @routes.get("/deliveries")
 async def deliveries(request: web.Request) -> web.Response:
@@ -35,6 +73,7 @@ async def deliveries(request: web.Request) -> web.Response:
         "items": [],
         "errors": {},
         "older": None,
+        **WORDS,
     }
     try:
         query = DeliveryQuery.model_validate(chosen)
@@ -77,6 +116,7 @@ async def _detail(
         "member_name": member.name if member else found.member,
         "retried": request.query.get("retried") == "1",
         "error": error,
+        **WORDS,
     }
     return render(request, "delivery.html", context, status)
 

@@ -16,8 +16,10 @@ from pydantic import ValidationError
 
 from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
+from guardian.api.tonight import quiet_state
 from guardian.dashboard import admin_of, error_page, render
 from guardian.i18n import LANGUAGES, NAMES
+from guardian.overrides import ONE_HOUR
 from guardian.settings import PolicySettings
 from guardian.windows import DAY_LABELS, DAY_NAMES, occurrences, parse_days
 
@@ -114,6 +116,7 @@ async def _member_page(
     except AdminError as error:
         return error_page(request, error)
     tests = await api.last_tests(admin, admin.member(member_id))
+    quiet = await quiet_state(admin, admin.member(member_id))  # the quick controls
     return render(
         request,
         "members_edit.html",
@@ -128,6 +131,9 @@ async def _member_page(
             "tested": request.query.get("tested", ""),
             "channel_url": channel_url,
             "saved": request.query.get("saved", ""),
+            "quiet": quiet.quiet,
+            "quiet_changed": request.query.get("quiet") == "changed",
+            "one_hour": ONE_HOUR,
         },
         status=status,
     )

@@ -1,34 +1,90 @@
-"""Dashboard pages: tonight at a glance, kept live by server-sent events."""
+"""Dashboard pages: tonight at a glance, kept live by server-sent events, and the quick
+controls of a member's quiet hours (on Tonight and on the member's page)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+from typing import Any
 
 from aiohttp import web
 
+from guardian.admin import AdminError
+from guardian.api.tonight import apply_control, undo_control
 from guardian.api.tonight import tonight as tonight_data
 from guardian.app import GUARDIAN
-from guardian.dashboard import admin_of, render
+from guardian.dashboard import admin_of, error_page, render
 from guardian.events import CLOSED
+from guardian.overrides import CONTROLS, ONE_HOUR, Control
 
 routes = web.RouteTableDef()
 
 #: A comment line this often keeps proxies from closing an idle stream.
 KEEPALIVE = 15.0
+#: Where a quick control may send the browser back to: Tonight or a member's page.
+_BACK = re.compile(r"/(members/[a-z0-9][a-z0-9_-]{0,63})?")
+
+
+async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    return {
+        "tonight": await tonight_data(admin_of(request)),
+        "changed": request.query.get("changed", ""),
+        "one_hour": ONE_HOUR,
+        "control_error": None,
+        **extra,
+    }
 
 
 @routes.get("/")
 async def tonight(request: web.Request) -> web.Response:
-    return render(request, "tonight.html", {"tonight": await tonight_data(admin_of(request))})
+    return render(request, "tonight.html", await _context(request))
 
 
 @routes.get("/tonight/members")
 async def tonight_members(request: web.Request) -> web.Response:
     """The live part of the page, fetched again whenever something changed."""
-    return render(
-        request, "tonight_members.html", {"tonight": await tonight_data(admin_of(request))}
-    )
+    return render(request, "tonight_members.html", await _context(request))
+
+
+def _back(value: object, member_id: str) -> str:
+    back = str(value or "/")
+    if not _BACK.fullmatch(back):
+        back = "/"
+    if back == "/":
+        return f"/?changed={member_id}#changed"
+    return f"{back}?quiet=changed#quiet"
+
+
+@routes.post("/tonight/{member_id}/quiet")
+async def quick_control(request: web.Request) -> web.StreamResponse:
+    """A quick control from a form: applied at once, then back to the page it came from."""
+    member_id = request.match_info["member_id"]
+    data = await request.post()
+    control = str(data.get("control", ""))
+    try:
+        if control not in CONTROLS:
+            raise AdminError(422, "invalid", "control: not a quick control")
+        chosen: Control = control
+        await apply_control(admin_of(request), member_id, chosen, str(data.get("until", "")))
+    except AdminError as error:
+        if error.status == 404:
+            return error_page(request, error)
+        said = next(iter(error.fields.values()), error.detail)
+        context = await _context(request, control_error=f"That did not work: {said}.")
+        return render(request, "tonight.html", context, error.status)
+    raise web.HTTPSeeOther(_back(data.get("back"), member_id))
+
+
+@routes.post("/tonight/{member_id}/quiet/{override_id}/undo")
+async def quick_undo(request: web.Request) -> web.StreamResponse:
+    member_id = request.match_info["member_id"]
+    data = await request.post()
+    try:
+        await undo_control(admin_of(request), member_id, request.match_info["override_id"])
+    except AdminError as error:
+        return error_page(request, error)
+    raise web.HTTPSeeOther(_back(data.get("back"), member_id))
 
 
 @routes.get("/events")
