@@ -16,7 +16,7 @@ def _json() -> fields.JSONField:  # type: ignore[type-arg]
 
 class Migration(migrations.Migration):
     # Another branch may add a 0005 (the audit log) at the same time: the lead re-chains.
-    dependencies = [("guardian", "0004_languages")]
+    dependencies = [("guardian", "0005_pull")]
 
     initial = False
 
