@@ -146,10 +146,15 @@ def snapshot(view: HouseholdView, action: str, target: str) -> dict[str, Any] | 
 def difference(
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Only what changed: the whole of a thing created or deleted, else the changed fields."""
+    """Only what changed: the whole of a thing created or deleted, else the changed fields, and
+    its name as it was then (so that the log names a contact deleted since, or renamed)."""
     if before is None or after is None:
         return (dict(before) if before else None), (dict(after) if after else None)
     changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    if not changed:
+        return None, None
+    if "name" in before and "name" not in changed:
+        changed.insert(0, "name")
     return {k: before.get(k) for k in changed}, {k: after.get(k) for k in changed}
 
 
@@ -295,7 +300,7 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
             value_text(key, after.get(key)),
         )
         for key in (after or before)
-        if key in before or key in after
+        if before.get(key) != after.get(key)
     ]
     facts = {"actor": actor, "name": name, "action": action}
     if action == "policy.update" and detail.get("created"):
@@ -376,8 +381,6 @@ def _target_name(
         return member.name if member else str(after.get("name") or before.get("name") or target)
     if kind == "contact":
         named = after.get("name") or before.get("name") or entry.detail.get("name")
-        if named and entry.action != "contact.update":
-            return str(named)
         contact = view.contacts.get(target)
-        return contact.name if contact else str(named or target)
+        return str(named) if named else contact.name if contact else target
     return target

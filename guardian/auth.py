@@ -51,15 +51,12 @@ def child_may(principal: Principal, method: str, path: str) -> bool:
     and log out. Nothing else, and no change at all."""
     if method == "POST":
         return path == "/logout"
-    if method not in ("GET", "HEAD") or principal.member is None:
+    if method not in ("GET", "HEAD"):
         return False
+    if path == "/api/v1/me" or principal.member is None:
+        return path == "/api/v1/me"
     own = f"/members/{principal.member}"
-    return path in (
-        f"{own}/transparency",
-        f"/api/v1{own}/transparency",
-        f"/api/v1{own}/summaries",
-        "/api/v1/me",
-    )
+    return path in (f"{own}/transparency", f"/api/v1{own}/transparency", f"/api/v1{own}/summaries")
 
 
 CHILD_REFUSED = "This is for guardians. Your own page shows what your guardians see."

@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tortoise.functions import Count, Max, Min
 
 from guardian import privacy
@@ -89,14 +89,6 @@ class PersonIn(BaseModel):
         max_length=64,
         description="an existing contact (id) that they are: their addresses are added to it",
     )
-
-    @model_validator(mode="after")
-    def _one_step(self) -> PersonIn:
-        if self.link is not None and (self.name is not None or self.trust is not None):
-            raise ValueError("link: linking takes the contact's name and trust, give neither")
-        if self.link is None and self.name is None and self.trust is None:
-            raise ValueError("give a name, a trust or a contact to link to")
-        return self
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -243,6 +235,12 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
 
 async def act(admin: Admin, step: PersonIn) -> PersonOut:
     """Name, trust, mute or link one person, in one audited change of their contact."""
+    if step.link is not None and (step.name is not None or step.trust is not None):
+        message = "linking keeps the contact's name and trust: give neither"
+        raise AdminError(422, "invalid", f"link: {message}", {"link": message})
+    if step.link is None and step.name is None and step.trust is None:
+        message = "give a name, a trust or a contact to link to"
+        raise AdminError(422, "invalid", f"body: {message}", {"body": message})
     who = await person(admin, step.person)
     if who.contact is not None:
         if step.link is not None:
