@@ -47,7 +47,7 @@ FIELD_LABELS: dict[str, str] = {
     "burst": "burst limit",
     "breakthrough.keywords": "urgent words",
     "breakthrough.repeated": "repeated-contact rule",
-    "content": "own summaries",
+    "content": "what the member's own summaries show",
     "guardian_view": "what guardians see",
     "report": "guardians' report time",
     "storm": "storm alert",
@@ -301,6 +301,8 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
         )
         for key in (after or before)
         if before.get(key) != after.get(key)
+        # A thing created or deleted is named by the sentence already.
+        and not (key == "name" and (entry.before is None or entry.after is None))
     ]
     facts = {"actor": actor, "name": name, "action": action}
     if action == "policy.update" and detail.get("created"):

@@ -28,6 +28,8 @@ CONFIRMATIONS = {
     "muted": "{name} is muted now: never pushed, counted in summaries.",
     "link": "Linked: {name} now has the addresses these messages came from.",
 }
+#: What a mistake in a field says on the page (the API's messages name the rule instead).
+PLAIN_ERRORS = {"name": "Type a name: up to 200 characters, on one line."}
 #: The buttons' steps: a trust to set, or naming and linking.
 TRUST_STEPS = ("trusted", "normal", "muted")
 
@@ -80,10 +82,15 @@ async def person_step(request: web.Request) -> web.Response:
     form = {key: str(value) for key, value in (await request.post()).items()}
     action = form.get("action", "name")
     try:
+        if action == "link" and not form.get("link"):
+            message = "choose the contact they are"
+            raise AdminError(422, "invalid", message, {"link": message})
         try:
             step = PersonIn.model_validate(_step(form))
         except ValidationError as error:
-            raise invalid(error) from None
+            problem = invalid(error)
+            plain = {f: PLAIN_ERRORS.get(f, m) for f, m in problem.fields.items()}
+            raise AdminError(problem.status, problem.error, problem.detail, plain) from None
         done = await act(admin_of(request), step)
     except AdminError as error:
         fields = _field_errors(error)
