@@ -169,3 +169,36 @@ async def test_entries_from_before_the_log_kept_before_and_after(
         "Sam changed school-night's settings",
         "Sam: quiet.pause mia",
     ]
+
+
+async def test_people_and_the_audit_filters_on_postgresql(
+    postgres: Any, tmp_path: Any, start_guardian: Any
+) -> None:
+    from tests.conftest import message
+    from tests.test_postgres import load, pg_settings_text
+
+    url = postgres.create_database()
+    settings = load(pg_settings_text(url, tmp_path, []), tmp_path / "pg.toml")
+    policy = settings.policies["school-night"].model_copy(update={"guardian_view": "senders"})
+    settings = settings.model_copy(update={"policies": {"school-night": policy}})
+    running = await start_guardian(settings, MONDAY)
+    admin = await admin_client(running)
+    noor = {"id": "+31698765432", "name": "Noor"}
+    assert (await running.post(message(1))).status == 202
+    await running.clock.set(TUESDAY)
+    assert (await running.post(message(2, "hoi", **{"from": noor}))).status == 202
+    listed = (await (await admin.get("/people")).json())["items"]
+    assert [(p["key"], p["messages"]) for p in listed] == [
+        ("sms:+31698765432", 1),
+        ("contact:sophie", 1),
+    ]
+    step = {"person": "sms:+31698765432", "trust": "trusted"}
+    assert (await admin.post("/people/contact", json=step)).status == 200
+    await running.clock.set(WEDNESDAY)
+    assert (await admin.patch("/members/mia", {"name": "Mia B."})).status == 200
+    assert [e["target"] for e in await _log(admin, "?member=mia")] == ["mia"]
+    assert [e["sentence"] for e in await _log(admin, "?kind=contact&until=2026-11-24")] == [
+        "Sam (by script) added Noor as a contact"
+    ]
+    assert [e["target"] for e in await _log(admin, "?since=2026-11-25")] == ["mia"]
+    await running.client.close()
