@@ -1,7 +1,9 @@
 """Dashboard accounts: argon2 password hashes, browser sessions, API tokens, login rate limits.
 
-Only guardians get accounts. Cookie values and API tokens are random; the database keeps only
-their SHA-256, so a copy of the database opens no session. Time comes from the injected clock.
+Guardians get accounts that see and change the household; a child may get one too, which shows
+them only their own page (guardian.auth decides what a child's login may open). Cookie values
+and API tokens are random; the database keeps only their SHA-256, so a copy of the database
+opens no session. Time comes from the injected clock.
 """
 
 from __future__ import annotations
@@ -101,9 +103,14 @@ class AccountError(ValueError):
     """A request about accounts that cannot be done, with a reason a person can act on."""
 
 
+#: The two kinds of login: a guardian's (the whole dashboard) and a child's (their own page).
+GUARDIAN_ROLE, CHILD_ROLE = "guardian", "child"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is making a request: a logged-in guardian (by session) or a script (by token)."""
+    """Who is making a request: a logged-in guardian or child (by session), or a script (by
+    token)."""
 
     user_id: int
     username: str
@@ -111,8 +118,22 @@ class Principal:
     via: str  # "session" or "token"
     csrf_token: str | None = None
     session_id: int | None = None
-    #: The guardian member this login belongs to, if it is linked to one.
+    #: The member this login belongs to, if it is linked to one.
     member: str | None = None
+    #: `child`: the login of a child, who sees only their own page and changes nothing.
+    role: str = GUARDIAN_ROLE
+
+    @property
+    def is_child(self) -> bool:
+        return self.role == CHILD_ROLE
+
+    @property
+    def own_page(self) -> str | None:
+        """A child's own page, where their login goes; None for a guardian's login (or a
+        child's whose member is gone)."""
+        if not self.is_child or self.member is None:
+            return None
+        return f"/members/{self.member}/transparency"
 
 
 #: Where the authentication middleware leaves who made a request.
@@ -136,16 +157,26 @@ def _using(hashing: PasswordHashing | None) -> Iterator[PasswordHashing]:
         own.close()
 
 
-async def add_user(
+@dataclass(frozen=True)
+class NewUser:
+    """A login checked and its password hashed, ready to be stored (`create_user`)."""
+
+    household_id: str
+    username: str
+    password_hash: str = field(repr=False)
+    member: Member | None
+
+
+async def new_user(
     household_id: str,
     username: str,
     password: str,
-    now: datetime,
     *,
     member: str | None = None,
     hashing: PasswordHashing | None = None,
-) -> User:
-    """A login for a guardian; a child (by `member`, or whose id is the username) is refused."""
+) -> NewUser:
+    """Check a new login and hash its password (outside any transaction: it takes ~150 ms).
+    It belongs to `member`, or to the member whose id is the username, or to no member."""
     if not USERNAME.fullmatch(username):
         raise AccountError(
             "a username is 1-64 letters, digits, '.', '_', '@' or '-', "
@@ -160,22 +191,51 @@ async def add_user(
             raise AccountError(f"no member {member!r} in the household")
     else:
         linked = await Member.get_or_none(household_id=household_id, slug=username)
-    if linked is not None and linked.role != "guardian":
-        raise AccountError(f"{linked.slug!r} is a child: children have no admin access")
     if await User.filter(household_id=household_id, username=username).exists():
         raise AccountError(f"the user {username!r} already exists")
     with _using(hashing) as threads:
         password_hash = await threads.hash(password)
+    return NewUser(household_id, username, password_hash, linked)
+
+
+async def create_user(new: NewUser, now: datetime) -> User:
+    """Store a login; a child's is marked as a child's for good (see `role_of`)."""
+    linked = new.member
     try:
         return await User.create(
-            household_id=household_id,
-            username=username,
-            password_hash=password_hash,
+            household_id=new.household_id,
+            username=new.username,
+            password_hash=new.password_hash,
             member=linked,
+            role=CHILD_ROLE if linked is not None and linked.role == CHILD_ROLE else GUARDIAN_ROLE,
             created_at=now,
         )
     except IntegrityError:
-        raise AccountError(f"the user {username!r} already exists") from None
+        raise AccountError(f"the user {new.username!r} already exists") from None
+
+
+async def add_user(
+    household_id: str,
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    member: str | None = None,
+    hashing: PasswordHashing | None = None,
+) -> User:
+    """A login for a member (by `member`, or whose id is the username) or for a guardian with
+    no member; a child's login opens only the child's own page."""
+    checked = await new_user(household_id, username, password, member=member, hashing=hashing)
+    return await create_user(checked, now)
+
+
+def role_of(user: User) -> str:
+    """A child's login stays a child's: when it was made for a child, and when its member is a
+    child now. A login whose child member was removed does not become a guardian's."""
+    member: Member | None = user.member
+    if user.role == CHILD_ROLE or (member is not None and member.role == CHILD_ROLE):
+        return CHILD_ROLE
+    return GUARDIAN_ROLE
 
 
 async def check_password(
@@ -221,6 +281,7 @@ async def session_principal(token: str, household_id: str, now: datetime) -> Pri
         csrf_token=session.csrf_token,
         session_id=session.id,
         member=user.member.slug if user.member else None,
+        role=role_of(user),
     )
 
 
@@ -256,6 +317,7 @@ async def token_principal(value: str, household_id: str, now: datetime) -> Princ
         household_id=household_id,
         via="token",
         member=user.member.slug if user.member else None,
+        role=role_of(user),
     )
 
 

@@ -2,8 +2,10 @@
 
 `Admin.change()` runs the edit and its audit entry in one transaction, raises the household
 revision (other instances reload on it), then takes up the change here at once: the household
-view, the plugins, the schedules. No restart. `Admin.audited()` is the same without the
-reload, for actions that change no household setting.
+view, the plugins, the schedules. No restart. The entry keeps what changed, before and after,
+and the members it is about (guardian.audit), from the household as loaded before the edit and
+again inside its transaction. `Admin.audited()` is the same without the reload, for actions
+that change no household setting.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pydantic import ValidationError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from guardian import privacy
+from guardian import audit, privacy
+from guardian import household as household_store
 from guardian.accounts import Principal
 from guardian.app import Guardian
 from guardian.household import HouseholdView, MemberView
@@ -62,6 +65,13 @@ class Change:
     detail: dict[str, Any] = field(default_factory=dict)
     #: Members whose schedules the change moves (a policy or quiet hours edit).
     reschedule: set[str] = field(default_factory=set)
+    #: The members the change is about, for the audit log's filter; by default guardian.audit
+    #: works them out from the action and its target.
+    members: set[str] = field(default_factory=set)
+    #: What changed, before and after, where guardian.audit cannot tell from the household
+    #: (`Admin.change()` takes it from the household itself when these are left None).
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,30 +107,46 @@ class Admin:
         change = Change()
         async with in_transaction():
             yield change
-            await AuditEntry.create(
-                household_id=self.view.id,
-                at=self.now(),
-                actor=self.actor,
-                action=action,
-                target=target,
-                detail=change.detail,
-            )
+            await self._record(action, target, change, [self.view])
 
     @asynccontextmanager
     async def change(self, action: str, target: str) -> AsyncIterator[Change]:
         """Make an edit with its audit entry in one transaction, then take it up at once."""
         view = self.view
         now = self.now()
-        async with self.audited(action, target) as change:
+        change = Change()
+        async with in_transaction():
             # First: on PostgreSQL this locks the household row, so that ingest on any instance
             # waits for the edit and then decides by it (never halfway through it).
             await Household.filter(id=view.id).update(revision=F("revision") + 1)
             yield change
+            edited = await household_store.load(view.id)
+            if change.before is None and change.after is None:
+                change.before, change.after = audit.difference(
+                    audit.snapshot(view, action, target), audit.snapshot(edited, action, target)
+                )
+            await self._record(action, target, change, [view, edited])
         await self.guardian.reload()
         if change.reschedule:
             await _record_policies(view, self.view, now, change.reschedule)
             await reschedule(self.view, now, change.reschedule)
         self.guardian.nudge()
+
+    async def _record(
+        self, action: str, target: str, change: Change, views: list[HouseholdView]
+    ) -> None:
+        members = change.members or set(audit.members_of(action, target, views, change.detail))
+        await AuditEntry.create(
+            household_id=self.view.id,
+            at=self.now(),
+            actor=self.actor,
+            action=action,
+            target=target,
+            detail=change.detail,
+            members=audit.members_column(members),
+            before=change.before,
+            after=change.after,
+        )
 
 
 #: How long the policies members followed are kept: the activity chart goes back 31 days.
@@ -148,8 +174,27 @@ async def _record_policies(
             )
 
 
-async def audit_entries(household_id: str, limit: int = 100) -> list[AuditEntry]:
-    return await AuditEntry.filter(household_id=household_id).order_by("-at", "-id").limit(limit)
+async def audit_entries(
+    household_id: str,
+    limit: int = 100,
+    *,
+    member: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AuditEntry]:
+    """The newest entries first; about `member`, of `kind` (`contact`: every `contact.*`),
+    made at `since` or later and before `until`."""
+    query = AuditEntry.filter(household_id=household_id)
+    if member is not None:
+        query = query.filter(members__contains=f",{member},")
+    if kind is not None:
+        query = query.filter(action__startswith=f"{kind}.")
+    if since is not None:
+        query = query.filter(at__gte=since)
+    if until is not None:
+        query = query.filter(at__lt=until)
+    return await query.order_by("-at", "-id").limit(limit)
 
 
 def members_of_policy(view: HouseholdView, policy: str) -> Iterable[str]:

@@ -5,6 +5,11 @@ session too, or an API token as `Authorization: Bearer gdn_...`. Every state-cha
 made with a session carries its CSRF token (a form field or the `X-CSRF-Token` header); token
 requests need none, since a browser never sends them by itself. The webhook, health and metrics
 routes are outside: the plugins and the probes authenticate in their own way.
+
+A child's login opens only the child's own page (what their guardians see of them and when, and
+their own recent summaries) and its API answers; every other page and endpoint answers 403, and
+it changes nothing but its own session (logging out). That is decided here, once, for every
+route: `child_may`.
 """
 
 from __future__ import annotations
@@ -33,12 +38,28 @@ LOGIN_COOKIE = "guardian_login"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/hooks/", "/healthz", "/readyz", "/metrics", "/static/", "/login")
-PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+PUBLIC_PATHS = frozenset({"/api/v1/openapi.json", "/favicon.ico"})
 #: Fetched by a page's script, not opened by a person: a lost session answers 401, and the
 #: script reloads the page, which then goes to the login form.
 BACKGROUND_PATHS = frozenset({"/events", "/tonight/members"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def child_may(principal: Principal, method: str, path: str) -> bool:
+    """Whether a child's login may make this request: read their own page and its API answers,
+    and log out. Nothing else, and no change at all."""
+    if method == "POST":
+        return path == "/logout"
+    if method not in ("GET", "HEAD"):
+        return False
+    if path == "/api/v1/me" or principal.member is None:
+        return path == "/api/v1/me"
+    own = f"/members/{principal.member}"
+    return path in (f"{own}/transparency", f"/api/v1{own}/transparency", f"/api/v1{own}/summaries")
+
+
+CHILD_REFUSED = "This is for guardians. Your own page shows what your guardians see."
 
 
 def is_api(request: web.Request) -> bool:
@@ -76,6 +97,15 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             expired = "This form has expired. Go back, reload, and retry."
             return error_page(request, AdminError(403, "csrf", expired))
     request[PRINCIPAL] = principal
+    if principal.is_child and not child_may(principal, request.method, path):
+        own = principal.own_page
+        if own is not None and path == "/" and request.method in ("GET", "HEAD"):
+            raise web.HTTPSeeOther(own)
+        who = principal.username
+        log.warning("refused %s %s: %s is a child's login", request.method, path, who)
+        if is_api(request) or path in BACKGROUND_PATHS:
+            return error_response(403, "forbidden", "a child's login sees only their own page")
+        return error_page(request, AdminError(403, "forbidden", CHILD_REFUSED))
     return await handler(request)
 
 

@@ -95,10 +95,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     user = commands.add_parser("user", help="dashboard logins", description="dashboard logins")
     user_commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
-    add = user_commands.add_parser("add", parents=[common], help="add a guardian's dashboard login")
+    add = user_commands.add_parser(
+        "add",
+        parents=[common],
+        help="add a dashboard login: a guardian's, or a child's (their own page only)",
+    )
     add.set_defaults(run=_user_add)
     add.add_argument("username")
-    add.add_argument("--member", help="the guardian (member id) this login belongs to")
+    add.add_argument(
+        "--member",
+        help="the member (id) this login belongs to; a child's login sees only their own page",
+    )
     add.add_argument(
         "--password-stdin",
         action="store_true",
@@ -420,7 +427,7 @@ def _user_add(args: argparse.Namespace) -> int:
     except AccountError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"added user {args.username}" + (f" for guardian {linked}" if linked else ""))
+    print(f"added user {args.username}" + (f" for {linked[1]} {linked[0]}" if linked else ""))
     return EXIT_OK
 
 
@@ -444,8 +451,9 @@ def _read_password(username: str, from_stdin: bool) -> str:
 
 async def add_user(
     settings: Settings, username: str, password: str, member: str | None
-) -> str | None:
-    """Add a dashboard login with its audit entry; the guardian it belongs to, if any."""
+) -> tuple[str, str] | None:
+    """Add a dashboard login with its audit entry; the member it belongs to and their role
+    (`guardian` or `child`), if any."""
     from tortoise.transactions import in_transaction
 
     from guardian import accounts, transfer
@@ -467,6 +475,7 @@ async def add_user(
                 actor="cli",
                 action="user.add",
                 target=username,
-                detail={"member": slug},
+                detail={"member": slug, "role": user.role},
+                members=f",{slug}," if slug else "",
             )
-        return slug
+        return (slug, linked.role) if linked and slug else None

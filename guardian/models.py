@@ -267,7 +267,7 @@ class Schedule(Model):
 
 
 class User(Model):
-    """A dashboard login of a guardian. Children never get one."""
+    """A dashboard login of a guardian, or of a child who sees only their own page."""
 
     id = fields.IntField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
@@ -279,6 +279,8 @@ class User(Model):
     member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="users", null=True, on_delete=fields.SET_NULL
     )
+    # guardian or child: a child login stays one even if its member is removed.
+    role = fields.CharField(max_length=16, default="guardian", db_default="guardian")
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -330,6 +332,13 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=64)
     target = fields.CharField(max_length=200)
     detail: Any = fields.JSONField(default=dict)
+    # The members the change is about, as a comma list with commas around (,mia,sam,) so
+    # that a filter by member is a plain LIKE on every database.
+    members = fields.CharField(max_length=1000, default="", db_default="")
+    # What changed, before and after (only the changed fields); null where nothing was before
+    # (a creation) or after (a deletion), or for an action that changes no setting.
+    before: Any = fields.JSONField(null=True)
+    after: Any = fields.JSONField(null=True)
 
     class Meta:
         table = "audit_log"

@@ -78,6 +78,22 @@ def level_for(viewer: str | None, member: MemberView) -> Level:
     return member.policy.guardian_view
 
 
+def shows_who_wrote(viewer: str | None, member: MemberView) -> bool:
+    """Whether `viewer` may know who writes to `member` (a name, an address, how often): not
+    at `counts`, where even a person's number of messages is not told."""
+    return level_for(viewer, member) != "counts"
+
+
+def who_wrote_to(
+    viewer: str | None, members: Sequence[MemberView]
+) -> tuple[list[MemberView], list[MemberView]]:
+    """`members` split into those whose senders `viewer` may see, and those whose are private
+    to them: the People page and its API list who wrote to the first only."""
+    shown = [m for m in members if shows_who_wrote(viewer, m)]
+    private = [m for m in members if not shows_who_wrote(viewer, m)]
+    return shown, private
+
+
 def delivery_level(viewer: str | None, member: MemberView | None) -> Shown:
     """How much `viewer` sees of the deliveries to `member`: their own in full; another's at
     its `guardian_view`, and never more than was sent (its `content`)."""

@@ -9,12 +9,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from guardian import api, auth, dashboard
-from guardian.api import activity, contacts, deliveries, household, members, sources, tonight
+from guardian.api import (
+    activity,
+    contacts,
+    deliveries,
+    household,
+    members,
+    people,
+    sources,
+    tonight,
+    users,
+)
 from guardian.dashboard import activity as activity_pages
 from guardian.dashboard import audit as audit_pages
 from guardian.dashboard import contacts as contact_pages
 from guardian.dashboard import deliveries as delivery_pages
 from guardian.dashboard import members as member_pages
+from guardian.dashboard import people as people_pages
 from guardian.dashboard import source_edit as source_edit_pages
 from guardian.dashboard import sources as source_pages
 from guardian.dashboard import tonight as tonight_pages
@@ -24,10 +35,12 @@ API_AREAS = (
     tonight.endpoints,
     household.endpoints,
     members.endpoints,
+    people.endpoints,
     contacts.endpoints,
     sources.endpoints,
     deliveries.endpoints,
     activity.endpoints,
+    users.endpoints,
 )
 
 
@@ -38,6 +51,7 @@ def setup_admin(app: web.Application) -> None:
         app,
         tonight_pages.routes,
         member_pages.routes,
+        people_pages.routes,
         contact_pages.routes,
         source_edit_pages.routes,
         source_pages.routes,

@@ -45,18 +45,18 @@ class AdminClient:
     async def delete(self, path: str) -> Any:
         return await self.client.delete(f"/api/v1{path}", headers=self._headers())
 
-    async def login(self) -> str:
+    async def login(self, username: str = USERNAME, password: str = PASSWORD) -> str:
         """Log the test client in with a session cookie; returns the session's CSRF token."""
         page = await self.client.get("/login")
         login_token = _field(await page.text(), "csrf_token")
         response = await self.client.post(
             "/login",
-            data={"username": USERNAME, "password": PASSWORD, "csrf_token": login_token},
+            data={"username": username, "password": password, "csrf_token": login_token},
             allow_redirects=False,
         )
         assert response.status == 303, await response.text()
         self.set_cookie = response.headers.getall("Set-Cookie")
-        home = await self.client.get("/")
+        home = await self.client.get("/")  # a child's login is sent on to their own page
         return _field(await home.text(), "csrf_token")
 
 

@@ -102,17 +102,16 @@ async def test_api_token_and_session_csrf(write_settings: Any, start_guardian: A
     assert done.status == 200, await done.text()
 
 
-async def test_children_get_no_account(write_settings: Any, start_guardian: Any) -> None:
+async def test_a_childs_login_is_a_childs(write_settings: Any, start_guardian: Any) -> None:
+    # Issue 6 refused children an account; since issue 16 a child's login opens their own page
+    # only (tests/test_child_login.py), by their member or by their id as the username.
     running = await start_guardian(write_settings(), NOW)
     household = running.guardian.household().id
-    for kwargs in ({"member": "mia"}, {}):
-        name = "mia" if not kwargs else "someone"
-        try:
-            await accounts.add_user(household, name, PASSWORD, NOW, **kwargs)
-        except accounts.AccountError as error:
-            assert "child" in str(error)
-        else:
-            raise AssertionError("a child got an account")
+    for name, kwargs in (("mia", {}), ("someone", {"member": "mia"})):
+        user = await accounts.add_user(household, name, PASSWORD, NOW, **kwargs)
+        assert user.role == "child"
+    unlinked = await accounts.add_user(household, "admin", PASSWORD, NOW)
+    assert unlinked.role == "guardian"
 
 
 async def test_a_second_login_page_does_not_expire_the_first(

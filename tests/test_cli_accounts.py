@@ -1,4 +1,4 @@
-"""`guardian user add`: a guardian's dashboard login, from the command line."""
+"""`guardian user add`: a guardian's or a child's dashboard login, from the command line."""
 
 from __future__ import annotations
 
@@ -75,11 +75,32 @@ def test_add_a_guardian_with_the_password_from_stdin(
         assert user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash
     assert [(e.actor, e.target, e.detail) for e in audit] == [
-        ("cli", "sam", {"member": "sam"}),
-        ("cli", "admin", {"member": None}),
-        ("cli", "dad@example.org", {"member": "sam"}),
+        ("cli", "sam", {"member": "sam", "role": "guardian"}),
+        ("cli", "admin", {"member": None, "role": "guardian"}),
+        ("cli", "dad@example.org", {"member": "sam", "role": "guardian"}),
     ]
     assert all(PASSWORD not in str(e.detail) for e in audit)
+
+
+def test_add_a_childs_login(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 6 refused it; issue 16 lets a child log in to see their own page, and only that.
+    code, out, err = add(capsys, monkeypatch, config, "mia", "--member", "mia")
+    assert (code, out, err) == (0, "added user mia for child mia\n", "")
+    code, out, err = add(capsys, monkeypatch, config, "mia2")
+    assert (code, out, err) == (0, "added user mia2\n", "")  # no member: a guardian's login
+    code, out, err = add(capsys, monkeypatch, config, "mia", "--member", "mia")
+    assert (code, out, err) == (1, "", "error: the user 'mia' already exists\n")
+    users, audit = stored(config)
+    assert [(u.username, u.role, u.member.slug if u.member else None) for u in users] == [
+        ("mia", "child", "mia"),
+        ("mia2", "guardian", None),
+    ]
+    assert [(e.target, e.detail, e.members) for e in audit] == [
+        ("mia", {"member": "mia", "role": "child"}, ",mia,"),
+        ("mia2", {"member": None, "role": "guardian"}, ""),
+    ]
 
 
 def test_the_password_keeps_its_spaces_and_loses_only_the_newline(
@@ -118,12 +139,6 @@ def test_the_password_is_asked_twice_on_a_terminal(
     ("args", "stdin", "error"),
     [
         (("sam",), PASSWORD, "error: the user 'sam' already exists"),
-        (("mia",), PASSWORD, "error: 'mia' is a child: children have no admin access"),
-        (
-            ("kid", "--member", "mia"),
-            PASSWORD,
-            "error: 'mia' is a child: children have no admin access",
-        ),
         (("kid", "--member", "nobody"), PASSWORD, "error: no member 'nobody' in the household"),
         (("bob",), "short\n", "error: the password needs at least 8 characters"),
         (("bob",), "", "error: no password on stdin"),

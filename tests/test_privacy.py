@@ -241,6 +241,9 @@ async def test_every_api_operation_shows_mia_at_her_guardian_view(
             "/deliveries?status=failed",
             "/activity",
             "/activity?days=31",
+            "/people",
+            "/users",
+            "/me",
         ):
             await walk.call("GET", path.split("?")[0], path)
         for member_id in ("mia", "sam"):
@@ -250,6 +253,9 @@ async def test_every_api_operation_shows_mia_at_her_guardian_view(
                 "/members/{member_id}/transparency",
                 f"/members/{member_id}/transparency",
                 status=200 if member_id == "mia" else 409,  # Sam is a guardian
+            )
+            await walk.call(
+                "GET", "/members/{member_id}/summaries", f"/members/{member_id}/summaries"
             )
         await walk.call("GET", "/policies/{name}", "/policies/school-night")
         await walk.call("GET", "/contacts/{contact_id}", "/contacts/sophie")
@@ -295,6 +301,21 @@ async def test_every_api_operation_shows_mia_at_her_guardian_view(
     )
     await walk.call("DELETE", "/contacts/{contact_id}", "/contacts/walker", status=204)
     await walk.call("PATCH", "/household", "/household", {"name": "Test household"})
+    people = (await walk.call("GET", "/people", "/people"))["items"]
+    if level == "counts":  # who wrote to Mia is not Sam's to see, nor to act on
+        assert all(p["members"] == ["sam"] for p in people)
+    unknown = [p["key"] for p in people if p["contact"] is None]
+    for key in unknown[:1] or ["sms:+31600000001"]:
+        await walk.call(
+            "POST",
+            "/people/contact",
+            "/people/contact",
+            {"person": key, "trust": "muted"},
+            status=200 if unknown else 404,
+        )
+    login = {"username": "mia", "password": "a long password", "member": "mia"}
+    await walk.call("POST", "/users", "/users", login, status=201)
+    await walk.call("DELETE", "/users/{username}", "/users/mia", status=204)
     token = await walk.call("POST", "/tokens", "/tokens", {"name": "walk"}, status=201)
     await walk.call("DELETE", "/tokens/{token_id}", f"/tokens/{token['id']}", status=204)
     await walk.call("POST", "/sources/{source_id}/rotate", "/sources/mia-bridge/rotate", {})

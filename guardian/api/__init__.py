@@ -163,7 +163,7 @@ def setup(app: web.Application, areas: Iterable[Endpoints]) -> None:
 ERRORS = {
     400: "The body is not JSON",
     401: "Not logged in and no API token",
-    403: "A session request without its CSRF token",
+    403: "A session request without its CSRF token, or a child's login (their own page only)",
     404: "Not found",
     409: "Conflicts with the household as it is",
     422: "Invalid input, with the failing fields by path",
@@ -252,8 +252,6 @@ def _responses(endpoint: Endpoint, schemas: dict[Any, Any]) -> dict[str, Any]:
         }
     for status, description in ERRORS.items():
         if status == 400 and endpoint.body is None:
-            continue
-        if status == 403 and endpoint.method == "GET":
             continue
         responses[str(status)] = {"description": description, "content": error}
     return responses

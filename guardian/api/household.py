@@ -7,20 +7,22 @@ import os
 import re
 import sys
 import tempfile
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from guardian import accounts
+from guardian import accounts, audit
 from guardian.admin import Admin, AdminError, audit_entries, not_found
 from guardian.api import Call, Endpoints
 from guardian.api.members import Language
-from guardian.models import ApiToken, Household
+from guardian.models import ApiToken, Household, User
+from guardian.settings import SLUG
 from guardian.simulate import ControlEvent, Event, OverrideEvent, carried_overrides
 from guardian.transfer import export_household, to_toml
+from guardian.windows import Ambiguity, resolve_local
 
 endpoints = Endpoints("household")
 SIMULATE_TIMEOUT = 60.0
@@ -87,12 +89,28 @@ async def patch_household(call: Call) -> HouseholdOut:
     return await household_out(admin)
 
 
+class AuditChangeOut(BaseModel):
+    field: str
+    label: str = Field(description="the field as a person reads it: `quiet hours`")
+    before: str
+    after: str
+
+
 class AuditEntryOut(BaseModel):
     at: datetime
     actor: str
     action: str
     target: str
     detail: dict[str, Any]
+    kind: str = Field(description="what was changed: contact, member, policy, ...")
+    members: list[str] = Field(description="the members the change is about")
+    before: dict[str, Any] | None = Field(
+        description="the changed fields as they were (null: nothing was there, or not kept)"
+    )
+    after: dict[str, Any] | None = Field(description="the changed fields as they became")
+    who: str = Field(description="who made the change, as a person reads it")
+    sentence: str = Field(description="the change as a sentence: `Sam made Noor trusted`")
+    changes: list[AuditChangeOut] = Field(description="each changed field, before → after")
 
 
 class AuditLog(BaseModel):
@@ -101,21 +119,72 @@ class AuditLog(BaseModel):
 
 class AuditQuery(BaseModel):
     limit: int = Field(100, ge=1, le=1000)
-
-
-async def audit_log(admin: Admin, limit: int = 100) -> AuditLog:
-    return AuditLog(
-        items=[
-            AuditEntryOut(at=e.at, actor=e.actor, action=e.action, target=e.target, detail=e.detail)
-            for e in await audit_entries(admin.view.id, limit)
-        ]
+    member: Annotated[str, Field(pattern=SLUG)] | None = Field(
+        None, description="only changes about this member"
     )
+    kind: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")] | None = Field(
+        None, description="only this kind of change (contact, member, policy, ...)"
+    )
+    since: date | None = Field(None, description="from this local day on")
+    until: date | None = Field(None, description="up to and including this local day")
+
+    @model_validator(mode="after")
+    def _in_order(self) -> AuditQuery:
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError("until: the last day comes before the first")
+        return self
+
+
+async def login_names(household_id: str) -> dict[str, str]:
+    """Each login's username → the name of the member it belongs to."""
+    users = await User.filter(household_id=household_id).prefetch_related("member")
+    return {u.username: u.member.name for u in users if u.member is not None}
+
+
+def _day_start(admin: Admin, day: date) -> datetime:
+    return resolve_local(day, time(0), admin.view.zone, Ambiguity.EARLIER)
+
+
+async def audit_log(admin: Admin, limit: int = 100, query: AuditQuery | None = None) -> AuditLog:
+    query = query or AuditQuery(limit=limit)
+    view = admin.view
+    entries = await audit_entries(
+        view.id,
+        query.limit,
+        member=query.member,
+        kind=query.kind,
+        since=_day_start(admin, query.since) if query.since else None,
+        until=_day_start(admin, query.until + timedelta(days=1)) if query.until else None,
+    )
+    names = await login_names(view.id)
+    items = []
+    for e in entries:
+        entry = audit.Entry(e.actor, e.action, e.target, e.detail or {}, e.before, e.after)
+        told = audit.told(entry, names, view)
+        items.append(
+            AuditEntryOut(
+                at=e.at,
+                actor=e.actor,
+                action=e.action,
+                target=e.target,
+                detail=e.detail,
+                kind=audit.kind_of(e.action),
+                members=audit.members_from_column(e.members),
+                before=e.before,
+                after=e.after,
+                who=audit.actor_label(e.actor, names),
+                sentence=told.sentence,
+                changes=[AuditChangeOut(**vars(line)) for line in told.lines],
+            )
+        )
+    return AuditLog(items=items)
 
 
 @endpoints.route("GET", "/audit", response=AuditLog, query=AuditQuery)
 async def get_audit(call: Call) -> AuditLog:
-    """Every admin change, newest first: who, what, when."""
-    return await audit_log(call.admin, call.query_as(AuditQuery).limit)
+    """Every admin change, newest first, as sentences with before → after; filters by member,
+    kind and local day."""
+    return await audit_log(call.admin, query=call.query_as(AuditQuery))
 
 
 class TokenIn(BaseModel):

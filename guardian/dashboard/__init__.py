@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from guardian.accounts import CSRF_FIELD, PRINCIPAL
+from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import Admin, AdminError
 from guardian.app import GUARDIAN
 from guardian.durations import format_duration
@@ -24,12 +24,24 @@ HERE = Path(__file__).parent
 NAV = (
     ("/", "Tonight"),
     ("/members", "Members"),
+    ("/people", "People"),
     ("/contacts", "Contacts"),
     ("/sources", "Sources"),
     ("/deliveries", "Deliveries"),
     ("/activity", "Activity"),
+    ("/access", "Access"),
     ("/audit", "Audit log"),
 )
+#: A child's login has one page, their own.
+CHILD_NAV_LABEL = "My page"
+
+
+def nav_for(principal: Principal | None) -> tuple[tuple[str, str], ...]:
+    """The navigation a login gets: a guardian's all of it, a child's their own page only."""
+    if principal is not None and principal.is_child:
+        own = principal.own_page
+        return ((own, CHILD_NAV_LABEL),) if own else ()
+    return NAV
 
 
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
@@ -77,7 +89,7 @@ def _context(request: web.Request) -> dict[str, Any]:
         "csrf_field": CSRF_FIELD,
         "csrf_token": principal.csrf_token if principal else None,
         "household": guardian.view,
-        "nav": NAV,
+        "nav": nav_for(principal),
         "path": request.path,
         "now": guardian.clock.now(),
     }

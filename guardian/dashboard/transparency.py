@@ -1,7 +1,8 @@
 """Dashboard pages: a child's transparency page, what their guardians see about them and when.
 
 Read-only and calm, for a parent to show the child: no admin controls, only sentences made from
-the child's real policy by the same function as the API's.
+the child's real policy by the same function as the API's. It is also the child's own page when
+they log in themselves; then it lists their own recent summaries too, as they were sent.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from guardian.admin import AdminError
 from guardian.api.activity import transparency
+from guardian.api.users import recent_summaries
 from guardian.dashboard import admin_of, error_page, render
 
 routes = web.RouteTableDef()
@@ -30,5 +32,11 @@ async def transparency_page(request: web.Request) -> web.Response:
         page = await transparency(admin, request.match_info["member_id"])
     except AdminError as error:
         return error_page(request, error)
-    context = {"page": page, "own_summaries": OWN_SUMMARIES[page.content]}
+    own = admin.principal.member == page.member
+    context = {
+        "page": page,
+        "own_summaries": OWN_SUMMARIES[page.content],
+        "own": own,
+        "summaries": (await recent_summaries(admin, page.member)).items if own else [],
+    }
     return render(request, "transparency.html", context)

@@ -44,6 +44,8 @@ PAGES = [
     Shown("/deliveries/{delivery}", name=True, text=True),
     Shown("/activity"),
     Shown("/members/mia/transparency"),
+    Shown("/people", name=True),
+    Shown("/access"),
     Shown("/audit", name=True),
     Shown("/login"),
 ]
