@@ -33,7 +33,7 @@ LOGIN_COOKIE = "guardian_login"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/hooks/", "/healthz", "/readyz", "/metrics", "/static/", "/login")
-PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+PUBLIC_PATHS = frozenset({"/api/v1/openapi.json", "/favicon.ico"})
 #: Fetched by a page's script, not opened by a person: a lost session answers 401, and the
 #: script reloads the page, which then goes to the login form.
 BACKGROUND_PATHS = frozenset({"/events", "/tonight/members"})

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import apprise
 
-from guardian.channels import CONSOLE_FILE, refusal
+from guardian.channels import CONSOLE_FILE, failure_reason, refusal
 from guardian.clock import Clock, sleep_or
 from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
@@ -155,7 +155,18 @@ class AppriseSender:
         timed_out = not result and loop.time() - began >= self._timeout * 0.95
         if status == TIMEOUT or timed_out:
             return ChannelResult(TIMEOUT, "no answer within the timeout")
-        return ChannelResult(status, "" if result else f"{result.failed_count} service(s) failed")
+        return ChannelResult(status, "" if result else failure_reason(_logged(result)))
+
+
+def _logged(result: Any) -> list[str]:
+    """What Apprise logged at warning level or above while sending (its own words, used only
+    to pick a plain reason: they can name the channel's host or chat)."""
+    lines: list[str] = []
+    for service in result:
+        for entry in service.logs():
+            if str(getattr(entry, "level", "")).upper() in ("WARNING", "ERROR", "CRITICAL"):
+                lines.append(str(getattr(entry, "message", "")))
+    return lines
 
 
 def _renders_rich_text(instance: apprise.Apprise) -> bool:

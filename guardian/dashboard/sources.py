@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from guardian.admin import AdminError, invalid
 from guardian.api.sources import NETWORK_ISSUED, RotateIn, RotateOut, rotate_secret, source_list
 from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard.forms import NOT_CONFIRMED, confirmed, plain_detail
+from guardian.dashboard.source_steps import network_of, secret_name
 
 routes = web.RouteTableDef()
 
@@ -35,6 +37,8 @@ async def _page(
         "failed": failed,
         "form": form or {},
         "errors": errors or {},
+        "network_of": network_of,
+        "secret_name": secret_name,
     }
     response = render(request, "sources.html", context, status=status)
     if rotated is not None:
@@ -54,6 +58,8 @@ async def rotate_page(request: web.Request) -> web.Response:
     field = str(posted.get("field", "")) or None
     value = str(posted.get("value", "")) or None
     try:
+        if not confirmed(posted):
+            raise AdminError(422, "invalid", NOT_CONFIRMED, {"confirm": NOT_CONFIRMED})
         try:
             rotate = RotateIn.model_validate({"field": field, "value": value})
         except ValidationError as error:
@@ -69,7 +75,7 @@ async def rotate_page(request: web.Request) -> web.Response:
             failed=source_id,
             form={"field": field or ""},
             errors={
-                path if path in ("field", "value") else "form": message
+                path if path in ("field", "value", "confirm") else "form": plain_detail(message)
                 for path, message in (error.fields or {"form": error.detail}).items()
             },
         )
