@@ -30,6 +30,11 @@ LEVELS = (
     ("senders", "who wrote and in which conversation, no message text."),
     ("preview", "senders plus the start of each message."),
 )
+LEVEL_NAMES = {
+    "counts": "Counts only",
+    "senders": "Who wrote",
+    "preview": "Who wrote and a preview",
+}
 #: A Monday, in UTC: the week the grid draws. Wall-clock quiet hours, without a zone's DST.
 _WEEK = datetime(2024, 1, 1, tzinfo=UTC)
 _UTC = ZoneInfo("UTC")
@@ -97,7 +102,11 @@ async def members_page(request: web.Request) -> web.Response:
     return render(
         request,
         "members.html",
-        {"members": api.list_members(admin).items, "policies": api.list_policies(admin).items},
+        {
+            "members": api.list_members(admin).items,
+            "policies": api.list_policies(admin).items,
+            "describe": describe,
+        },
     )
 
 
@@ -435,7 +444,19 @@ def _policy_context(
         "levels": LEVELS,
         "hours": range(24),
         "members": [admin.view.members[m] for m in policy.members],
+        "level_names": LEVEL_NAMES,
+        "focus": None,
     }
+
+
+def _first_field(errors: dict[str, str]) -> str | None:
+    """The first field with an error that can take the focus (a day's box for its days)."""
+    for name in errors:
+        if name.endswith("-days"):
+            return f"{name}-{DAY_NAMES[0]}"
+        if name != "form" and not name.endswith("-row"):
+            return name
+    return None
 
 
 @routes.get("/policies/{name}")
@@ -471,5 +492,6 @@ async def policy_save(request: web.Request) -> web.StreamResponse:
         if not window["days"]:
             problems[f"quiet[{index}].days"] = "choose at least one day"
     context = _policy_context(admin, name, policy, form)
-    context.update(errors=form_errors(problems, rows), saved="")
+    errors = form_errors(problems, rows)
+    context.update(errors=errors, saved="", focus=_first_field(errors))
     return render(request, "policy.html", context, status=422)
