@@ -72,10 +72,10 @@ def _field_errors(error: AdminError) -> dict[str, str]:
 
 def _address_words(message: str) -> str:
     """An address refused by the API, said so that a parent knows what to type instead."""
-    shape = re.match(r"(?:Value error, )?not a network:address pair: (.*)$", message)
+    shape = re.match(r"(?:Value error, )?not a network:address pair: '?(.*?)'?\.?$", message, re.I)
     if shape:
         return (
-            f"{shape.group(1)} is not an address Guardian knows. Write the network, a colon and "
+            f"“{shape.group(1)}” is not an address Guardian knows. Write the network, a colon and "
             "the number or name: sms:+31612345678, whatsapp:+31612345678, telegram:99887766 "
             "or email:sophie@example.org."
         )
@@ -95,10 +95,7 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        fields = {
-            name: _address_words(message) if name == "addresses" else message
-            for name, message in plain_errors(error).items()
-        }
+        fields = plain_errors(error)  # addresses are said by _field_errors
         raise AdminError(422, "invalid", "; ".join(fields.values()), fields) from None
 
 
