@@ -73,13 +73,18 @@ def _field_errors(error: AdminError) -> dict[str, str]:
 def _address_words(message: str) -> str:
     """An address refused by the API, said so that a parent knows what to type instead."""
     shape = re.match(r"(?:Value error, )?not a network:address pair: '?(.*?)'?\.?$", message, re.I)
-    if shape:
-        return (
-            f"“{shape.group(1)}” is not an address Guardian knows. Write the network, a colon and "
-            "the number or name: sms:+31612345678, whatsapp:+31612345678, telegram:99887766 "
-            "or email:sophie@example.org."
-        )
-    return plain_detail(message)
+    if not shape:
+        return plain_detail(message)
+    typed = shape.group(1)
+    number = re.sub(r"[\s().-]", "", typed)
+    if re.fullmatch(r"\+?[0-9]{6,15}", number):  # a phone number without its network
+        example = f"sms:{number}" if number.startswith("+") else "sms:+31612345678"
+    else:
+        example = "sms:+31612345678, telegram:99887766 or email:sophie@example.org"
+    return (
+        f"“{typed}” is not an address Guardian knows. Write the network, a colon, then the "
+        f"number or account, like {example}."
+    )
 
 
 def _addresses(text: str) -> list[str]:

@@ -308,3 +308,37 @@ async def test_the_source_page_copies_and_explains(
     await assert_fits(page, "/sources")
     await screenshot(page, "sources-steps")
     assert page_errors == []
+
+
+async def test_a_refused_contact_opens_at_its_first_error_in_plain_words(
+    dashboard: Dashboard, browser_page: Page, page_errors: list[str]
+) -> None:
+    page = browser_page
+    await page.set_viewport_size(PHONE)
+    await login(page, dashboard.base_url, dashboard.username, dashboard.password)
+    await page.goto(dashboard.url("/contacts"))
+    await page.get_by_label("Name", exact=True).fill("Grandma")
+    await page.get_by_label("Short name", exact=True).fill("Grandma Jo")
+    await page.locator("#new-addresses").fill("+31 6 5555 1234")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Add contact").click()
+
+    short = page.get_by_label("Short name", exact=True)
+    await expect(short).to_be_focused()
+    await expect(short).to_be_in_viewport()
+    await expect(short).to_have_attribute("aria-invalid", "true")
+    await expect(short).to_have_value("Grandma Jo")
+    await expect(page.locator("#new-id-error")).to_have_text(
+        "Use only small letters (a–z), digits, - and _, starting with a letter or a digit, "
+        "at most 64 characters: for example grandma or sophie-2."
+    )
+    await expect(page.locator("#new-addresses-error")).to_contain_text(
+        "“+31 6 5555 1234” is not an address Guardian knows. Write the network, a colon, then "
+        "the number or account, like sms:+31655551234."
+    )
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Grandma")
+    assert "should match pattern" not in await page.content()
+    await assert_accessible(page, "/contacts (refused)")
+    await assert_fits(page, "/contacts (refused)")
+    await screenshot(page, "contact-refused")
+    assert real_errors(page_errors) == []
