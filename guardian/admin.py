@@ -123,7 +123,12 @@ class Admin:
 
 
 async def audit_entries(household_id: str, limit: int = 100) -> list[AuditEntry]:
-    return await AuditEntry.filter(household_id=household_id).order_by("-at", "-id").limit(limit)
+    """The latest entries, newest first. A detail key that starts with `_` is what a change kept
+    for itself (a merge keeps what it moved, to be undone): never shown, in a page or the API."""
+    entries = await AuditEntry.filter(household_id=household_id).order_by("-at", "-id").limit(limit)
+    for entry in entries:
+        entry.detail = {k: v for k, v in entry.detail.items() if not str(k).startswith("_")}
+    return entries
 
 
 def members_of_policy(view: HouseholdView, policy: str) -> Iterable[str]:

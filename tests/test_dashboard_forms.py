@@ -69,6 +69,11 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
     assert (await client.post("/contacts/merges/x/undo", data={"csrf_token": csrf})).status == 404
     actions = [e.action for e in await AuditEntry.all().order_by("id")]
     assert actions.count("contact.unmerge") == 1
+    # What a merge keeps to be undone is never shown: not in the API, not on the audit page.
+    log = await (await admin.get("/audit")).json()
+    merges = [e for e in log["items"] if e["action"] == "contact.merge"]
+    assert merges and all(set(e["detail"]) == {"from", "name", "addresses"} for e in merges)
+    assert "_undo" not in await (await client.get("/audit")).text()
 
 
 async def test_the_api_needs_no_confirmation_and_answers_as_before(

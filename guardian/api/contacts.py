@@ -353,7 +353,7 @@ async def merge_contacts(admin: Admin, keep_id: str, from_id: str) -> ContactOut
         await senders.rebuild(view, [old_key, new_key], admin.now())
         change.detail = {"from": other.id, "name": other.name, "addresses": list(other.addresses)}
         if len(moved) <= MAX_UNDO_ROWS:
-            change.detail["undo"] = {
+            change.detail[UNDO] = {
                 "trust": other.trust,
                 "notifications": [str(n) for n in moved],
                 "episodes": [int(cast(Any, e)) for e in episodes],
@@ -361,6 +361,8 @@ async def merge_contacts(admin: Admin, keep_id: str, from_id: str) -> ContactOut
     return await contact_out(admin, keep.id)
 
 
+#: Where a merge's audit entry keeps what it moved (a `_` key is never shown: guardian.admin).
+UNDO = "_undo"
 #: A merge can be undone for this long (from the dashboard's Contacts page).
 UNDO_MERGE = timedelta(minutes=15)
 #: A merge that moved more notifications than this is not kept for undoing.
@@ -391,7 +393,7 @@ async def undoable_merges(admin: Admin) -> list[UndoableMerge]:
         for e in recent
         if e.action == "contact.merge"
         and e.id not in undone
-        and isinstance(e.detail.get("undo"), dict)
+        and isinstance(e.detail.get(UNDO), dict)
         and e.target in view.contacts
         and e.detail.get("from") not in view.contacts
     ]
@@ -415,7 +417,7 @@ async def undo_merge(admin: Admin, entry_id: int) -> ContactOut:
         )
     keep = view.contacts[entry.target]
     detail = entry.detail
-    undo = detail["undo"]
+    undo = detail[UNDO]
     other_id, name = str(detail["from"]), str(detail["name"])
     restored = [a for a in detail.get("addresses", []) if a in keep.addresses]
     old_key, new_key = f"contact:{other_id}", f"contact:{keep.id}"
