@@ -56,6 +56,17 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
     assert again.status == 409
     assert "can no longer be undone" in await again.text()
 
+    # A contact with nothing to move comes back as well.
+    empty = {"id": "oma", "name": "Oma"}
+    assert (await admin.post("/contacts", empty)).status == 201
+    oma = {"keep": "sophie", "from": "oma", "confirm": "yes", "csrf_token": csrf}
+    assert (await client.post("/contacts/merge", data=oma, allow_redirects=False)).status == 303
+    entry = await AuditEntry.filter(action="contact.merge").order_by("-id").first()
+    assert entry is not None
+    back = f"/contacts/merges/{entry.id}/undo"
+    assert (await client.post(back, data={"csrf_token": csrf})).status == 200  # after 303
+    assert "oma" in running.guardian.household().contacts
+
     # Merged again, then 16 minutes later: too late.
     await client.post("/contacts/merge", data={**form, "confirm": "yes"})
     late = await AuditEntry.filter(action="contact.merge").order_by("-id").first()
@@ -68,7 +79,7 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
     assert missing.status == 404
     assert (await client.post("/contacts/merges/x/undo", data={"csrf_token": csrf})).status == 404
     actions = [e.action for e in await AuditEntry.all().order_by("id")]
-    assert actions.count("contact.unmerge") == 1
+    assert actions.count("contact.unmerge") == 2
     # What a merge keeps to be undone is never shown: not in the API, not on the audit page.
     log = await (await admin.get("/audit")).json()
     merges = [e for e in log["items"] if e["action"] == "contact.merge"]

@@ -417,11 +417,27 @@ async def undo_merge(admin: Admin, entry_id: int) -> ContactOut:
         )
     keep = view.contacts[entry.target]
     detail = entry.detail
-    undo = detail[UNDO]
     other_id, name = str(detail["from"]), str(detail["name"])
     restored = [a for a in detail.get("addresses", []) if a in keep.addresses]
-    old_key, new_key = f"contact:{other_id}", f"contact:{keep.id}"
     members = [m.pk for m in view.members.values()]
+    try:
+        await _unmerge(admin, entry, keep, other_id, name, restored, members)
+    except IntegrityError:  # undone (or the name taken) at the same moment by another request
+        raise AdminError(409, "conflict", f"a contact {other_id!r} exists already") from None
+    return await contact_out(admin, other_id)
+
+
+async def _unmerge(
+    admin: Admin,
+    entry: AuditEntry,
+    keep: ContactView,
+    other_id: str,
+    name: str,
+    restored: list[str],
+    members: list[int],
+) -> None:
+    view, undo = admin.view, entry.detail[UNDO]
+    old_key, new_key = f"contact:{other_id}", f"contact:{keep.id}"
     async with admin.change("contact.unmerge", other_id) as change:
         keep_row = await Contact.get(id=keep.pk)
         await Contact.filter(id=keep.pk).update(
@@ -434,19 +450,23 @@ async def undo_merge(admin: Admin, entry_id: int) -> ContactOut:
             trust=str(undo.get("trust", "normal")),
             addresses=restored,
         )
-        moved = Q(id__in=list(undo.get("notifications", [])))
+        ids = [str(n) for n in undo.get("notifications", [])]
+        parts = [Q(id__in=ids)] if ids else []
         if restored:  # what came from its addresses since the merge is its own too
-            moved |= Q(household_id=view.id, sender_address__in=restored)
-        await Notification.filter(moved, contact_id=keep.pk).update(contact_id=other.id)
-        await Notification.filter(moved, household_id=view.id, sender_key=new_key).update(
-            sender_key=old_key
-        )
-        await Episode.filter(
-            id__in=list(undo.get("episodes", [])), member_id__in=members, sender_key=new_key
-        ).update(sender_key=old_key, sender_label=name[:200])
+            parts.append(Q(household_id=view.id, sender_address__in=restored))
+        if parts:
+            moved = Q(*parts, join_type="OR")
+            await Notification.filter(moved, contact_id=keep.pk).update(contact_id=other.id)
+            await Notification.filter(moved, household_id=view.id, sender_key=new_key).update(
+                sender_key=old_key
+            )
+        episodes = [int(e) for e in undo.get("episodes", [])]
+        if episodes:
+            await Episode.filter(id__in=episodes, member_id__in=members, sender_key=new_key).update(
+                sender_key=old_key, sender_label=name[:200]
+            )
         await senders.rebuild(view, [old_key, new_key], admin.now())
         change.detail = {"merge": entry.id, "name": name, "into": keep.id, "addresses": restored}
-    return await contact_out(admin, other_id)
 
 
 # --- endpoints -------------------------------------------------------------------------------
