@@ -154,6 +154,13 @@ def refusal(url: str) -> str | None:
 
 # --- why a send failed, in plain words ---------------------------------------------------------
 
+#: A channel's address that Apprise cannot read, or that names no service it knows.
+NOT_UNDERSTOOD = (
+    "Guardian cannot read this channel's address: remove it and add it again with one of the forms"
+)
+#: No answer within `delivery.timeout`.
+NO_ANSWER = "the service did not answer in time"
+
 #: What a service's HTTP answer means for the person who set the channel up.
 _HTTP_REASONS = {
     400: "the service refused the message as malformed (error 400): check the channel's details",
@@ -177,7 +184,7 @@ def failure_reason(messages: Iterable[str]) -> str:
                 "or its name was not found. Check the server's address and that it is running"
             )
         if "timed out" in line or "timeout" in line:
-            return "the service did not answer in time"
+            return NO_ANSWER
         if "ssl" in line or "certificate" in line:
             return "the service's secure connection could not be checked (its certificate)"
         if "authentication" in line or ("login" in line and "fail" in line):
