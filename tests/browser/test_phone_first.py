@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from playwright.async_api import Browser, Page, expect
@@ -342,3 +343,39 @@ async def test_a_refused_contact_opens_at_its_first_error_in_plain_words(
     await assert_fits(page, "/contacts (refused)")
     await screenshot(page, "contact-refused")
     assert real_errors(page_errors) == []
+
+
+#: Guardian's internals, which a parent should not need to know (PRODUCT.md's words that stay,
+#: burst, breakthrough and storm, must come with their explanation where they appear).
+JARGON = re.compile(
+    r"\bplugins?\b|\bmetadata\b|service\(s\)|whsec_|console://|\bIds?\b|Apprise URL|\bslug\b",
+    re.IGNORECASE,
+)
+DOMAIN_WORDS = re.compile(r"\b(bursts?|breakthroughs?|storms?)\b", re.IGNORECASE)
+#: The pages of this part of the dashboard: members, their channels and policies, contacts,
+#: sources.
+PLAIN_PAGES = ["/members", "/members/mia", "/policies/school-night", "/contacts", "/sources"]
+
+
+async def test_the_pages_speak_plain_words(
+    dashboard: Dashboard, browser_page: Page, page_errors: list[str]
+) -> None:
+    page = browser_page
+    await login(page, dashboard.base_url, dashboard.username, dashboard.password)
+    for path in PLAIN_PAGES:
+        await page.goto(dashboard.url(path))
+        # What a parent reads: the page without code, typed values and the advanced choice.
+        text = await page.evaluate(
+            """() => {
+              const main = document.querySelector("main").cloneNode(true);
+              main.querySelectorAll("code, #add-url, input, select, textarea, .token")
+                .forEach(e => e.remove());
+              return main.textContent.replace(/\\s+/g, " ");
+            }"""
+        )
+        found = JARGON.findall(text)
+        assert found == [], f"{path} says {found}"
+        words = {w.lower().rstrip("s") for w in DOMAIN_WORDS.findall(text)}
+        explained = {w.lower().rstrip("s") for w in await page.locator("dfn").all_inner_texts()}
+        assert words <= explained, f"{path} uses {words - explained} without explaining them"
+    assert page_errors == []
