@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,17 +21,18 @@ from pydantic import ValidationError
 
 from guardian import household as household_store
 from guardian import metrics as prometheus
-from guardian import transfer
+from guardian import pull, transfer
 from guardian.accounts import LoginLimiter, PasswordHashing
 from guardian.clock import Clock, SystemClock
 from guardian.database import STORAGE_ERRORS, StorageUnavailable, StorageWatch, opened
 from guardian.delivery import AppriseSender, Deliverer, Sender
 from guardian.events import Events
-from guardian.household import HouseholdView
+from guardian.household import HouseholdView, SourceView
 from guardian.ingest import Ingest, Outcome, accept, error_response
 from guardian.logs import register_secrets
 from guardian.models import Delivery, Household
 from guardian.plugin import PluginContext, PluginRegistry, PushPlugin
+from guardian.pull import Pulls
 from guardian.scheduler import Scheduler
 from guardian.secrets import secrets_in
 from guardian.settings import Settings, format_validation_errors
@@ -39,6 +41,8 @@ from guardian.writer import Writer
 
 log = logging.getLogger(__name__)
 
+#: A paused source's status (`enabled = false`).
+PAUSED = "paused"
 #: How often an instance checks whether another one changed the household.
 FOLLOW_EVERY = timedelta(seconds=5)
 
@@ -66,6 +70,7 @@ class Guardian:
     supervisor: Supervisor | None = None
     writer: Writer[Outcome] | None = None
     storage: StorageWatch | None = None
+    pulls: Pulls | None = None
 
     def household(self) -> HouseholdView:
         assert self.view is not None, "the household is loaded at start-up"
@@ -80,6 +85,20 @@ class Guardian:
         self.wake.set()
         if self.deliverer is not None:
             self.deliverer.wake.set()
+
+    def source_status(self, source: SourceView, pulled: Mapping[int, pull.PullStatus]) -> str:
+        """`ok`, or why a source does not run (a pull source: how its last pull went, from
+        `pull.statuses`)."""
+        if not source.enabled:
+            return PAUSED
+        if source.id in self.plugin_errors:
+            return self.plugin_errors[source.id]
+        if source.id in self.plugins:
+            return "ok"
+        if self.supervisor is None or "pulls" not in self.supervisor.tasks:
+            return "pull sources are not run by this process"
+        status = pulled.get(source.pk)
+        return status.describe() if status is not None else "starting"
 
     def check_storage(self) -> None:
         if self.storage is not None:
@@ -98,19 +117,31 @@ class Guardian:
         )
         if self.session is not None:
             self._start_plugins(self.session)
+        if self.pulls is not None:
+            self.pulls.changed.set()  # a pull source added, edited or removed: at once
         self.events.publish("household")
 
     def _start_plugins(self, session: aiohttp.ClientSession) -> None:
-        """One plugin per source; a source whose plugin is missing or broken is isolated."""
+        """One plugin per push source; a source whose plugin is missing or broken, or refuses
+        its settings, is isolated. Pull sources are run by `Pulls`, those with settings their
+        plugin accepts."""
         loaded = self.registry.loaded()
+        pulling = self.registry.pulling()
         plugins: dict[str, PushPlugin[Any]] = {}
         errors: dict[str, str] = {}
         for source in self.household().sources.values():
+            if not source.enabled:
+                continue  # paused: nothing runs, nothing is wrong
+            if source.plugin in pulling:
+                try:
+                    pulling[source.plugin].settings_model.model_validate(source.settings)
+                except ValidationError as error:
+                    errors[source.id] = "; ".join(format_validation_errors(error))
+                    log.error("source %s unavailable: %s", source.id, errors[source.id])
+                continue
             plugin = loaded.get(source.plugin)
             if plugin is None:
                 reason = self.registry.broken().get(source.plugin, "not installed")
-                if source.plugin in self.registry.pulling():
-                    reason = "a pull plugin: pull sources are not run yet"
                 errors[source.id] = f"plugin {source.plugin!r}: {reason}"
                 log.error("source %s unavailable: %s", source.id, errors[source.id])
                 continue
@@ -133,6 +164,8 @@ class Guardian:
                 errors[source.id] = detail
                 log.error("source %s unavailable: %s", source.id, detail)
         self.plugins, self.plugin_errors = plugins, errors
+        if self.pulls is not None:
+            self.pulls.refused = errors
 
 
 GUARDIAN = web.AppKey("guardian", Guardian)
@@ -146,7 +179,10 @@ def create_app(
     registry: PluginRegistry | None = None,
     sender: Sender | None = None,
     run_scheduler: bool = True,
+    run_pulls: bool | None = None,
 ) -> web.Application:
+    """The service. `run_scheduler` starts the timer, the deliverer and the follower;
+    `run_pulls` (by default the same) the pull sources."""
     guardian = Guardian(
         settings=settings,
         clock=clock or SystemClock(),
@@ -166,7 +202,9 @@ def create_app(
     app[GUARDIAN] = guardian
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_plugins)
-    app.cleanup_ctx.append(_background(run_scheduler))
+    app.cleanup_ctx.append(
+        _background(run_scheduler, run_scheduler if run_pulls is None else run_pulls)
+    )
     ingest = Ingest(
         clock=guardian.clock,
         writer=guardian.writer,
@@ -180,6 +218,16 @@ def create_app(
         storage_check=guardian.check_storage,
     )
     app[INGEST] = ingest
+    guardian.pulls = Pulls(
+        clock=guardian.clock,
+        household=guardian.household,
+        registry=guardian.registry,
+        store=ingest.pulled,
+        session=lambda: guardian.session,
+        # Named by where it listens, which no other live instance can: restarted after a
+        # crash, it takes its sources back at once instead of waiting out its own lease.
+        owner=f"{socket.gethostname()}:{settings.server.port}"[:64],
+    )
     app.router.add_route("*", "/hooks/{source}", ingest.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -243,7 +291,9 @@ async def _follow(guardian: Guardian) -> None:
             log.warning("following household changes: storage unavailable: %s", error)
 
 
-def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+def _background(
+    run_scheduler: bool, run_pulls: bool
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def background(app: web.Application) -> AsyncIterator[None]:
         guardian = app[GUARDIAN]
         assert guardian.deliverer is not None and guardian.writer is not None
@@ -262,6 +312,8 @@ def _background(run_scheduler: bool) -> Callable[[web.Application], AsyncIterato
             supervisor.start("scheduler", guardian.scheduler.run)
             supervisor.start("deliverer", guardian.deliverer.run)
             supervisor.start("follower", lambda: _follow(guardian))
+        if run_pulls and guardian.pulls is not None:
+            supervisor.start("pulls", guardian.pulls.run)
         yield
         log.info("stopping: background tasks")
         timers = [name for name in supervisor.tasks if name != "writer"]
@@ -322,9 +374,12 @@ async def readyz(request: web.Request) -> web.Response:
     checks.setdefault("scheduler", "stopped")
     if guardian.scheduler is not None and guardian.scheduler.failing:
         checks["failing_jobs"] = dict(guardian.scheduler.failing)
+    view = guardian.household()
+    pulled = {}
+    if checks["database"] == "ok":
+        pulled = await pull.statuses(view.id, guardian.clock.now())
     checks["sources"] = {
-        source_id: "ok" if source_id in guardian.plugins else guardian.plugin_errors[source_id]
-        for source_id in guardian.household().sources
+        source.id: guardian.source_status(source, pulled) for source in view.sources.values()
     }
     if checks["database"] == "ok":
         checks["failed_deliveries"] = await Delivery.filter(

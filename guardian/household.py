@@ -54,6 +54,8 @@ class SourceView:
     settings: dict[str, Any] = field(repr=False)
     #: Every member it may write to: its own first, then a hub's others.
     members: tuple[str, ...] = ()
+    #: Off: paused on the dashboard or in settings.toml.
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ async def load(household_id: str) -> HouseholdView:
             member=by_pk[s.member_id].id,  # type: ignore[attr-defined]
             settings=dict(s.settings),
             members=(by_pk[s.member_id].id, *s.members),  # type: ignore[attr-defined]
+            enabled=s.enabled,
         )
         for s in await Source.filter(household=household)
     }

@@ -39,9 +39,11 @@ from guardian.plugin import (
     HookRequest,
     IncomingMessage,
     InvalidFields,
+    PullBatch,
     PushPlugin,
 )
 from guardian.policy import Action, Decision, StormStep, decide
+from guardian.pull import PulledCursor, save_cursor
 from guardian.senders import SenderRow
 from guardian.settings import MAX_ADDRESS, MAX_NAME
 from guardian.sql import Db
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 MAX_ID, MAX_NETWORK, MAX_TEXT = 255, 32, 4096
 MAX_TITLE = 250
 RETRY_AFTER_SECONDS = 5
+#: What a paused source asks its network to wait before trying again.
+PAUSED_RETRY_AFTER = 600
 #: A request whose transaction is committing when its time is up waits this much longer.
 COMMIT_GRACE = timedelta(seconds=2)
 #: Instants a notification may carry: what every time zone and both databases can hold.
@@ -89,6 +93,8 @@ class Arrival:
     messages: Sequence[IncomingMessage]
     source: SourceView
     received_at: datetime
+    #: A pull source's batch: its cursor is stored with it (`guardian.pull.save_cursor`).
+    pulled: PulledCursor | None = None
 
 
 # --- the path -----------------------------------------------------------------------------------
@@ -112,6 +118,9 @@ async def accept(db: Db, batch: Sequence[Pending[Outcome]], view: HouseholdView)
         pushed = sum(len(d.outgoing) for d in mine)
         outcomes.append(Outcome(len(mine), len(arrival.messages) - len(mine), pushed))
     await store(db, decided, rows, view)
+    for arrival in _arrivals(batch):
+        if arrival.pulled is not None:
+            await save_cursor(db, arrival.pulled, arrival.received_at)
     return outcomes
 
 
@@ -539,6 +548,37 @@ def _bounded(message: IncomingMessage, sent_at: datetime | None) -> IncomingMess
     )
 
 
+def readable(
+    messages: Sequence[IncomingMessage],
+    source: SourceView,
+    view: HouseholdView,
+    plugin_log: logging.Logger,
+) -> list[IncomingMessage]:
+    """The messages of a pull batch that Guardian can keep, each checked as a pushed one is."""
+    kept: list[IncomingMessage] = []
+    for start in range(0, len(messages), MAX_MESSAGES):
+        part = messages[start : start + MAX_MESSAGES]
+        try:
+            kept += checked(part, source, view)
+            continue
+        except HookError:
+            pass
+        for message in part:
+            try:
+                kept += checked([message], source, view)
+            except HookError as error:
+                plugin_log.warning(
+                    "left out message %r: %s", message.external_id[:80], _said(error.detail)
+                )
+    return kept
+
+
+def _said(detail: str | list[dict[str, str]]) -> str:
+    if isinstance(detail, str):
+        return detail
+    return "; ".join(f"{d['path']}: {d['message']}" for d in detail)
+
+
 class _TooMany(HookError):
     status, error = 413, "too_large"
 
@@ -571,6 +611,13 @@ class Ingest:
         source = view.sources.get(source_id)
         if source is None:
             return error_response(404, "unknown_source", f"no source {source_id[:100]!r}")
+        if not source.enabled:  # the network keeps what it could not deliver and tries again
+            return error_response(
+                503,
+                "source_paused",
+                "this source is paused; turn it on again on the dashboard",
+                **{"Retry-After": str(PAUSED_RETRY_AFTER)},
+            )
         plugin = self.plugins().get(source_id)
         if plugin is None:
             return error_response(
@@ -624,6 +671,26 @@ class Ingest:
         return web.json_response(
             {"accepted": outcome.accepted, "duplicates": outcome.duplicates}, status=202
         )
+
+    async def pulled(
+        self, source: SourceView, batch: PullBatch, owner: str, plugin_log: logging.Logger
+    ) -> None:
+        """Store a pull source's batch as a pushed request is stored, with its cursor.
+
+        A network cannot be answered 422: a message Guardian cannot keep is logged (never its
+        text) and left out, so that one bad message does not hold the source up for ever. More
+        messages than one request may carry are stored in parts, the cursor with the last.
+        """
+        view = self.household()
+        messages = readable(batch.messages, source, view, plugin_log)
+        parts = [
+            messages[start : start + MAX_MESSAGES]
+            for start in range(0, len(messages), MAX_MESSAGES)
+        ] or [[]]
+        for index, part in enumerate(parts):
+            cursor = batch.cursor if index == len(parts) - 1 else None
+            pulled = PulledCursor(source.pk, cursor, owner, messages=bool(part))
+            await self.arrive(Arrival(part, source, self.clock.now(), pulled))
 
     async def arrive(self, arrival: Arrival) -> Outcome:
         """Store one request's messages (pushed or pulled) and say what became of them."""

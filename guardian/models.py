@@ -88,10 +88,40 @@ class Source(Model):
     # Other members (slugs) it may write to: a household hub such as a shared SMS phone.
     members: Any = fields.JSONField(default=list, db_default="[]")
     settings: Any = fields.JSONField(default=dict)
+    # Off: paused (not read, its requests answered 503) until turned on again.
+    enabled = fields.BooleanField(default=True, db_default=True)
 
     class Meta:
         table = "sources"
         unique_together = (("household", "slug"),)
+
+
+class PullState(Model):
+    """What Guardian keeps of a pull source: its cursor, which instance runs it, how it goes.
+
+    The cursor is written in the transaction that stores the notifications it covers, and only
+    by the instance that holds the lease: an instance whose lease another took stores nothing.
+    """
+
+    source: fields.OneToOneRelation[Source] = fields.OneToOneField(
+        "guardian.Source", related_name="pull", on_delete=fields.CASCADE, primary_key=True
+    )
+    # The plugin the cursor belongs to: a source given another plugin starts again at now.
+    plugin = fields.CharField(max_length=64)
+    cursor = fields.TextField(null=True)
+    # The instance running it, until when (it renews well before).
+    owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    last_poll_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
+    # The last failure in a row (cleared by the next batch stored), and when it is retried.
+    last_error = fields.CharField(max_length=300, null=True)
+    failed_at = fields.DatetimeField(null=True)
+    retry_at = fields.DatetimeField(null=True)
+    failures = fields.IntField(default=0, db_default=0)
+
+    class Meta:
+        table = "pull_state"
 
 
 class Delivery(Model):

@@ -109,6 +109,13 @@ class HookError(Exception):
         self.detail = detail
 
 
+class SourceError(Exception):
+    """A pull source cannot read its network (refused credentials, an unknown account, an
+    unreachable server): raise it with a message in plain words and without any secret. Guardian
+    shows the message as the source's error and tries again later; any other exception is
+    shown by its type only, and logged with its traceback as a bug."""
+
+
 class BadRequest(HookError):
     """400: the body cannot be read (not JSON, not the network's format)."""
 

@@ -15,6 +15,7 @@ from guardian.dashboard import audit as audit_pages
 from guardian.dashboard import contacts as contact_pages
 from guardian.dashboard import deliveries as delivery_pages
 from guardian.dashboard import members as member_pages
+from guardian.dashboard import source_edit as source_edit_pages
 from guardian.dashboard import sources as source_pages
 from guardian.dashboard import tonight as tonight_pages
 from guardian.dashboard import transparency as transparency_pages
@@ -38,6 +39,7 @@ def setup_admin(app: web.Application) -> None:
         tonight_pages.routes,
         member_pages.routes,
         contact_pages.routes,
+        source_edit_pages.routes,
         source_pages.routes,
         delivery_pages.routes,
         activity_pages.routes,

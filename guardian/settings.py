@@ -318,6 +318,9 @@ class SourceSettings(BaseModel):
     #: Other members this source may write to (`"to"`): a household hub, such as one SMS
     #: gateway phone for the family. Without it, a source writes to its own member only.
     members: list[str] = Field([], max_length=50)
+    #: False pauses the source: a pull source is not read, a push source's requests are answered
+    #: 503 (the network keeps and retries them), until it is turned on again.
+    enabled: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -547,6 +550,8 @@ def source_data(source: SourceSettings) -> dict[str, Any]:
     data: dict[str, Any] = {"id": source.id, "plugin": source.plugin, "member": source.member}
     if source.members:
         data["members"] = list(source.members)
+    if not source.enabled:
+        data["enabled"] = False
     return {**data, **source.plugin_settings()}
 
 

@@ -42,6 +42,14 @@ from yarl import URL
 
 from guardian.app import GUARDIAN, Guardian, create_app
 from guardian.clock import Clock, VirtualClock
+
+# The pull plugins' conformance suite lives in its own module; plugin authors import it here.
+from guardian.conformance_pull import (
+    PullCase,
+    PullNetwork,
+    check_pull_conformance,
+    pull_conformance_tests,
+)
 from guardian.delivery import RecordingSender
 from guardian.models import Notification
 from guardian.plugin import (
@@ -61,16 +69,21 @@ __all__ = [
     "SOURCE_ID",
     "Mounted",
     "PluginCase",
+    "PullCase",
+    "PullNetwork",
     "Reply",
     "SignedRequest",
     "StoredNotification",
     "check_conformance",
+    "check_plugin_settings",
+    "check_pull_conformance",
     "check_settings_errors",
     "conformance_checks",
     "conformance_tests",
     "mount",
     "plugin_instance",
     "pull_batches",
+    "pull_conformance_tests",
 ]
 
 SOURCE_ID = "under-test"
@@ -283,7 +296,7 @@ class Mounted:
 
 @asynccontextmanager
 async def mount(
-    plugin: type[PushPlugin[Any]],
+    plugin: type[PushPlugin[Any]] | type[PullPlugin[Any]],
     settings: Mapping[str, Any],
     *,
     now: datetime,
@@ -291,7 +304,8 @@ async def mount(
     source_id: str = SOURCE_ID,
     public_url: str | None = None,
 ) -> AsyncIterator[Mounted]:
-    """Run a real Guardian with one source `source_id` of member `mia` served by `plugin`.
+    """Run a real Guardian with one source `source_id` of member `mia` served by `plugin` (a
+    push plugin at `/hooks/{source_id}`; a pull plugin run by the pull runtime).
 
     The app runs on a `VirtualClock` at `now`, on a SQLite file in `folder`, with a registry that
     holds just `plugin` (as `under-test`) and the built-in `webhook`; the member is always in
@@ -547,14 +561,19 @@ LEAK_CHECK = "secrets-in-logs-or-error-bodies"
 def check_settings_errors(case: PluginCase) -> None:
     """Settings errors name the field: a missing required setting, settings without any
     secret, an unknown setting; the valid settings are accepted; no message echoes a secret."""
-    model = case.plugin.settings_model
-    valid = {name: _plain(value) for name, value in case.settings.items()}
+    check_plugin_settings(case.plugin, case.settings, case.secrets)
+
+
+def check_plugin_settings(
+    plugin: type[Plugin[Any]], settings: Mapping[str, Any], secrets: Sequence[str]
+) -> None:
+    """`check_settings_errors` for a plugin of either kind, its valid settings and secrets."""
+    model = plugin.settings_model
+    valid = {name: _plain(value) for name, value in settings.items()}
     problems = _validation_problems(model, valid)
     _expect(not problems, f"the case's own settings are refused: {problems}")
     secret_fields = [
-        name
-        for name, value in valid.items()
-        if value in case.secrets or _is_secret_field(case.plugin, name)
+        name for name, value in valid.items() if value in secrets or _is_secret_field(plugin, name)
     ]
     tries: list[tuple[str, dict[str, Any], Sequence[str]]] = [
         (f"without the required {name!r}", _without(valid, [name]), [name])
@@ -566,9 +585,9 @@ def check_settings_errors(case: PluginCase) -> None:
     tries.append(
         ("with an unknown setting", {**valid, "no_such_setting": "x"}, ["no_such_setting"])
     )
-    for what, settings, must_name in tries:
+    for what, tried, must_name in tries:
         try:
-            model.model_validate(settings)
+            model.model_validate(tried)
         except ValidationError as error:
             errors, messages = error.errors(), format_validation_errors(error)
         else:
@@ -578,7 +597,7 @@ def check_settings_errors(case: PluginCase) -> None:
             any(_names(e, name) for e in errors for name in named),
             f"the error for settings {what} names none of {list(named)}: {messages}",
         )
-        leaks = _leaks(case, {f"the error for settings {what}": str(messages)})
+        leaks = _found(secrets, {f"the error for settings {what}": str(messages)})
         _expect(not leaks, f"secrets leaked: {leaks}")
 
 
@@ -640,10 +659,14 @@ def _stale(case: PluginCase) -> Callable[[str, datetime], SignedRequest]:
 
 
 def _leaks(case: PluginCase, where: Mapping[str, str]) -> list[str]:
+    return _found(case.secrets, where)
+
+
+def _found(secrets: Sequence[str], where: Mapping[str, str]) -> list[str]:
     return [
         f"{_hint(secret)} in {place}"
         for place, text in where.items()
-        for secret in case.secrets
+        for secret in secrets
         if secret and secret in text
     ]
 
@@ -684,7 +707,7 @@ def _validation_problems(model: type[PluginSettings], settings: Mapping[str, Any
     return []
 
 
-def _require_valid(plugin: type[PushPlugin[Any]], settings: Mapping[str, Any]) -> None:
+def _require_valid(plugin: type[Plugin[Any]], settings: Mapping[str, Any]) -> None:
     plain = {name: _plain(value) for name, value in settings.items()}
     problems = _validation_problems(plugin.settings_model, plain)
     if problems:

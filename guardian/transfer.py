@@ -155,6 +155,7 @@ async def export_household(household_id: str) -> dict[str, Any]:
             "plugin": s.plugin,
             "member": slugs[s.member_id],  # type: ignore[attr-defined]
             **({"members": list(s.members)} if s.members else {}),
+            **({"enabled": False} if not s.enabled else {}),
             **{key: s.settings[key] for key in sorted(s.settings)},
         }
         for s in await Source.filter(household=household).order_by("slug")
@@ -297,11 +298,13 @@ async def import_household(
     actor: str,
     *,
     plugin_settings: Mapping[str, type[BaseModel]] | None = None,
+    audit: bool = True,
 ) -> ImportResult:
     """Make the database's household what `data` (settings.toml's household part) says.
 
     All or nothing: a problem in `data`, or a member or source to be removed while it still has
-    notifications or deliveries waiting, raises SettingsError and changes nothing.
+    notifications or deliveries waiting, raises SettingsError and changes nothing. `audit=False`
+    leaves the audit entry to the caller (an admin change of one part, audited as that).
     """
     if plugin_settings is None:
         from guardian.plugin import PluginRegistry
@@ -337,20 +340,21 @@ async def import_household(
         await _refuse_losing_waiting_work(household, settings)
         await _write(household, settings, counts)
         await Household.filter(id=spec.id).update(revision=F("revision") + 1)
-        await AuditEntry.create(
-            household=household,
-            at=now,
-            actor=actor,
-            action="household.import",
-            target=spec.id,
-            detail={
-                "household": change,
-                **{
-                    table: {"created": c.created, "updated": c.updated, "removed": c.removed}
-                    for table, c in counts.items()
+        if audit:
+            await AuditEntry.create(
+                household=household,
+                at=now,
+                actor=actor,
+                action="household.import",
+                target=spec.id,
+                detail={
+                    "household": change,
+                    **{
+                        table: {"created": c.created, "updated": c.updated, "removed": c.removed}
+                        for table, c in counts.items()
+                    },
                 },
-            },
-        )
+            )
     view = await household_store.load(spec.id)
     await reschedule(view, now)
     return result
@@ -444,6 +448,7 @@ async def _write(household: Household, settings: Settings, counts: dict[str, Cou
                 "member_id": members[s.member].id,
                 "members": list(s.members),
                 "settings": s.plugin_settings(),
+                "enabled": s.enabled,
             }
             for s in settings.sources
         },

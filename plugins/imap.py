@@ -42,7 +42,7 @@ from imapclient.imapclient import _parse_untagged_response
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from guardian.clock import Clock
-from guardian.plugin import IncomingMessage, PluginSettings, PullBatch, PullPlugin
+from guardian.plugin import IncomingMessage, PluginSettings, PullBatch, PullPlugin, SourceError
 from guardian.webhook_format import MAX_TEXT
 
 #: RFC 2177: a client should re-issue IDLE at least every 29 minutes, or the server may log it out.
@@ -102,7 +102,7 @@ class ImapSettings(PluginSettings):
         return mailboxes
 
 
-class ImapError(Exception):
+class ImapError(SourceError):
     """The server refused us: shown as the source's error (never with the password)."""
 
 

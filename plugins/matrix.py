@@ -33,6 +33,7 @@ from guardian.plugin import (
     PluginSettings,
     PullBatch,
     PullPlugin,
+    SourceError,
 )
 from guardian.webhook_format import MAX_TEXT
 
@@ -102,7 +103,7 @@ class MatrixSettings(PluginSettings):
         return rooms
 
 
-class MatrixError(Exception):
+class MatrixError(SourceError):
     """The homeserver refused us: shown as the source's error (never with the token)."""
 
 

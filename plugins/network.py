@@ -1,8 +1,9 @@
 """What the pull plugins share: a clear error for a source, and a Server-Sent Events reader.
 
-A pull plugin raises `SourceError` for what the person running Guardian must fix or know
-(refused credentials, an unknown account, an unreachable server); Guardian shows its message
-as the source's error, so it says what happened in plain words and never holds a secret.
+A pull plugin raises `SourceError` (guardian.plugin's, re-exported here) for what the person
+running Guardian must fix or know (refused credentials, an unknown account, an unreachable
+server); Guardian shows its message as the source's error, so it says what happened in plain
+words and never holds a secret.
 aiohttp's own exceptions name the URL they failed on, and some networks put the token in the
 URL (Telegram's `/bot<token>/`): `unreachable` describes a failure without it.
 """
@@ -15,12 +16,19 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from guardian.plugin import SourceError
+
+__all__ = [
+    "NETWORK_ERRORS",
+    "ServerSentEvent",
+    "SourceError",
+    "require_session",
+    "server_sent_events",
+    "unreachable",
+]
+
 #: What a network call may raise when the far side is down, slow or talking nonsense.
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError)
-
-
-class SourceError(Exception):
-    """A source cannot read its network; the message is shown as the source's error."""
 
 
 def unreachable(what: str, error: BaseException) -> SourceError:

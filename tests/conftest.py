@@ -64,6 +64,15 @@ def postgres() -> Iterator[Any]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[Any]:
+    """One real Dovecot for the session (tests/dovecot.py): give each test its own mailbox."""
+    from tests.dovecot import dovecot
+
+    with dovecot() as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every log record of every test, formatted as Guardian formats it, is free of secrets."""

@@ -54,3 +54,59 @@ class Reader:
             self._next.cancel()
             await asyncio.gather(self._next, return_exceptions=True)
         await self.batches.aclose()  # type: ignore[attr-defined]
+
+
+class TcpProxy:
+    """A loopback TCP relay to a real server, which a test can cut off (a network outage):
+    `fail` drops every connection and refuses new ones until `recover`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.broken = False
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.fail()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def fail(self) -> None:
+        self.broken = True
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+
+    def recover(self) -> None:
+        self.broken = False
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.broken:
+            writer.transport.abort()
+            return
+        try:
+            far_reader, far_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open |= {writer, far_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, far_writer), pipe(far_reader, writer))
+        self._open -= {writer, far_writer}

@@ -63,6 +63,9 @@ async def test_sources_show_urls_counts_and_status_but_no_secret(
         "status": "ok",
         "silent": False,
         "secret_fields": ["secret", "token"],
+        "kind": "push",
+        "enabled": True,
+        "pull": None,
     }
     assert items["team-slack"]["secret_fields"] == ["signing_secret"]
 

@@ -138,6 +138,7 @@ def serve_toml(
     sam_channels: list[str] = (),  # type: ignore[assignment]
     quiet: bool = False,
     delivery: str = "",
+    extra: str = "",
 ) -> str:
     """Settings for a serve process. Quiet hours, if wanted, are a window around the real now
     (in UTC, daily), so a test does not depend on the time of day it runs at."""
@@ -197,7 +198,7 @@ def serve_toml(
         members = ["sam"]
         token = "{TOKEN}"
         """
-    )
+    ) + textwrap.dedent(extra)
 
 
 def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

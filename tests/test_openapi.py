@@ -163,10 +163,19 @@ def test_simulate_replays_a_scenario(api: ServedAPI) -> None:
             timeout=10,
         )
         assert added.status_code in (200, 201), added.text
+    # The run may have edited or removed the sources too: the scenario's own source.
+    requests.delete(f"{api.base}/api/v1/sources/sim-phone", headers=api.headers, timeout=10)
+    source = requests.post(
+        f"{api.base}/api/v1/sources",
+        json={"id": "sim-phone", "plugin": "webhook", "member": "mia", "settings": {"token": "t"}},
+        headers=api.headers,
+        timeout=10,
+    )
+    assert source.status_code == 201, source.text
     events = [
         {
             "at": f"2026-11-25T22:1{n}:00+01:00",
-            "source": "mia-phone",
+            "source": "sim-phone",
             "message": {
                 "id": f"sim-{n}",
                 "network": "sms",

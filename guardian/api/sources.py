@@ -16,12 +16,13 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from tortoise.functions import Count
 
+from guardian import pull, transfer
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import SourceView
 from guardian.models import Notification, Source
 from guardian.scheduler import last_messages, went_silent
-from guardian.settings import loc_path
+from guardian.settings import SettingsError, loc_path
 
 endpoints = Endpoints("sources")
 
@@ -54,6 +55,22 @@ class SourceOut(BaseModel):
     status: str = Field(description='"ok", or why the source is not running.')
     silent: bool = Field(description="It had messages, but none in the last 24 hours.")
     secret_fields: list[str] = Field(description="The names of its secret settings.")
+    kind: str = Field(description='"push" (the network calls the webhook URL) or "pull".')
+    enabled: bool = Field(True, description="False: paused (status `paused`).")
+    pull: PullOut | None = Field(None, description="A pull source's state; null for push.")
+
+
+class PullOut(BaseModel):
+    """How a pull source goes (Guardian reads it from the network)."""
+
+    state: str = Field(
+        description='"running", "failing" (retried at `next_retry_at`), or "waiting" (no '
+        "instance runs it yet)."
+    )
+    last_poll_at: datetime | None = Field(description="When a batch was last read and stored.")
+    last_message_at: datetime | None = Field(description="When a message was last read.")
+    last_error: str | None = Field(description="Why its last attempt failed, while it fails.")
+    next_retry_at: datetime | None
 
 
 class SourceList(BaseModel):
@@ -126,12 +143,15 @@ async def _activity(household_id: str, since: datetime) -> dict[int, tuple[int, 
 class _Seen:
     counts: dict[int, tuple[int, int]]
     last: dict[int, datetime]
+    pulled: dict[int, pull.PullStatus]
 
 
 async def _seen(admin: Admin) -> _Seen:
     household_id = admin.view.id
     return _Seen(
-        await _activity(household_id, admin.now() - RECENT), await last_messages(household_id)
+        await _activity(household_id, admin.now() - RECENT),
+        await last_messages(household_id),
+        await pull.statuses(household_id, admin.now()),
     )
 
 
@@ -140,7 +160,8 @@ def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
     total, last_24h = seen.counts.get(source.pk, (0, 0))
     last_at = seen.last.get(source.pk)
     model = guardian.registry.settings_models().get(source.plugin)
-    status = "ok" if source.id in guardian.plugins else guardian.plugin_errors.get(source.id, "?")
+    pulling = source.plugin in guardian.registry.pulling()
+    pulled = seen.pulled.get(source.pk)
     return SourceOut(
         id=source.id,
         plugin=source.plugin,
@@ -148,9 +169,20 @@ def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
         webhook_url=webhook_url(admin, source.id),
         last_message_at=last_at,
         notifications=SourceCounts(total=total, last_24h=last_24h),
-        status=status,
+        status=guardian.source_status(source, seen.pulled),
         silent=went_silent(last_at, admin.now()),
         secret_fields=secret_fields(model),
+        kind="pull" if pulling else "push",
+        enabled=source.enabled,
+        pull=PullOut(
+            state=pulled.state if pulled else "waiting",
+            last_poll_at=pulled.last_poll_at if pulled else None,
+            last_message_at=pulled.last_message_at if pulled else None,
+            last_error=pulled.last_error if pulled else None,
+            next_retry_at=pulled.retry_at if pulled else None,
+        )
+        if pulling
+        else None,
     )
 
 
@@ -241,6 +273,144 @@ async def rotate_secret(admin: Admin, source_id: str, rotate: RotateIn) -> Rotat
     return RotateOut(source=source.id, field=field, secret=value)
 
 
+# --- adding, editing, removing ----------------------------------------------------------------
+
+
+class SourceIn(BaseModel):
+    """A source as settings.toml's `[[sources]]` table has it, its plugin's settings apart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, description="Lower case, digits, - and _.")
+    plugin: str = Field(min_length=1, max_length=64, description="An installed plugin's name.")
+    member: str = Field(min_length=1, max_length=64, description="The member it writes to.")
+    members: list[str] = Field(
+        [], max_length=50, description="Other members it may write to (a household hub)."
+    )
+    settings: dict[str, Any] = Field(
+        {}, description="The plugin's own settings (see `guardian plugins` and docs/)."
+    )
+    enabled: bool = Field(True, description="False adds it paused.")
+
+
+class SourceEdit(BaseModel):
+    """What to change. Secret settings left out keep their stored values (so an edit never
+    needs them typed again); `settings` replaces the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: str | None = Field(None, min_length=1, max_length=64)
+    member: str | None = Field(None, min_length=1, max_length=64)
+    members: list[str] | None = Field(None, max_length=50)
+    settings: dict[str, Any] | None = None
+    enabled: bool | None = Field(None, description="False pauses it; true runs it again.")
+
+
+def _entry(
+    source_id: str,
+    plugin: str,
+    member: str,
+    members: list[str],
+    own: dict[str, Any],
+    enabled: bool = True,
+) -> dict[str, Any]:
+    reserved = sorted(set(own) & {"id", "plugin", "member", "members", "enabled"})
+    if reserved:
+        raise _invalid(f"settings.{reserved[0]}", "set it beside settings, not inside")
+    return {
+        "id": source_id,
+        "plugin": plugin,
+        "member": member,
+        **({"members": members} if members else {}),
+        **({"enabled": False} if not enabled else {}),
+        **own,
+    }
+
+
+async def _save(admin: Admin, action: str, source_id: str, entry: dict[str, Any] | None) -> None:
+    """The household with this source added, replaced or (entry None) removed, checked and
+    stored as settings.toml would be: the same rules, one transaction, audited."""
+    data = await transfer.export_household(admin.view.id)
+    index = next((i for i, s in enumerate(data["sources"]) if s["id"] == source_id), None)
+    if entry is None:
+        assert index is not None
+        del data["sources"][index]
+    elif index is None:
+        data["sources"].append(entry)
+        index = len(data["sources"]) - 1
+    else:
+        data["sources"][index] = entry
+    async with admin.change(action, source_id) as change:
+        try:
+            await transfer.import_household(
+                data,
+                admin.now(),
+                admin.actor,
+                plugin_settings=admin.guardian.registry.settings_models(),
+                audit=False,  # this change's own entry says what it was
+            )
+        except SettingsError as error:
+            raise _settings_error(error, index) from None
+        if entry is not None:
+            change.detail = {
+                "plugin": entry["plugin"],
+                "member": entry["member"],
+                "enabled": entry.get("enabled", True),
+            }
+
+
+def _settings_error(error: SettingsError, index: int) -> AdminError:
+    """A settings error as the API says it: `sources[2].password: ...` → `settings.password`."""
+    fields: dict[str, str] = {}
+    prefix = f"sources[{index}]"
+    for problem in error.errors:
+        path, _, message = problem.partition(": ")
+        if "still has" in problem:  # a removal that would lose held notifications
+            return AdminError(409, "waiting_work", problem.removeprefix("sources: "))
+        if path.startswith(prefix):
+            rest = path.removeprefix(prefix).lstrip(".")
+            own = rest in ("", "id", "plugin", "member", "enabled") or rest.startswith("members")
+            fields[(rest or "(root)") if own else f"settings.{rest}"] = message
+        else:
+            fields[path] = message
+    detail = "; ".join(f"{path}: {message}" for path, message in fields.items())
+    return AdminError(422, "invalid", detail, fields)
+
+
+async def create_source(admin: Admin, body: SourceIn) -> SourceOut:
+    if body.id in admin.view.sources:
+        raise AdminError(409, "exists", f"a source {body.id!r} exists already")
+    entry = _entry(body.id, body.plugin, body.member, body.members, body.settings, body.enabled)
+    await _save(admin, "source.add", body.id, entry)
+    return await source_out(admin, body.id)
+
+
+async def update_source(admin: Admin, source_id: str, edit: SourceEdit) -> SourceOut:
+    source = _source(admin, source_id)
+    plugin = edit.plugin or source.plugin
+    own = dict(source.settings if edit.settings is None else edit.settings)
+    if plugin == source.plugin and edit.settings is not None:
+        model = admin.guardian.registry.settings_models().get(plugin)
+        for name in secret_fields(model):
+            if name not in own and name in source.settings:
+                own[name] = source.settings[name]  # left out: kept, never typed again
+    entry = _entry(
+        source_id,
+        plugin,
+        edit.member or source.member,
+        list(source.members[1:]) if edit.members is None else edit.members,
+        own,
+        source.enabled if edit.enabled is None else edit.enabled,
+    )
+    await _save(admin, "source.update", source_id, entry)
+    return await source_out(admin, source_id)
+
+
+async def remove_source(admin: Admin, source_id: str) -> None:
+    _source(admin, source_id)
+    await _save(admin, "source.remove", source_id, None)
+
+
 # --- endpoints -------------------------------------------------------------------------------
 
 
@@ -254,6 +424,27 @@ async def sources_list(call: Call) -> SourceList:
 async def sources_get(call: Call) -> SourceOut:
     """One source."""
     return await source_out(call.admin, call.path["source_id"])
+
+
+@endpoints.route("POST", "/sources", response=SourceOut, body=SourceIn, status=201)
+async def sources_create(call: Call) -> SourceOut:
+    """Add a source; a pull source starts reading at once (from now, without its history).
+    422 naming the field for settings its plugin refuses; 409 if the id is taken."""
+    return await create_source(call.admin, call.body_as(SourceIn))
+
+
+@endpoints.route("PUT", "/sources/{source_id}", response=SourceOut, body=SourceEdit)
+async def sources_update(call: Call) -> SourceOut:
+    """Change a source's plugin, member or settings; it runs with them at once. Secret
+    settings left out keep their values."""
+    return await update_source(call.admin, call.path["source_id"], call.body_as(SourceEdit))
+
+
+@endpoints.route("DELETE", "/sources/{source_id}", response=None)
+async def sources_delete(call: Call) -> None:
+    """Remove a source (a pull source stops at once); 409 while notifications it brought are
+    still held, waiting for a summary."""
+    await remove_source(call.admin, call.path["source_id"])
 
 
 @endpoints.route("POST", "/sources/{source_id}/rotate", response=RotateOut, body=RotateIn)

@@ -4,8 +4,6 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    # Chained after 0002 for now; 0003_decisions is being written alongside, and the lead
-    # re-chains this one after it when both are merged.
     dependencies = [("guardian", "0003_decisions")]
 
     initial = False

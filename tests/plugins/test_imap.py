@@ -20,18 +20,17 @@ import pytest
 
 from guardian.clock import VirtualClock
 from guardian.plugin import PluginRegistry
-from guardian.testing import CONFORMANCE_NOW, plugin_instance
+from guardian.testing import (
+    CONFORMANCE_NOW,
+    PullCase,
+    plugin_instance,
+    pull_conformance_tests,
+)
 from plugins.imap import IDLE_RENEW, POLL_EVERY, ImapError, ImapPlugin, ImapSettings
-from tests.dovecot import Dovecot, User, dovecot
-from tests.pull import Reader
+from tests.dovecot import Dovecot, User
+from tests.pull import Reader, TcpProxy
 
 WAIT = 10
-
-
-@pytest.fixture(scope="session")
-def imap_server() -> Iterator[Dovecot]:
-    with dovecot() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -396,3 +395,45 @@ async def _bytes_sent_to_plugin(server: Dovecot, before: int) -> int:
             if len(ended) > before:
                 return int(ended[before])
             await asyncio.sleep(0.05)
+
+
+# --- the pull conformance suite, against the real Dovecot behind a proxy that can fail ---------
+
+
+class ImapNetwork:
+    """Mia's mailbox on the real Dovecot, reached through a relay that `fail` cuts off."""
+
+    def __init__(self, server: Dovecot) -> None:
+        self.server = server
+        self.mailbox = fresh_mailbox(server)
+        self.proxy = TcpProxy("127.0.0.1", server.tls_port)
+        self.settings: dict[str, Any] = {}
+
+    async def __aenter__(self) -> ImapNetwork:
+        await self.proxy.__aenter__()
+        self.settings = settings(self.server, port=self.proxy.port, mailboxes=[self.mailbox])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.proxy.__aexit__(*exc)
+
+    async def send(self, key: str) -> None:
+        await asyncio.to_thread(self.server.deliver, mail(subject=key), mailbox=self.mailbox)
+
+    async def fail(self) -> None:
+        self.proxy.fail()
+
+    async def recover(self) -> None:
+        self.proxy.recover()
+
+
+@pytest.fixture
+def imap_case(imap_server: Dovecot) -> PullCase:
+    return PullCase(
+        ImapPlugin,
+        network=lambda: ImapNetwork(imap_server),
+        secrets=[imap_server.user.password],
+    )
+
+
+test_pull_conformance = pull_conformance_tests("imap_case")
