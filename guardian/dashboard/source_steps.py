@@ -10,16 +10,12 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Network:
     name: str
-    #: The source reaches Guardian by calling its web address (a push network); a pull source
-    #: is read by Guardian itself and needs no address pasted anywhere.
-    calls_guardian: bool
     steps: tuple[str, ...]
 
 
 NETWORKS: dict[str, Network] = {
     "webhook": Network(
         "A phone app or service that sends messages on (a webhook)",
-        True,
         (
             "In the app's or service's settings, find where it sends messages to a web address "
             '(often called "webhook").',
@@ -31,7 +27,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "sms_forwarder": Network(
         "SmsForwarder on an Android phone",
-        True,
         (
             "With the member, install SmsForwarder from its GitHub releases; allow SMS, call "
             "log and notification access, and let it run without battery limits.",
@@ -43,7 +38,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "telegram": Network(
         "Telegram (a bot)",
-        True,
         (
             "Make a bot with @BotFather in Telegram (/newbot) and keep its token.",
             "Tell Telegram to send the bot's messages here: call setWebhook with the url {url} "
@@ -53,7 +47,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "telegram_poll": Network(
         "Telegram (a bot that Guardian asks for messages)",
-        False,
         (
             "Make a bot with @BotFather in Telegram (/newbot); for a member's own chats turn on "
             "Business Mode for it, and let the member add it under Settings → Telegram Business "
@@ -64,7 +57,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "slack": Network(
         "Slack",
-        True,
         (
             "In your Slack app's settings, open Event Subscriptions and turn them on.",
             "As the Request URL, paste {url}; Slack checks it at once.",
@@ -74,7 +66,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "whatsapp": Network(
         "WhatsApp Business (Cloud API)",
-        True,
         (
             "In the Meta developer app of your WhatsApp number, open WhatsApp → Configuration.",
             "As the Callback URL, paste {url}, and as the Verify token this source's verify token.",
@@ -83,7 +74,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "twilio": Network(
         "Twilio (SMS to a Twilio number)",
-        True,
         (
             "In Twilio's console, open your phone number's settings.",
             'Under Messaging, "A message comes in": Webhook, HTTP POST, {url}.',
@@ -92,7 +82,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "sms_gateway": Network(
         "SMS Gateway for Android",
-        True,
         (
             "In the SMS Gateway app on the phone, add a webhook for incoming SMS (sms:received) "
             "to {url}.",
@@ -101,7 +90,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "home_assistant": Network(
         "Home Assistant (the phone's Companion app)",
-        False,
         (
             "On the member's phone, in the Companion app: Settings → Companion app → Manage "
             "sensors → Last notification: enable it and list the chat apps in its Allow list.",
@@ -111,7 +99,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "signal": Network(
         "Signal (a linked device)",
-        False,
         (
             "Run signal-cli-rest-api next to Guardian (see docs/connecting.md).",
             "With the member, link it: open its QR code page and scan it in Signal → Settings → "
@@ -121,7 +108,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "matrix": Network(
         "Matrix (and the chats its bridges connect)",
-        False,
         (
             "Give this source the Matrix account's access token. Guardian reads the rooms "
             "itself; the member links WhatsApp, Instagram and the others in the bridges.",
@@ -129,7 +115,6 @@ NETWORKS: dict[str, Network] = {
     ),
     "imap": Network(
         "E-mail (a mailbox)",
-        False,
         (
             "Give this source the mailbox's server, user name and an app password. Guardian "
             "reads new mail itself and never marks it as read.",
@@ -154,9 +139,7 @@ SECRET_NAMES = {
 
 
 def network_of(plugin: str) -> Network:
-    return NETWORKS.get(
-        plugin, Network(plugin, True, ("Paste this source's address into it: {url}",))
-    )
+    return NETWORKS.get(plugin, Network(plugin, ("Paste this source's address into it: {url}",)))
 
 
 def secret_name(field: str) -> str:

@@ -51,6 +51,8 @@ PAGES = [
     Shown("/policies/school-night"),
     Shown("/contacts", name=True),
     Shown("/sources"),
+    Shown("/sources/new"),
+    Shown("/sources/mia-phone/edit"),
     Shown("/deliveries", name=True),
     Shown("/deliveries/{delivery}", name=True, text=True),
     Shown("/activity"),
