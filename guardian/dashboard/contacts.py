@@ -55,7 +55,7 @@ TRUST_WORDS = {
     "muted": "never reaches the phone, only counted in the next summary",
 }
 #: The order of each form's fields: the first with an error gets the focus.
-NEW_FIELDS = ("form", "id", "name", "addresses", "trust")
+NEW_FIELDS = ("form", "name", "id", "addresses", "trust")
 ROW_FIELDS = ("form", "trust", "name", "addresses", "confirm")
 MERGE_FIELDS = ("form", "keep", "from", "confirm")
 
