@@ -46,8 +46,10 @@ STOP_WITHIN = 5.0
 class PullNetwork(Protocol):
     """The network side of a case, played by the test: started by `PullCase.network`."""
 
-    #: The source's settings (secrets included), pointing at this network.
-    settings: Mapping[str, Any]
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The source's settings (secrets included), pointing at this network (a plain
+        attribute does: read-only here, so that a `dict` one matches too)."""
 
     async def send(self, key: str) -> None:
         """Make one new message arrive for the source's account; `key` is unique to it and

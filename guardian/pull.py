@@ -240,7 +240,11 @@ class Pulls:
             if wanted.get(source_id) != running.source or running.task.done():
                 await self._stop(source_id, release=source_id not in wanted)
         for source_id, source in wanted.items():
-            held = await _acquire(source, self.owner, self.clock.now())
+            try:
+                held = await _acquire(source, self.owner, self.clock.now())
+            except STORAGE_ERRORS as error:  # what runs goes on; it cannot store meanwhile
+                log.warning("source %s: cannot renew its lease: %s", source_id, error)
+                continue
             if held and source_id not in self.running:
                 log.info("source %s: starting (%s)", source_id, source.plugin)
                 task = asyncio.create_task(self._keep(source), name=f"pull:{source_id}")

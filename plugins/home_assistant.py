@@ -20,7 +20,10 @@ events carry `variables.trigger.to_state`; `ping`/`pong` every 30 s. After (re)c
 reads each sensor's current state (`GET /api/states/<entity>`), which catches the last
 notification that came while it was away, and nothing before it: Home Assistant keeps no
 history of a sensor's attributes to resume from. The cursor holds when the source started
-(older notifications are history, not imported) and each sensor's newest `post_time` seen.
+(older notifications are history, not imported) and each sensor's newest `post_time` seen. A
+new source takes what the sensors show at its first connection as history too, whatever its
+`post_time` says: the phone's clock is not Guardian's, and a phone a little ahead would
+otherwise have the notification shown before the source was added imported.
 
 The sensor repeats itself (a reconnect, an app re-posting its notification with the chat's
 recent messages): the external id is derived from the package, the post (or message) time
@@ -157,8 +160,8 @@ class Watermark:
 
 
 @dataclass(frozen=True)
-class Connected:
-    """The stream's marker that a connection is authenticated and subscribed."""
+class CaughtUp:
+    """The stream's marker that the sensors' current states were read: changes follow."""
 
 
 @dataclass
@@ -255,14 +258,14 @@ class HomeAssistantPlugin(PullPlugin[HomeAssistantSettings]):
             liveness, opened = _Liveness(), self.context.clock.now()
             async with aclosing(self._connection(session, liveness)) as states:
                 async for item in states:
-                    if isinstance(item, Connected):
+                    if isinstance(item, CaughtUp):
                         if new_source:  # store when it started: what came before is history
                             new_source = False
                             yield PullBatch([], watermark.dump())
                         continue
                     entity, state = item
                     messages = self._read(entity, state, watermark)
-                    if messages:
+                    if messages and not new_source:
                         yield PullBatch(messages, watermark.dump())
             lasted = self.context.clock.now() - opened >= HEALTHY_AFTER
             quiet = 0 if liveness.alive or lasted else quiet + 1
@@ -293,8 +296,8 @@ class HomeAssistantPlugin(PullPlugin[HomeAssistantSettings]):
 
     async def _connection(
         self, session: aiohttp.ClientSession, liveness: _Liveness
-    ) -> AsyncGenerator[Connected | tuple[str, Mapping[str, Any]], None]:
-        """One websocket session: Connected, then the sensors' current states, then each
+    ) -> AsyncGenerator[CaughtUp | tuple[str, Mapping[str, Any]], None]:
+        """One websocket session: the sensors' current states, CaughtUp, then each
         change; ends when Home Assistant closes the connection."""
         url = _ws_url(f"{self.settings.url}/api/websocket")
         try:
@@ -304,11 +307,11 @@ class HomeAssistantPlugin(PullPlugin[HomeAssistantSettings]):
         keep_alive: asyncio.Task[None] | None = None
         try:
             await self._handshake(ws)
-            yield Connected()
             for entity in self.settings.entities:
                 state = await self._current_state(session, entity)
                 if state is not None:
                     yield entity, state
+            yield CaughtUp()
             keep_alive = asyncio.create_task(self._keep_alive(ws, liveness))
             async for frame in ws:
                 if frame.type is not aiohttp.WSMsgType.TEXT:

@@ -22,7 +22,9 @@ messages (what the member sent from another device), reactions, deletions, pins,
 and group updates are not messages.
 
 Signal keeps no position to resume from: signal-cli takes each message off Signal's queue as
-it reads it. The cursor only records the newest envelope seen.
+it reads it. The cursor only records the newest envelope seen. A new source starts at now:
+its first cursor is stored once signal-cli reads for it (the stream connected; in normal
+mode, after a first receive has taken what Signal kept from before the source, not read).
 """
 
 from __future__ import annotations
@@ -58,6 +60,16 @@ POLL_SLACK_SECONDS = 60
 GIVE_UP_AFTER = 3
 HEALTHY_AFTER = timedelta(minutes=1)
 NAME_LENGTH = 200
+#: How long a new source's first receive (normal mode) takes what Signal kept from before it.
+HISTORY_SECONDS = 1
+
+
+class _Reading(tuple[Any, ...]):
+    """The frame stream's marker (an empty batch of its own) that signal-cli reads for
+    Guardian from now on."""
+
+
+READING: Sequence[Any] = _Reading()
 #: What a message without text carries, by attachment type.
 MEDIA = (
     ("image/gif", "[GIF]"),
@@ -220,9 +232,15 @@ class SignalPlugin(PullPlugin[SignalSettings]):
 
     async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:
         newest = _newest(cursor)
+        new_source = cursor is None
         # aclosing: when Guardian closes this generator, the stream under it closes too.
-        async with aclosing(self._frames()) as stream:
+        async with aclosing(self._frames(new_source)) as stream:
             async for frames in stream:
+                if frames is READING:
+                    if new_source:  # what arrives from now on is new: store that
+                        new_source = False
+                        yield PullBatch([], json.dumps({"newest": newest}))
+                    continue
                 messages = []
                 for frame in frames:
                     message = self._read(frame)
@@ -233,10 +251,12 @@ class SignalPlugin(PullPlugin[SignalSettings]):
                     newest = max(newest, *sent)
                     yield PullBatch(messages, json.dumps({"newest": newest}))
 
-    def _frames(self) -> AsyncGenerator[Sequence[Any], None]:
+    def _frames(self, new_source: bool) -> AsyncGenerator[Sequence[Any], None]:
+        """The frames signal-cli sends, in batches; READING once it is reading for Guardian
+        (connected, or for a new source in normal mode, past what was queued before it)."""
         if self.settings.api == "jsonrpc":
             return self._daemon_events()
-        return self._rest()
+        return self._rest(new_source)
 
     def _read(self, frame: Any) -> IncomingMessage | None:
         if not isinstance(frame, dict):
@@ -252,14 +272,20 @@ class SignalPlugin(PullPlugin[SignalSettings]):
 
     # signal-cli-rest-api
 
-    async def _rest(self) -> AsyncGenerator[Sequence[Any], None]:
+    async def _rest(self, new_source: bool) -> AsyncGenerator[Sequence[Any], None]:
         session = require_session(self.context.session)
         mode = await self._rest_mode(session)
         if mode == "json-rpc":
             async with aclosing(self._websocket(session)) as frames:
                 async for frame in frames:
-                    yield [frame]
+                    yield frame if frame is READING else [frame]
         else:
+            if new_source:
+                # Signal's server kept what came before the source for this receive: history.
+                history = await self._receive(session, HISTORY_SECONDS)
+                if history:
+                    self.log.info("%d envelope(s) from before the source: not read", len(history))
+            yield READING
             while True:
                 yield await self._receive(session)
 
@@ -274,10 +300,12 @@ class SignalPlugin(PullPlugin[SignalSettings]):
             )
         return str(about.get("mode", "normal")) if isinstance(about, dict) else "normal"
 
-    async def _receive(self, session: aiohttp.ClientSession) -> Sequence[Any]:
+    async def _receive(
+        self, session: aiohttp.ClientSession, seconds: int = POLL_SECONDS
+    ) -> Sequence[Any]:
         number = urllib.parse.quote(self.settings.number, safe="")
-        url = f"{self.settings.url}/v1/receive/{number}?timeout={POLL_SECONDS}"
-        timeout = aiohttp.ClientTimeout(total=POLL_SECONDS + POLL_SLACK_SECONDS)
+        url = f"{self.settings.url}/v1/receive/{number}?timeout={seconds}"
+        timeout = aiohttp.ClientTimeout(total=seconds + POLL_SLACK_SECONDS)
         try:
             async with session.get(url, timeout=timeout) as response:
                 body = await response.json(content_type=None)
@@ -296,6 +324,7 @@ class SignalPlugin(PullPlugin[SignalSettings]):
             try:
                 async with session.ws_connect(url, heartbeat=30) as ws:
                     self.log.info("receiving from signal-cli-rest-api (json-rpc mode)")
+                    yield READING
                     async for frame in ws:
                         if frame.type is aiohttp.WSMsgType.TEXT:
                             received = True
@@ -329,6 +358,7 @@ class SignalPlugin(PullPlugin[SignalSettings]):
                         )
                     response.raise_for_status()
                     self.log.info("receiving from the signal-cli daemon")
+                    yield READING
                     async for event in server_sent_events(response):
                         if event.event == "receive":
                             received = True

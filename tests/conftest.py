@@ -73,6 +73,15 @@ def imap_server() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def homeserver() -> Iterator[Any]:
+    """One real Synapse for the session (tests/synapse.py): register users per test."""
+    from tests.synapse import synapse
+
+    with synapse() as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every log record of every test, formatted as Guardian formats it, is free of secrets."""

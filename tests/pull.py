@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -14,22 +14,52 @@ WAIT = 10
 
 
 class Reader:
-    """A plugin's `pull`, read batch by batch as Guardian's runtime reads it: a wait that times
-    out here leaves the plugin waiting (it is not cancelled, which would stop it)."""
+    """A plugin's `pull(cursor)` run in a task as Guardian's runtime runs it, its batches
+    collected as they come (the runtime asks for the next once it has stored one).
 
-    def __init__(self, plugin: PullPlugin[Any], cursor: str | None) -> None:
+    Read them in order with `batch`, `messages` and `nothing_more` (a wait that times out
+    leaves the plugin waiting: it is not cancelled, which would stop it), or take the first
+    ones with `wait_for`; `failure` is what the plugin raised; `close` stops it as Guardian
+    does (the wait cancelled, the generator closed)."""
+
+    def __init__(self, plugin: PullPlugin[Any], cursor: str | None = None) -> None:
         self.plugin = plugin
-        self.batches: AsyncIterator[PullBatch] = plugin.pull(cursor)
+        #: The cursor of the last batch read with `batch` or `messages` (at first, the one
+        #: the plugin was given).
         self.cursor = cursor
-        self._next: asyncio.Future[PullBatch] | None = None
+        #: Every batch yielded so far.
+        self.batches: list[PullBatch] = []
+        self._read = 0
+        self._grew = asyncio.Event()
+        self._task = asyncio.create_task(self._run(cursor))
+
+    async def _run(self, cursor: str | None) -> None:
+        try:
+            async with aclosing(self.plugin.pull(cursor)) as batches:  # type: ignore[type-var]
+                async for batch in batches:
+                    self.batches.append(batch)
+                    self._grew.set()
+        finally:
+            self._grew.set()
+
+    async def _more(self, count: int) -> None:
+        """Until `count` batches were yielded; what the plugin raised if it stopped first."""
+        while len(self.batches) < count:
+            if self._task.done():
+                self._task.result()  # the plugin's error, if it raised one
+                raise AssertionError(f"pull ended after {len(self.batches)} batches")
+            self._grew.clear()
+            await self._grew.wait()
 
     async def batch(self, timeout: float = WAIT) -> PullBatch:
-        if self._next is None:
-            self._next = asyncio.ensure_future(anext(self.batches))
-        done, _ = await asyncio.wait([self._next], timeout=timeout)
-        if not done:
-            raise TimeoutError(f"no batch within {timeout} s")
-        batch, self._next = self._next.result(), None
+        """The next batch not read yet; TimeoutError if none comes within `timeout`."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._more(self._read + 1)
+        except TimeoutError:
+            raise TimeoutError(f"no batch within {timeout} s") from None
+        batch = self.batches[self._read]
+        self._read += 1
         self.cursor = batch.cursor
         return batch
 
@@ -48,12 +78,27 @@ class Reader:
             batch = await self.batch(within)
             pytest.fail(f"unexpected batch {batch}")
 
+    async def wait_for(self, count: int, timeout: float = WAIT) -> list[PullBatch]:
+        """The first `count` batches (read or not); raises what the plugin raised if it
+        stopped before."""
+        async with asyncio.timeout(timeout):
+            await self._more(count)
+        return self.batches[:count]
+
+    async def failure(self, timeout: float = WAIT) -> BaseException:
+        """What the plugin raised (it must raise within `timeout`)."""
+        async with asyncio.timeout(timeout):
+            await asyncio.wait([self._task])
+        error = None if self._task.cancelled() else self._task.exception()
+        assert error is not None, "pull did not raise"
+        return error
+
     async def close(self) -> None:
-        """Stop it as Guardian does: cancel the wait, close the generator."""
-        if self._next is not None:
-            self._next.cancel()
-            await asyncio.gather(self._next, return_exceptions=True)
-        await self.batches.aclose()  # type: ignore[attr-defined]
+        """Stop it as Guardian does, and wait until it has."""
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    stop = close
 
 
 class TcpProxy:

@@ -344,7 +344,7 @@ def test_the_example_package_builds_installs_and_passes_its_own_tests(tmp_path: 
         pythonpath=site,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert re.search(r"^9 passed", tests.stdout, re.MULTILINE), tests.stdout
+    assert re.search(r"^15 passed", tests.stdout, re.MULTILINE), tests.stdout
     probe = textwrap.dedent(
         """
         import json
@@ -364,6 +364,7 @@ def test_the_example_package_builds_installs_and_passes_its_own_tests(tmp_path: 
     listing = run("-m", "guardian", "plugins", cwd=tmp_path, pythonpath=site)
     assert listing.returncode == 0, listing.stdout + listing.stderr
     assert "pigeonpost     1.0.0      push   guardian-pigeonpost" in listing.stdout.splitlines()
+    assert "pigeonloft     1.0.0      pull   guardian-pigeonpost" in listing.stdout.splitlines()
 
 
 # The public API: named, and every name documented in one line.

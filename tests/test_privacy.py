@@ -298,6 +298,10 @@ async def test_every_api_operation_shows_mia_at_her_guardian_view(
     token = await walk.call("POST", "/tokens", "/tokens", {"name": "walk"}, status=201)
     await walk.call("DELETE", "/tokens/{token_id}", f"/tokens/{token['id']}", status=204)
     await walk.call("POST", "/sources/{source_id}/rotate", "/sources/mia-bridge/rotate", {})
+    added = {"id": "walk-hook", "plugin": "webhook", "member": "mia", "settings": {"token": "t"}}
+    await walk.call("POST", "/sources", "/sources", added, status=201)
+    await walk.call("PUT", "/sources/{source_id}", "/sources/walk-hook", {"enabled": False})
+    await walk.call("DELETE", "/sources/{source_id}", "/sources/walk-hook", status=204)
     scenario = {
         "events": [
             {

@@ -22,6 +22,7 @@ from tests.conftest import free_port
 from tests.dovecot import Dovecot
 from tests.pg import Cluster
 from tests.serve import Serve, start_serve, stopped_at_end
+from tests.synapse import Synapse
 from tests.test_faults import serve_toml
 
 #: Long enough for a kill to land in the middle of the feed, short enough for the suite.
@@ -304,3 +305,68 @@ api_url = "http://127.0.0.1:{api_port}"
     assert killed_at < FEED
     assert sorted(ids) == sorted(str(1000 + n) for n in range(FEED)), ids
     assert BOT_TOKEN not in log.read_text()
+
+
+# --- Matrix through a mautrix bridge, its next_batch the cursor ----------------------------------
+
+
+async def test_matrix_bridged_whatsapp_survives_kill_9_and_matches_the_contact(
+    tmp_path: Path, homeserver: Synapse
+) -> None:
+    """Sophie writes on WhatsApp, bridged into Mia's Matrix account by a (simulated) mautrix
+    bridge: every message is one notification from Sophie, the contact whose SMS number her
+    WhatsApp id is, across a kill -9 in the middle."""
+    from tests.plugins.test_matrix import PHONE, portal
+
+    mia = homeserver.register(homeserver.unique("mia"), "Mia")
+    sophie = homeserver.ghost(f"whatsapp_{PHONE}", "Sophie (WA)")
+    room = await asyncio.to_thread(portal, homeserver, "whatsapp", mia, [sophie])
+    db, port = tmp_path / "guardian.db", free_port()
+    config = tmp_path / "settings.toml"
+    extra = f"""
+[[contacts]]
+id = "sophie"
+name = "Sophie"
+addresses = ["sms:+{PHONE}"]
+
+[[sources]]
+id = "mia-chats"
+plugin = "matrix"
+member = "mia"
+homeserver = "{homeserver.url}"
+access_token = "{mia.token}"
+"""
+    config.write_text(serve_toml(f"sqlite://{db}", port, mia_channels=[], extra=extra))
+    log = tmp_path / "serve.log"
+    serves: list[Serve] = []
+
+    def stored() -> list[tuple[object, ...]]:
+        return sqlite_rows(
+            db,
+            "SELECT n.external_id, n.sender_address, c.slug FROM notifications n "
+            "LEFT JOIN contacts c ON c.id = n.contact_id",
+        )
+
+    def cursor() -> object:
+        rows = sqlite_rows(db, "SELECT cursor FROM pull_state")
+        return rows[0][0] if rows else None
+
+    count = FEED // 2
+    async with stopped_at_end(serves):
+        serves.append(await start_serve(config, port, log))
+        await until(lambda: cursor() is not None, "the source's first cursor (now)")
+        for n in range(count):
+            await asyncio.to_thread(sophie.send, room, f"message {n}")
+            if n == count // 2:
+                await until(lambda: len(stored()) >= count // 3, "a third stored")
+                await serves[-1].kill()  # kill -9 while Sophie keeps writing
+                killed_at = len(stored())
+                serves.append(await start_serve(config, port, log))
+        await until(lambda: len(stored()) >= count, "every message", timeout=60)
+        await asyncio.sleep(1)
+        rows = stored()
+        assert await serves[-1].sigterm() == 0
+    assert killed_at < count
+    assert len(rows) == count and len({r[0] for r in rows}) == count, rows
+    assert {(r[1], r[2]) for r in rows} == {(f"whatsapp:{PHONE}", "sophie")}
+    assert mia.token not in log.read_text()

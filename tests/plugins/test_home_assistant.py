@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from guardian.clock import VirtualClock
-from guardian.testing import plugin_instance
+from guardian.testing import CONFORMANCE_NOW, PullCase, plugin_instance, pull_conformance_tests
 from plugins.home_assistant import (
     PING_SECONDS,
     HomeAssistantPlugin,
@@ -37,7 +38,7 @@ from plugins.home_assistant import (
 from plugins.network import SourceError
 from tests.plugins import golden_json
 from tests.plugins.fake_home_assistant import TOKEN, FakeHomeAssistant
-from tests.plugins.pulling import Pulling
+from tests.pull import Reader
 
 NETWORK = "home_assistant"
 ENTITY = "sensor.pixel_8_last_notification"
@@ -149,6 +150,7 @@ def test_settings() -> None:
     settings = HomeAssistantSettings(**good)
     assert settings.url == "http://ha.local:8123"
     assert TOKEN not in repr(settings)
+    bad: dict[str, Any]
     for bad in (
         {"entities": []},
         {"entities": ["binary_sensor.door"]},
@@ -209,7 +211,7 @@ async def test_a_new_source_starts_now_and_reads_each_new_notification(
 ) -> None:
     fake.states[ENTITY] = state("telegram_plain.json")  # from before the source: history
     started = VirtualClock(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
-    pulling = Pulling(home_assistant(server, session, started))
+    pulling = Reader(home_assistant(server, session, started))
     try:
         [stored] = await pulling.wait_for(1)
         assert stored.messages == []  # only the cursor: when the source started
@@ -227,10 +229,31 @@ async def test_a_new_source_starts_now_and_reads_each_new_notification(
     assert fake.received[0] == {"type": "auth", "access_token": TOKEN}
 
 
+async def test_a_new_source_takes_what_the_sensor_shows_as_history_whatever_its_time(
+    fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
+) -> None:
+    """The phone's clock is not Guardian's: a notification shown before the source was added
+    but stamped a minute after Guardian's "now" (a phone ahead) is still history."""
+    fake.states[ENTITY] = state("telegram_plain.json")  # posted 21:59:04 by the phone
+    behind = VirtualClock(datetime(2026, 11, 25, 21, 58, tzinfo=UTC))
+    pulling = Reader(home_assistant(server, session, behind))
+    try:
+        [stored] = await pulling.wait_for(1)
+        await fake.subscribed()
+        await fake.change(ENTITY, later("google_messages_number.json", 60))
+        [_, batch] = await pulling.wait_for(2)
+    finally:
+        await pulling.stop()
+    assert stored.messages == []
+    assert [m.text for m in batch.messages] == ["it's Sophie, new number"]
+    # Stored with the first cursor: a restart does not take it for news either.
+    assert json.loads(stored.cursor)["seen"] == {ENTITY: 1795643944000}
+
+
 async def test_the_sensor_repeating_itself_is_read_once(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -254,7 +277,7 @@ async def test_the_sensor_repeating_itself_is_read_once(
 async def test_after_a_restart_of_home_assistant_it_reconnects_and_catches_up(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -279,7 +302,7 @@ async def test_after_a_restart_of_home_assistant_it_reconnects_and_catches_up(
 async def test_a_new_instance_resumes_from_the_stored_cursor(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    first = Pulling(home_assistant(server, session))
+    first = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -290,7 +313,7 @@ async def test_a_new_instance_resumes_from_the_stored_cursor(
     # Guardian restarts (or was killed) with `stored.cursor` stored. While it was down, a
     # notification came: the sensor shows it, and the new instance reads it from there.
     fake.states[ENTITY] = state("whatsapp_group.json")
-    again = Pulling(home_assistant(server, session), stored.cursor)
+    again = Reader(home_assistant(server, session), stored.cursor)
     try:
         await fake.subscribed(2)
         await fake.change(ENTITY, state("google_messages_number.json"))
@@ -305,7 +328,7 @@ async def test_a_new_instance_resumes_from_the_stored_cursor(
 async def test_a_new_instance_does_not_repeat_what_the_sensor_still_shows(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    first = Pulling(home_assistant(server, session))
+    first = Reader(home_assistant(server, session))
     try:
         await fake.subscribed()
         await fake.change(ENTITY, state("telegram_plain.json"))
@@ -313,7 +336,7 @@ async def test_a_new_instance_does_not_repeat_what_the_sensor_still_shows(
     finally:
         await first.stop()
     await fake.all_closed()
-    again = Pulling(home_assistant(server, session), stored.cursor)
+    again = Reader(home_assistant(server, session), stored.cursor)
     try:
         await fake.subscribed(2)
         await fake.change(ENTITY, state("google_messages_number.json"))
@@ -327,7 +350,7 @@ async def test_an_unanswered_ping_makes_it_reconnect(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     clock = VirtualClock(STARTED)
-    pulling = Pulling(home_assistant(server, session, clock))
+    pulling = Reader(home_assistant(server, session, clock))
 
     def pings() -> int:
         return len([m for m in fake.received if m.get("type") == "ping"])
@@ -371,7 +394,7 @@ async def test_what_must_be_fixed_is_a_clear_error(
         setattr(fake, name, value)
     if "states" not in change:
         fake.states[ENTITY] = state("telegram_plain.json")
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     failure = await pulling.failure()
     assert isinstance(failure, SourceError)
     assert error in str(failure)
@@ -387,7 +410,7 @@ async def test_an_unreachable_home_assistant_is_a_clear_error(
         {"url": "http://127.0.0.1:9", "access_token": TOKEN, "entities": [ENTITY]},
         session=session,
     )
-    failure = await Pulling(plugin).failure()
+    failure = await Reader(plugin).failure()
     assert isinstance(failure, SourceError)
     assert "cannot reach Home Assistant at http://127.0.0.1:9" in str(failure)
 
@@ -396,8 +419,70 @@ async def test_stopping_closes_the_connection(
     fake: FakeHomeAssistant, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     fake.states[ENTITY] = state("telegram_plain.json")
-    pulling = Pulling(home_assistant(server, session))
+    pulling = Reader(home_assistant(server, session))
     await fake.subscribed()
     assert fake.open == 1
     await pulling.stop()
     await fake.all_closed()
+
+
+# --- the pull conformance suite, against the fake Home Assistant --------------------------------
+
+
+class HomeAssistantNetwork:
+    """Mia's phone behind a fake Home Assistant of its own; `fail` makes Home Assistant refuse
+    the token (`auth_invalid`, as `websocket_api/auth.py` answers) and drops the connections,
+    as a token revoked under Profile → Security does.
+
+    The phone's clock runs on real time from 30 s ahead of Guardian's start (phones and servers
+    never agree to the second): `post_time` is when the phone posted the notification."""
+
+    AHEAD_MS = 30_000
+
+    def __init__(self) -> None:
+        self.fake = FakeHomeAssistant()
+        self.fake.states[ENTITY] = state("telegram_plain.json")  # the sensor has a notification
+        self.server = TestServer(self.fake.app())
+        self.settings: dict[str, Any] = {}
+        self.started = time.monotonic()
+        self.last_post = 0
+
+    async def __aenter__(self) -> HomeAssistantNetwork:
+        await self.server.start_server()
+        self.settings = {
+            "url": str(self.server.make_url("")).rstrip("/"),
+            "access_token": TOKEN,
+            "entities": [ENTITY],
+        }
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.close()
+
+    def _phone_now(self) -> int:
+        elapsed = int((time.monotonic() - self.started) * 1000)
+        now = int(CONFORMANCE_NOW.timestamp() * 1000) + self.AHEAD_MS + elapsed
+        self.last_post = max(now, self.last_post + 1)  # each notification its own post time
+        return self.last_post
+
+    async def send(self, key: str) -> None:
+        posted = copy.deepcopy(state("telegram_plain.json"))
+        attrs = posted["attributes"]
+        attrs["post_time"] = self._phone_now()
+        attrs["android.text"] = attrs["android.bigText"] = posted["state"] = f"still up? {key}"
+        await self.fake.change(ENTITY, posted)
+
+    async def fail(self) -> None:
+        self.fake.token = "a-revoked-token"
+        await self.fake.drop()
+
+    async def recover(self) -> None:
+        self.fake.token = TOKEN
+
+
+@pytest.fixture
+def home_assistant_case() -> PullCase:
+    return PullCase(HomeAssistantPlugin, network=HomeAssistantNetwork, secrets=[TOKEN])
+
+
+test_pull_conformance = pull_conformance_tests("home_assistant_case")

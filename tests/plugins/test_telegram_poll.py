@@ -16,12 +16,12 @@ from aiohttp.test_utils import TestServer
 
 from guardian.clock import VirtualClock
 from guardian.settings import format_validation_errors
-from guardian.testing import CONFORMANCE_NOW, plugin_instance
+from guardian.testing import CONFORMANCE_NOW, PullCase, plugin_instance, pull_conformance_tests
 from plugins.network import SourceError
 from plugins.telegram_poll import ALLOWED_UPDATES, TelegramPollPlugin, TelegramPollSettings
 from tests.plugins import golden_json
 from tests.plugins.fake_telegram import TOKEN, FakeTelegram
-from tests.plugins.pulling import Pulling
+from tests.pull import Reader
 
 
 def update(name: str, update_id: int) -> dict[str, Any]:
@@ -56,7 +56,7 @@ async def test_a_new_source_starts_now_then_reads_messages_and_business_messages
     fake: FakeTelegram, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     fake.send(update("private_text.json", 100), update("group_text.json", 101))  # history
-    pulling = Pulling(poller(server, session))
+    pulling = Reader(poller(server, session))
     try:
         [start] = await pulling.wait_for(1)
         assert (start.messages, start.cursor) == ([], "102")
@@ -77,7 +77,7 @@ async def test_a_new_source_starts_now_then_reads_messages_and_business_messages
 async def test_updates_that_are_not_messages_move_the_cursor_only(
     fake: FakeTelegram, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    pulling = Pulling(poller(server, session), "200")
+    pulling = Reader(poller(server, session), "200")
     try:
         fake.send(
             update("business_connection.json", 200),
@@ -97,7 +97,7 @@ async def test_a_new_instance_resumes_from_the_stored_cursor(
     fake: FakeTelegram, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     fake.send(update("business_message.json", 300))
-    first = Pulling(poller(server, session), "300")
+    first = Reader(poller(server, session), "300")
     try:
         [stored] = await first.wait_for(1)
     finally:
@@ -105,7 +105,7 @@ async def test_a_new_instance_resumes_from_the_stored_cursor(
     fake.send(update("edited_business_message.json", 301))
     # Killed after the batch was stored: the new instance asks from the stored offset, which
     # confirms the stored update to Telegram, and reads on.
-    resumed = Pulling(poller(server, session), stored.cursor)
+    resumed = Reader(poller(server, session), stored.cursor)
     try:
         [batch] = await resumed.wait_for(1)
     finally:
@@ -122,7 +122,7 @@ async def test_a_429_is_waited_out_on_guardians_clock(
     clock = VirtualClock(CONFORMANCE_NOW)
     fake.throttle = 7
     fake.send(update("private_text.json", 400))
-    pulling = Pulling(poller(server, session, clock), "400")
+    pulling = Reader(poller(server, session, clock), "400")
     try:
         async with asyncio.timeout(5):
             while len(fake.polls) < 1:
@@ -140,7 +140,7 @@ async def test_it_refuses_to_start_while_the_bot_has_a_webhook(
     fake: FakeTelegram, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
     fake.webhook = "https://guardian.example.org/hooks/mia-telegram"
-    failure = await Pulling(poller(server, session)).failure()
+    failure = await Reader(poller(server, session)).failure()
     assert isinstance(failure, SourceError)
     assert "webhook" in str(failure) and "deleteWebhook" in str(failure)
     assert fake.polls == []  # it did not even try
@@ -149,7 +149,7 @@ async def test_it_refuses_to_start_while_the_bot_has_a_webhook(
 async def test_a_webhook_set_later_is_a_clear_error(
     fake: FakeTelegram, server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    pulling = Pulling(poller(server, session), "1")
+    pulling = Reader(poller(server, session), "1")
     async with asyncio.timeout(5):
         while not fake.polls:
             await asyncio.sleep(0.01)
@@ -166,7 +166,7 @@ async def test_a_wrong_token_is_a_clear_error_without_the_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.token = "7012345678:AAAnotTheRightTokenAtAllxxxxxxxxxxx"
-    failure = await Pulling(poller(server, session)).failure()
+    failure = await Reader(poller(server, session)).failure()
     assert isinstance(failure, SourceError)
     assert "refused the bot token (401 Unauthorized)" in str(failure)
     assert TOKEN not in str(failure)
@@ -178,7 +178,7 @@ async def test_an_unreachable_bot_api_is_a_clear_error_without_the_token(
 ) -> None:
     settings = {"bot_token": TOKEN, "api_url": "http://127.0.0.1:9"}
     plugin = plugin_instance(TelegramPollPlugin, settings, session=session)
-    failure = await Pulling(plugin).failure()
+    failure = await Reader(plugin).failure()
     assert isinstance(failure, SourceError)
     assert str(failure).startswith("cannot reach the Telegram Bot API: cannot connect")
     assert TOKEN not in str(failure)
@@ -204,7 +204,7 @@ async def test_an_unreadable_update_is_skipped_and_the_rest_read(
 ) -> None:
     broken = {"update_id": 500, "message": {"message_id": 1, "text": "no chat, no date"}}
     fake.send(broken, update("private_text.json", 501))
-    pulling = Pulling(poller(server, session), "500")
+    pulling = Reader(poller(server, session), "500")
     try:
         [batch] = await pulling.wait_for(1)
     finally:
@@ -213,3 +213,46 @@ async def test_an_unreadable_update_is_skipped_and_the_rest_read(
     assert batch.cursor == "502"
     assert "update 500 is not readable" in caplog.text
     assert "no chat, no date" not in caplog.text  # what people wrote stays out of the logs
+
+
+# --- the pull conformance suite, against the fake Bot API ---------------------------------------
+
+
+class TelegramNetwork:
+    """Mia's bot on a fake Bot API of its own; `fail` makes it refuse the token (401, as
+    "Making requests" says a wrong token is answered)."""
+
+    def __init__(self) -> None:
+        self.fake = FakeTelegram()
+        self.server = TestServer(self.fake.app())
+        self.settings: dict[str, Any] = {}
+        self.next_id = 900_000
+
+    async def __aenter__(self) -> TelegramNetwork:
+        await self.server.start_server()
+        self.settings = {"bot_token": TOKEN, "api_url": str(self.server.make_url("")).rstrip("/")}
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.close()
+
+    async def send(self, key: str) -> None:
+        self.next_id += 1
+        sent = update("private_text.json", self.next_id)
+        sent["message"]["message_id"] = self.next_id
+        sent["message"]["text"] = f"are you awake? {key}"
+        self.fake.send(sent)
+
+    async def fail(self) -> None:
+        self.fake.token = "7012345678:AAAnotTheRightTokenAtAllxxxxxxxxxxx"
+
+    async def recover(self) -> None:
+        self.fake.token = TOKEN
+
+
+@pytest.fixture
+def telegram_case() -> PullCase:
+    return PullCase(TelegramPollPlugin, network=TelegramNetwork, secrets=[TOKEN])
+
+
+test_pull_conformance = pull_conformance_tests("telegram_case")
