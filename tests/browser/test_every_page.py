@@ -14,7 +14,6 @@ import pytest
 from playwright.async_api import Dialog, Page, expect
 
 from tests.browser.checks import (
-    DESKTOP,
     PHONE,
     SIZES,
     SMALL,
@@ -155,7 +154,7 @@ async def test_every_page_on_a_phone_with_hostile_text(
         await expect(page.locator("#keywords")).to_have_value(re.compile(re.escape(NAME)))
 
     # At every size: nothing wider than the screen and no broken word, as the page opens and
-    # with every <details> open; axe-core at the desktop and the phone size.
+    # with every <details> open; axe-core and the keyboard at the desktop and the phone size.
     for size_name, size in SIZES:
         await page.set_viewport_size(size)
         await page.goto(dashboard.url(path))
@@ -164,6 +163,8 @@ async def test_every_page_on_a_phone_with_hostile_text(
             await assert_accessible(page, path)
         if path != "/login":
             await phone_header(page, size_name)
+            if size_name != "small":
+                await keyboard_reaches_the_navigation(page, phone=size_name == "phone")
         await screenshot(page, f"{slug(path)}-{size_name}")
         await page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true })")
         await assert_fits(page, path + " (all opened)")
@@ -175,28 +176,28 @@ async def test_every_page_on_a_phone_with_hostile_text(
             )
             assert display == "block", f"{path}: a table is not a list of cards on a phone"
     assert page_errors == []
-
-    # The keyboard reaches the skip link first, then the navigation (wide screen), or the
-    # Menu button and through it the navigation (phone).
-    if path != "/login":
-        for size in (DESKTOP, PHONE):
-            await page.set_viewport_size(size)
-            await page.goto(dashboard.url(path))
-            assert await csrf_token(page)
-            await page.locator("body").focus()
-            await page.keyboard.press("Tab")
-            focused = await page.evaluate("document.activeElement.textContent.trim()")
-            assert focused == "Skip to content"
-            if size is PHONE:
-                await tab_to(page, "Menu")
-                await page.keyboard.press("Enter")
-                await expect(page.get_by_role("button", name="Menu")).to_have_attribute(
-                    "aria-expanded", "true"
-                )
-            await tab_to(page, "Tonight")
-            assert await page.evaluate("document.activeElement.closest('nav') !== null")
     icon = await page.request.get(dashboard.url("/favicon.ico"))
     assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+
+
+async def keyboard_reaches_the_navigation(page: Page, *, phone: bool) -> None:
+    """The skip link comes first, then the navigation (wide screen), or the Menu button and
+    through it the navigation (phone); the menu is closed again afterwards."""
+    assert await csrf_token(page)
+    await page.locator("body").focus()
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
+    menu = page.get_by_role("button", name="Menu")
+    if phone:
+        await tab_to(page, "Menu")
+        await page.keyboard.press("Enter")
+        await expect(menu).to_have_attribute("aria-expanded", "true")
+    await tab_to(page, "Tonight")
+    assert await page.evaluate("document.activeElement.closest('nav') !== null")
+    if phone:
+        await page.keyboard.press("Escape")
+        await expect(menu).to_have_attribute("aria-expanded", "false")
 
 
 async def assert_named(page: Page, path: str) -> None:
