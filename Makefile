@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench bench-summaries bench-memory catalogs clean synapse
+.PHONY: run test lint typecheck check bench bench-summaries bench-memory catalogs clean synapse axe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ $(SYNAPSE)/.installed:
 
 synapse: $(SYNAPSE)/.installed
 
+# axe-core (MPL-2.0), which the browser tests load into each page from this copy (never a CDN):
+# npm installs the version pinned in tests/browser/package-lock.json. Without npm the
+# accessibility checks skip (and fail in CI, where .ci/run installs npm).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
+
+axe: $(AXE)
+
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/guardian serve
@@ -37,7 +48,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint typecheck
-	timeout --signal=INT --kill-after=30 900 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory axe; \
+	  else echo "npm is missing: the axe-core accessibility checks will be skipped"; fi
+	timeout --signal=INT --kill-after=30 1200 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 # After changing a message in the code: refresh guardian/locale/ (see docs/translating.md).
 catalogs: $(STAMP)
@@ -55,4 +68,4 @@ bench-memory: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py --memory $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

@@ -194,7 +194,12 @@ async def audit_entries(
         query = query.filter(at__gte=since)
     if until is not None:
         query = query.filter(at__lt=until)
-    return await query.order_by("-at", "-id").limit(limit)
+    entries = await query.order_by("-at", "-id").limit(limit)
+    # A detail key that starts with `_` is what a change kept for itself (a merge keeps what it
+    # moved, to be undone): never shown, in a page or the API.
+    for entry in entries:
+        entry.detail = {k: v for k, v in entry.detail.items() if not str(k).startswith("_")}
+    return entries
 
 
 def members_of_policy(view: HouseholdView, policy: str) -> Iterable[str]:

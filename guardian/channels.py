@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -149,3 +150,52 @@ def refusal(url: str) -> str | None:
         if parameters[key].strip().lower().startswith("file:"):
             return f"{key}= is a file:// URL: a channel never reads the server's files"
     return None
+
+
+# --- why a send failed, in plain words ---------------------------------------------------------
+
+#: A channel's address that Apprise cannot read, or that names no service it knows.
+NOT_UNDERSTOOD = (
+    "Guardian cannot read this channel's address: remove it and add it again with one of the forms"
+)
+#: No answer within `delivery.timeout`.
+NO_ANSWER = "the service did not answer in time"
+
+#: What a service's HTTP answer means for the person who set the channel up.
+_HTTP_REASONS = {
+    400: "the service refused the message as malformed (error 400): check the channel's details",
+    401: "the service refused the password, token or key (error 401): check them",
+    403: "the service refused access (error 403): the token or account may not send here",
+    404: "the service does not know this address (error 404): check the topic, chat or user",
+    413: "the service refused the message as too large (error 413)",
+    429: "the service is limiting how many messages it takes (error 429): it will work again later",
+}
+
+
+def failure_reason(messages: Iterable[str]) -> str:
+    """Why a send failed, for the dashboard, from what Apprise logged while sending (its
+    warnings and errors). Only fixed phrases and an HTTP status are ever returned: Apprise's
+    own lines can name a host, a chat id or a topic, which are private to the channel."""
+    lines = [line.lower() for line in messages]
+    for line in lines:
+        if "connection error" in line or "socket exception" in line or "connectionerror" in line:
+            return (
+                "Guardian could not connect to the service: the server refused the connection "
+                "or its name was not found. Check the server's address and that it is running"
+            )
+        if "timed out" in line or "timeout" in line:
+            return NO_ANSWER
+        if "ssl" in line or "certificate" in line:
+            return "the service's secure connection could not be checked (its certificate)"
+        if "authentication" in line or ("login" in line and "fail" in line):
+            return "the service refused the user name or password"
+    for line in lines:
+        status = re.search(r"error=(\d{3})", line)
+        if status:
+            code = int(status.group(1))
+            if code in _HTTP_REASONS:
+                return _HTTP_REASONS[code]
+            if code >= 500:
+                return f"the service had a problem on its side (error {code}): try again later"
+            return f"the service refused the message (error {code})"
+    return "the service did not take the message (the server's log has the details)"

@@ -22,7 +22,13 @@ from typing import Any, Protocol
 
 import apprise
 
-from guardian.channels import CONSOLE_FILE, refusal
+from guardian.channels import (
+    CONSOLE_FILE,
+    NO_ANSWER,
+    NOT_UNDERSTOOD,
+    failure_reason,
+    refusal,
+)
 from guardian.clock import Clock, sleep_or
 from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
@@ -137,7 +143,7 @@ class AppriseSender:
             return ChannelResult(MISCONFIGURED, f"refused: {refused}")
         instance = self._apprise(urgent_url(url) if message.urgent else url)
         if instance is None:
-            return ChannelResult(MISCONFIGURED, "Apprise does not understand this URL")
+            return ChannelResult(MISCONFIGURED, NOT_UNDERSTOOD)
         rich = message.markdown is not None and _renders_rich_text(instance)
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -150,12 +156,23 @@ class AppriseSender:
         )
         status = result.status.name
         if status == "NOMATCH":
-            return ChannelResult(status, "no Apprise service matched this channel")
+            return ChannelResult(status, NOT_UNDERSTOOD)
         # A service that gave up at its read timeout says only that it failed.
         timed_out = not result and loop.time() - began >= self._timeout * 0.95
         if status == TIMEOUT or timed_out:
-            return ChannelResult(TIMEOUT, "no answer within the timeout")
-        return ChannelResult(status, "" if result else f"{result.failed_count} service(s) failed")
+            return ChannelResult(TIMEOUT, NO_ANSWER)
+        return ChannelResult(status, "" if result else failure_reason(_logged(result)))
+
+
+def _logged(result: Any) -> list[str]:
+    """What Apprise logged at warning level or above while sending (its own words, used only
+    to pick a plain reason: they can name the channel's host or chat)."""
+    lines: list[str] = []
+    for service in result:
+        for entry in service.logs():
+            if str(getattr(entry, "level", "")).upper() in ("WARNING", "ERROR", "CRITICAL"):
+                lines.append(str(getattr(entry, "message", "")))
+    return lines
 
 
 def _renders_rich_text(instance: apprise.Apprise) -> bool:
@@ -428,7 +445,7 @@ class Deliverer:
             )
         except TimeoutError:
             log.warning("channel %s: no answer within the timeout", state["channel"])
-            return ChannelResult(TIMEOUT, "no answer within the timeout")
+            return ChannelResult(TIMEOUT, NO_ANSWER)
         except Exception as error:  # a channel plugin bug must not lose the delivery
             log.exception("channel %s raised", state["channel"])
             return ChannelResult("FAILURE", type(error).__name__)

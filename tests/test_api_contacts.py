@@ -317,7 +317,7 @@ async def test_contacts_page_lists_and_changes_contacts(
 
     merged = await running.client.post(
         "/contacts/merge",
-        data={"keep": "sophie", "from": "tom", "csrf_token": csrf},
+        data={"keep": "sophie", "from": "tom", "confirm": "yes", "csrf_token": csrf},
         allow_redirects=False,
     )
     assert merged.status == 303

@@ -433,7 +433,7 @@ async def test_member_pages_edit_and_test_channels(
         "/members/mia/channels", data={"url": bad_url, "csrf_token": csrf}
     )
     refusal = await answers.html(refused_url, 422)
-    assert "not an Apprise URL Guardian can send to" in refusal
+    assert "not an apprise url guardian can send to" in refusal.lower()
     failing = await client.post(
         "/members/mia/channels",
         data={"url": "json://127.0.0.1:1/", "csrf_token": csrf},
@@ -443,8 +443,13 @@ async def test_member_pages_edit_and_test_channels(
     await client.post("/members/mia/channels/1/test", data={"csrf_token": csrf})
     failed = await answers.html(await client.get("/members/mia?tested=1"))
     assert "Test failed" in failed
+    unconfirmed = await client.post("/members/mia/channels/1/delete", data={"csrf_token": csrf})
+    assert "Tick the box to confirm" in await answers.html(unconfirmed, 422)
+    assert len(running.guardian.household().members["mia"].channels) == 2
     removed = await client.post(
-        "/members/mia/channels/1/delete", data={"csrf_token": csrf}, allow_redirects=False
+        "/members/mia/channels/1/delete",
+        data={"csrf_token": csrf, "confirm": "yes"},
+        allow_redirects=False,
     )
     assert removed.status == 303
     assert len(running.guardian.household().members["mia"].channels) == 1

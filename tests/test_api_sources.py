@@ -190,9 +190,16 @@ async def test_sources_page_shows_the_new_secret_once(
     _no_secret(html)
     assert "/hooks/mia-phone" in html and 'name="field"' in html
 
+    # Rotating cuts the network off: the form refuses without its confirmation.
+    unconfirmed = await running.client.post(
+        "/sources/mia-phone/rotate", data={"field": "secret", "value": "", "csrf_token": csrf}
+    )
+    assert unconfirmed.status == 422
+    assert 'id="source-mia-phone-confirm-error"' in await unconfirmed.text()
+    assert (await Source.get(slug="mia-phone")).settings["secret"] == SECRET
     rotated = await running.client.post(
         "/sources/mia-phone/rotate",
-        data={"field": "secret", "value": "", "csrf_token": csrf},
+        data={"field": "secret", "value": "", "confirm": "yes", "csrf_token": csrf},
         allow_redirects=False,
     )
     assert rotated.status == 200
@@ -206,7 +213,12 @@ async def test_sources_page_shows_the_new_secret_once(
 
     refused = await running.client.post(
         "/sources/mia-phone/rotate",
-        data={"field": "secret", "value": "typed-but-wrong-value", "csrf_token": csrf},
+        data={
+            "field": "secret",
+            "value": "typed-but-wrong-value",
+            "confirm": "yes",
+            "csrf_token": csrf,
+        },
     )
     assert refused.status == 422
     html = await refused.text()

@@ -11,6 +11,8 @@ so that bursts and repeated contact count the person as the household now knows 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -23,7 +25,7 @@ from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.contacts import canonical, is_e164, signal_parts
 from guardian.household import ContactView, HouseholdView, MemberView
-from guardian.models import Contact, Episode, Notification
+from guardian.models import AuditEntry, Contact, Episode, Notification
 from guardian.settings import Slug
 
 endpoints = Endpoints("contacts")
@@ -329,20 +331,142 @@ async def merge_contacts(admin: Admin, keep_id: str, from_id: str) -> ContactOut
     view = admin.view
     addresses = _unique([*keep.addresses, *other.addresses])
     old_key, new_key = f"contact:{other.id}", f"contact:{keep.id}"
+    members = [m.pk for m in view.members.values()]
     async with admin.change("contact.merge", keep.id) as change:
+        # What moves, kept in the audit entry so that the merge can be undone for a while.
+        moved = await Notification.filter(
+            Q(contact_id=other.pk) | Q(household_id=view.id, sender_key=old_key)
+        ).values_list("id", flat=True)
+        episodes = await Episode.filter(member_id__in=members, sender_key=old_key).values_list(
+            "id", flat=True
+        )
         await Contact.filter(id=other.pk).update(addresses=[])
         await Contact.filter(id=keep.pk).update(addresses=addresses)
         await Notification.filter(contact_id=other.pk).update(contact_id=keep.pk)
         await Notification.filter(household_id=view.id, sender_key=old_key).update(
             sender_key=new_key
         )
-        await Episode.filter(
-            member_id__in=[m.pk for m in view.members.values()], sender_key=old_key
-        ).update(sender_key=new_key, sender_label=keep.name[:200])
+        await Episode.filter(member_id__in=members, sender_key=old_key).update(
+            sender_key=new_key, sender_label=keep.name[:200]
+        )
         await Contact.filter(id=other.pk).delete()
         await senders.rebuild(view, [old_key, new_key], admin.now())
         change.detail = {"from": other.id, "name": other.name, "addresses": list(other.addresses)}
+        if len(moved) <= MAX_UNDO_ROWS:
+            change.detail[UNDO] = {
+                "trust": other.trust,
+                "notifications": [str(n) for n in moved],
+                "episodes": [int(cast(Any, e)) for e in episodes],
+            }
     return await contact_out(admin, keep.id)
+
+
+#: Where a merge's audit entry keeps what it moved (a `_` key is never shown: guardian.admin).
+UNDO = "_undo"
+#: A merge can be undone for this long (from the dashboard's Contacts page).
+UNDO_MERGE = timedelta(minutes=15)
+#: A merge that moved more notifications than this is not kept for undoing.
+MAX_UNDO_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class UndoableMerge:
+    """A recent merge that can still be undone: `entry` is its audit entry's id."""
+
+    entry: int
+    name: str  # the contact merged away
+    into: str  # the contact kept (its id)
+    until: datetime
+
+
+async def undoable_merges(admin: Admin) -> list[UndoableMerge]:
+    """The merges of the last `UNDO_MERGE` that can still be undone, newest first."""
+    view, now = admin.view, admin.now()
+    recent = await AuditEntry.filter(
+        household_id=view.id,
+        action__in=("contact.merge", "contact.unmerge"),
+        at__gte=now - UNDO_MERGE,
+    ).order_by("-at", "-id")
+    undone = {e.detail.get("merge") for e in recent if e.action == "contact.unmerge"}
+    return [
+        UndoableMerge(e.id, str(e.detail.get("name", "")), e.target, e.at + UNDO_MERGE)
+        for e in recent
+        if e.action == "contact.merge"
+        and e.id not in undone
+        and isinstance(e.detail.get(UNDO), dict)
+        and e.target in view.contacts
+        and e.detail.get("from") not in view.contacts
+    ]
+
+
+async def undo_merge(admin: Admin, entry_id: int) -> ContactOut:
+    """Take a merge apart again: the merged-away contact comes back with its addresses, and
+    what the merge moved (notifications, bursts) is its own again; audited as `contact.unmerge`."""
+    view = admin.view
+    found = {m.entry: m for m in await undoable_merges(admin)}
+    entry = await AuditEntry.get_or_none(id=entry_id, household_id=view.id, action="contact.merge")
+    if entry is None:
+        raise not_found("merge", str(entry_id))
+    if entry_id not in found:
+        minutes = int(UNDO_MERGE.total_seconds() // 60)
+        raise AdminError(
+            409,
+            "conflict",
+            f"this merge can no longer be undone: merges can be undone for {minutes} minutes, "
+            "once, while both contacts' names are free",
+        )
+    keep = view.contacts[entry.target]
+    detail = entry.detail
+    other_id, name = str(detail["from"]), str(detail["name"])
+    restored = [a for a in detail.get("addresses", []) if a in keep.addresses]
+    members = [m.pk for m in view.members.values()]
+    try:
+        await _unmerge(admin, entry, keep, other_id, name, restored, members)
+    except IntegrityError:  # undone (or the name taken) at the same moment by another request
+        raise AdminError(409, "conflict", f"a contact {other_id!r} exists already") from None
+    return await contact_out(admin, other_id)
+
+
+async def _unmerge(
+    admin: Admin,
+    entry: AuditEntry,
+    keep: ContactView,
+    other_id: str,
+    name: str,
+    restored: list[str],
+    members: list[int],
+) -> None:
+    view, undo = admin.view, entry.detail[UNDO]
+    old_key, new_key = f"contact:{other_id}", f"contact:{keep.id}"
+    async with admin.change("contact.unmerge", other_id) as change:
+        keep_row = await Contact.get(id=keep.pk)
+        await Contact.filter(id=keep.pk).update(
+            addresses=[a for a in keep_row.addresses if a not in restored]
+        )
+        other = await Contact.create(
+            household_id=view.id,
+            slug=other_id,
+            name=name,
+            trust=str(undo.get("trust", "normal")),
+            addresses=restored,
+        )
+        ids = [str(n) for n in undo.get("notifications", [])]
+        parts = [Q(id__in=ids)] if ids else []
+        if restored:  # what came from its addresses since the merge is its own too
+            parts.append(Q(household_id=view.id, sender_address__in=restored))
+        if parts:
+            moved = Q(*parts, join_type="OR")
+            await Notification.filter(moved, contact_id=keep.pk).update(contact_id=other.id)
+            await Notification.filter(moved, household_id=view.id, sender_key=new_key).update(
+                sender_key=old_key
+            )
+        episodes = [int(e) for e in undo.get("episodes", [])]
+        if episodes:
+            await Episode.filter(id__in=episodes, member_id__in=members, sender_key=new_key).update(
+                sender_key=old_key, sender_label=name[:200]
+            )
+        await senders.rebuild(view, [old_key, new_key], admin.now())
+        change.detail = {"merge": entry.id, "name": name, "into": keep.id, "addresses": restored}
 
 
 # --- endpoints -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pydantic import (
 
 from guardian.admin import Admin, AdminError, invalid, members_of_policy, not_found
 from guardian.api import Call, Endpoints
-from guardian.channels import apprise_silenced, refusal
+from guardian.channels import NO_ANSWER, apprise_silenced, refusal
 from guardian.delivery import (
     SLACK,
     SUCCESS,
@@ -343,7 +343,7 @@ async def test_channel(admin: Admin, member_id: str, index: str) -> ChannelTestO
     try:
         result = await asyncio.wait_for(guardian.sender.send(url, message), timeout)
     except TimeoutError:
-        result = ChannelResult("TIMEOUT", "no answer within the timeout")
+        result = ChannelResult("TIMEOUT", NO_ANSWER)
     except Exception as error:  # a channel plugin bug is a failed test, not a 500
         result = ChannelResult("FAILURE", type(error).__name__)
     shown = privacy_url(url)

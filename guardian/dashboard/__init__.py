@@ -106,8 +106,17 @@ def setup(app: web.Application, *page_routes: web.RouteTableDef) -> None:
     environment.filters["duration"] = format_duration
     environment.globals["zone_of"] = lambda request: request.app[GUARDIAN].household().zone
     app.router.add_static("/static/", HERE / "static")
+    app.router.add_get("/favicon.ico", _favicon)
     for routes in page_routes:
         app.router.add_routes(routes)
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    """Browsers ask for /favicon.ico before reading a page's icon link: the same SVG."""
+    response = web.FileResponse(HERE / "static" / "favicon.svg")
+    response.content_type = "image/svg+xml"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @jinja2.pass_context

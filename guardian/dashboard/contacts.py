@@ -1,7 +1,9 @@
 """Dashboard pages: contacts. The list with each contact's trust, adding, editing and merging.
 
 Every form posts to its own URL and goes back to /contacts with a confirmation (PRG); a form
-with a mistake is shown again with what was typed and the error next to its field.
+with a mistake is shown again with what was typed and the error, in plain words, next to its
+field. Merging and deleting need a confirmation (the page's dialog, or its checkbox without
+scripts); a merge can be undone for a while from the same page.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from guardian.admin import AdminError, invalid
+from guardian.admin import AdminError
 from guardian.api.contacts import (
-    TRUST_HELP,
+    UNDO_MERGE,
     ContactIn,
     ContactPatch,
     MergeIn,
@@ -23,9 +25,18 @@ from guardian.api.contacts import (
     create_contact,
     delete_contact,
     merge_contacts,
+    undo_merge,
+    undoable_merges,
     update_contact,
 )
 from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard.forms import (
+    NOT_CONFIRMED,
+    confirmed,
+    first_error,
+    plain_detail,
+    plain_errors,
+)
 
 routes = web.RouteTableDef()
 
@@ -35,16 +46,45 @@ CONFIRMATIONS = {
     "saved": "Saved {name}.",
     "deleted": "Deleted {other}.",
     "merged": "Merged {other} into {name}.",
+    "unmerged": "Undone: {other} is a contact of their own again.",
 }
+#: What each trust level does, in a parent's words.
+TRUST_WORDS = {
+    "trusted": "always reaches the phone at once, even in quiet hours",
+    "normal": "follows the member's quiet hours and limits",
+    "muted": "never reaches the phone, only counted in the next summary",
+}
+#: The order of each form's fields: the first with an error gets the focus.
+NEW_FIELDS = ("form", "name", "id", "addresses", "trust")
+ROW_FIELDS = ("form", "trust", "name", "addresses", "confirm")
+MERGE_FIELDS = ("form", "keep", "from", "confirm")
 
 
 def _field_errors(error: AdminError) -> dict[str, str]:
-    """API field paths (`addresses[2]`) as the page's fields (`addresses`)."""
+    """API field paths (`addresses[2]`) as the page's fields (`addresses`), in plain words."""
     fields: dict[str, str] = {}
     for path, message in (error.fields or {"form": error.detail}).items():
         name = re.sub(r"[\[.].*$", "", path) or "form"
-        fields[name] = f"{fields[name]}; {message}" if name in fields else message
+        plain = _address_words(message) if name == "addresses" else plain_detail(message)
+        fields[name] = f"{fields[name]} {plain}" if name in fields else plain
     return fields
+
+
+def _address_words(message: str) -> str:
+    """An address refused by the API, said so that a parent knows what to type instead."""
+    shape = re.match(r"(?:Value error, )?not a network:address pair: '?(.*?)'?\.?$", message, re.I)
+    if not shape:
+        return plain_detail(message)
+    typed = shape.group(1)
+    number = re.sub(r"[\s().-]", "", typed)
+    if re.fullmatch(r"\+?[0-9]{6,15}", number):  # a phone number without its network
+        example = f"sms:{number}" if number.startswith("+") else "sms:+31612345678"
+    else:
+        example = "sms:+31612345678, telegram:99887766 or email:sophie@example.org"
+    return (
+        f"“{typed}” is not an address Guardian knows. Write the network, a colon, then the "
+        f"number or account, like {example}."
+    )
 
 
 def _addresses(text: str) -> list[str]:
@@ -60,7 +100,8 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise invalid(error) from None
+        fields = plain_errors(error)  # addresses are said by _field_errors
+        raise AdminError(422, "invalid", "; ".join(fields.values()), fields) from None
 
 
 def _done(saved: str, **names: str) -> web.HTTPSeeOther:
@@ -86,10 +127,16 @@ async def _page(
             name=request.query.get("name", ""), other=request.query.get("other", "")
         )
     listed = await contact_list(admin)
+    row_id = (row or {}).get("id", "")
+    focus = (
+        first_error(new_errors or {}, NEW_FIELDS, "new-")
+        or first_error(row_errors or {}, ROW_FIELDS, f"contact-{row_id}-")
+        or first_error(merge_errors or {}, MERGE_FIELDS, "merge-")
+    )
     context = {
         "contacts": listed.items,
         "uncounted": [admin.view.members[m].name for m in listed.uncounted],
-        "trust_help": TRUST_HELP,
+        "trust_words": TRUST_WORDS,
         "confirmation": confirmation,
         "new": new or {"id": "", "name": "", "addresses": "", "trust": "normal"},
         "new_errors": new_errors or {},
@@ -97,6 +144,9 @@ async def _page(
         "row_errors": row_errors or {},
         "merge": merge or {"keep": "", "from": ""},
         "merge_errors": merge_errors or {},
+        "focus": focus,
+        "undoable": await undoable_merges(admin),
+        "undo_minutes": int(UNDO_MERGE.total_seconds() // 60),
     }
     return render(request, "contacts.html", context, status=status)
 
@@ -125,11 +175,20 @@ async def merge_contact(request: web.Request) -> web.Response:
     form = await _form(request)
     merge = {"keep": form.get("keep", ""), "from": form.get("from", "")}
     admin = admin_of(request)
-    other = admin.view.contacts.get(merge["from"])
+    contacts = admin.view.contacts
+    other = contacts.get(merge["from"])
     try:
-        if merge["keep"] not in admin.view.contacts:
-            message = "choose the contact to keep"
-            raise AdminError(422, "invalid", message, {"keep": message})
+        problems: dict[str, str] = {}
+        if merge["keep"] not in contacts:
+            problems["keep"] = "Choose the contact to keep."
+        if merge["from"] not in contacts:
+            problems["from"] = "Choose the contact to merge into it."
+        elif merge["from"] == merge["keep"]:
+            problems["from"] = "Choose a different contact: a contact cannot be merged into itself."
+        if not problems and not confirmed(form):
+            problems["confirm"] = NOT_CONFIRMED
+        if problems:
+            raise AdminError(422, "invalid", "; ".join(problems.values()), problems)
         body = _validated(MergeIn, {"from": merge["from"]})
         kept = await merge_contacts(admin, merge["keep"], body.from_)
     except AdminError as error:
@@ -137,6 +196,20 @@ async def merge_contact(request: web.Request) -> web.Response:
             request, status=error.status, merge=merge, merge_errors=_field_errors(error)
         )
     raise _done("merged", name=kept.name, other=other.name if other else merge["from"])
+
+
+@routes.post("/contacts/merges/{entry}/undo")
+async def undo_merge_page(request: web.Request) -> web.Response:
+    entry = request.match_info["entry"]
+    await request.post()
+    admin = admin_of(request)
+    if not (entry.isascii() and entry.isdigit() and len(entry) < 12):
+        raise web.HTTPNotFound()
+    try:
+        restored = await undo_merge(admin, int(entry))
+    except AdminError as error:
+        return error_page(request, error)
+    raise _done("unmerged", other=restored.name)
 
 
 @routes.post("/contacts/{contact_id}/edit")
@@ -166,9 +239,17 @@ async def edit_contact(request: web.Request) -> web.Response:
 @routes.post("/contacts/{contact_id}/delete")
 async def remove_contact(request: web.Request) -> web.Response:
     admin = admin_of(request)
-    contact = admin.view.contacts.get(request.match_info["contact_id"])
+    contact_id = request.match_info["contact_id"]
+    contact = admin.view.contacts.get(contact_id)
+    if contact is not None and not confirmed(await request.post()):
+        return await _page(
+            request,
+            status=422,
+            row={"id": contact_id, "delete": "1"},
+            row_errors={"confirm": NOT_CONFIRMED},
+        )
     try:
-        await delete_contact(admin, request.match_info["contact_id"])
+        await delete_contact(admin, contact_id)
     except AdminError as error:
         return error_page(request, error)
     raise _done("deleted", other=contact.name if contact else "")

@@ -18,6 +18,8 @@ from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
 from guardian.api.tonight import quiet_state
 from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard.channel_forms import BY_ID, RAW, SERVICES, build, describe, kept
+from guardian.dashboard.forms import confirmed, first_error, plain_detail, plain_errors
 from guardian.i18n import LANGUAGES, NAMES
 from guardian.overrides import ONE_HOUR
 from guardian.settings import PolicySettings
@@ -30,6 +32,11 @@ LEVELS = (
     ("senders", "who wrote and in which conversation, no message text."),
     ("preview", "senders plus the start of each message."),
 )
+LEVEL_NAMES = {
+    "counts": "Counts only",
+    "senders": "Who wrote",
+    "preview": "Who wrote and a preview",
+}
 #: A Monday, in UTC: the week the grid draws. Wall-clock quiet hours, without a zone's DST.
 _WEEK = datetime(2024, 1, 1, tzinfo=UTC)
 _UTC = ZoneInfo("UTC")
@@ -97,7 +104,11 @@ async def members_page(request: web.Request) -> web.Response:
     return render(
         request,
         "members.html",
-        {"members": api.list_members(admin).items, "policies": api.list_policies(admin).items},
+        {
+            "members": api.list_members(admin).items,
+            "policies": api.list_policies(admin).items,
+            "describe": describe,
+        },
     )
 
 
@@ -108,8 +119,13 @@ async def _member_page(
     status: int = 200,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-    channel_url: str = "",
+    service: str = "",
+    typed: dict[str, str] | None = None,
+    channel_errors: dict[str, str] | None = None,
+    removing: str = "",
 ) -> web.Response:
+    """The member's page; after a refused channel form, `service` names that form, `typed`
+    holds what was typed into it (never its secrets) and `channel_errors` its errors."""
     admin = admin_of(request)
     try:
         member = api.get_member(admin, member_id)
@@ -117,6 +133,14 @@ async def _member_page(
         return error_page(request, error)
     tests = await api.last_tests(admin, admin.member(member_id))
     quiet = await quiet_state(admin, admin.member(member_id))  # the quick controls
+    problems = errors or {}
+    channel_problems = channel_errors or {}
+    focus = first_error(problems, ("name", "policy", "language"))
+    if focus is None and channel_problems:
+        order = [f.name for f in BY_ID[service].fields] if service in BY_ID else [RAW]
+        focus = first_error(channel_problems, ["form", *order], f"{service}-")
+    if focus is None and removing:
+        focus = f"remove-{removing}-confirm"
     return render(
         request,
         "members_edit.html",
@@ -126,14 +150,20 @@ async def _member_page(
             "languages": [(code, NAMES[code]) for code in LANGUAGES],
             "household_language": NAMES[admin.view.language],
             "form": form or _member_form(member),
-            "errors": errors or {},
+            "errors": problems,
             "tests": tests,
             "tested": request.query.get("tested", ""),
-            "channel_url": channel_url,
             "saved": request.query.get("saved", ""),
             "quiet": quiet.quiet,
             "quiet_changed": request.query.get("quiet") == "changed",
             "one_hour": ONE_HOUR,
+            "services": SERVICES,
+            "service": service,
+            "typed": typed or {},
+            "channel_errors": channel_problems,
+            "removing": removing,
+            "describe": describe,
+            "focus": focus,
         },
         status=status,
     )
@@ -164,37 +194,70 @@ async def member_save(request: web.Request) -> web.StreamResponse:
         patch = api.MemberPatch.model_validate(fields)
         await api.update_member(admin_of(request), member_id, patch)
     except ValidationError as error:
-        problems = invalid(error).fields
+        problems = plain_errors(error)
         return await _member_page(request, member_id, status=422, form=form, errors=problems)
     except AdminError as error:
         if error.status != 422:
             return error_page(request, error)
-        return await _member_page(request, member_id, status=422, form=form, errors=error.fields)
+        problems = {name: plain_detail(message) for name, message in error.fields.items()}
+        return await _member_page(request, member_id, status=422, form=form, errors=problems)
     raise web.HTTPSeeOther(f"/members/{member_id}?saved=member")
 
 
 @routes.post("/members/{member_id}/channels")
 async def channel_add(request: web.Request) -> web.StreamResponse:
     member_id = request.match_info["member_id"]
-    url = str((await request.post()).get("url", "")).strip()
+    posted = {key: str(value) for key, value in (await request.post()).items()}
+    service = posted.get("service", RAW)
+    if service not in BY_ID:
+        service = RAW
+    typed = kept(service, posted) if service in BY_ID else {}
     try:
-        if not url:
-            raise AdminError(422, "invalid", "url: required", {"url": "enter an Apprise URL"})
+        if service == RAW:
+            url = posted.get("url", "").strip()
+            if not url:
+                message = "Fill in the channel's Apprise URL, or use one of the forms above."
+                raise AdminError(422, "invalid", message, {"url": message})
+        else:
+            built, problems = build(service, posted)
+            if built is None:
+                raise AdminError(422, "invalid", "; ".join(problems.values()), problems)
+            url = built
         await api.add_channel(admin_of(request), member_id, url)
     except AdminError as error:
         if error.status == 404:
             return error_page(request, error)
-        problems = error.fields or {"url": error.detail}
-        # The URL is a secret: it is not echoed back into the page, even when refused.
-        return await _member_page(request, member_id, status=error.status, errors=problems)
+        problems = dict(error.fields or {"form": error.detail})
+        if service != RAW and "url" in problems:  # refused as a whole: said above the form
+            problems["form"] = problems.pop("url")
+        plain = {name: plain_detail(message) for name, message in problems.items()}
+        # A channel's URL and its secrets are not echoed back into the page, even when refused.
+        return await _member_page(
+            request,
+            member_id,
+            status=error.status,
+            service=service,
+            typed=typed,
+            channel_errors=plain,
+        )
     raise web.HTTPSeeOther(f"/members/{member_id}?saved=channel")
 
 
 @routes.post("/members/{member_id}/channels/{index}/delete")
 async def channel_remove(request: web.Request) -> web.StreamResponse:
-    member_id = request.match_info["member_id"]
+    member_id, index = request.match_info["member_id"], request.match_info["index"]
+    if not confirmed(await request.post()):
+        admin = admin_of(request)
+        try:
+            api.get_member(admin, member_id)
+            member = admin.member(member_id)
+            if not (index.isascii() and index.isdigit() and int(index) < len(member.channels)):
+                raise AdminError(404, "not_found", f"no channel {index} of {member_id}")
+        except AdminError as error:
+            return error_page(request, error)
+        return await _member_page(request, member_id, status=422, removing=index)
     try:
-        await api.remove_channel(admin_of(request), member_id, request.match_info["index"])
+        await api.remove_channel(admin_of(request), member_id, index)
     except AdminError as error:
         return error_page(request, error)
     raise web.HTTPSeeOther(f"/members/{member_id}?saved=removed")
@@ -387,7 +450,19 @@ def _policy_context(
         "levels": LEVELS,
         "hours": range(24),
         "members": [admin.view.members[m] for m in policy.members],
+        "level_names": LEVEL_NAMES,
+        "focus": None,
     }
+
+
+def _first_field(errors: dict[str, str]) -> str | None:
+    """The first field with an error that can take the focus (a day's box for its days)."""
+    for name in errors:
+        if name.endswith("-days"):
+            return f"{name}-{DAY_NAMES[0]}"
+        if name != "form" and not name.endswith("-row"):
+            return name
+    return None
 
 
 @routes.get("/policies/{name}")
@@ -423,5 +498,6 @@ async def policy_save(request: web.Request) -> web.StreamResponse:
         if not window["days"]:
             problems[f"quiet[{index}].days"] = "choose at least one day"
     context = _policy_context(admin, name, policy, form)
-    context.update(errors=form_errors(problems, rows), saved="")
+    errors = form_errors(problems, rows)
+    context.update(errors=errors, saved="", focus=_first_field(errors))
     return render(request, "policy.html", context, status=422)

@@ -13,8 +13,17 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from guardian.admin import AdminError, invalid
-from guardian.api.sources import NETWORK_ISSUED, RotateIn, RotateOut, rotate_secret, source_list
+from guardian.api.sources import (
+    NETWORK_ISSUED,
+    RotateIn,
+    RotateOut,
+    _source,
+    rotate_secret,
+    source_list,
+)
 from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard.forms import NOT_CONFIRMED, confirmed, plain_detail
+from guardian.dashboard.source_steps import network_of, secret_name
 
 routes = web.RouteTableDef()
 
@@ -35,6 +44,8 @@ async def _page(
         "failed": failed,
         "form": form or {},
         "errors": errors or {},
+        "network_of": network_of,
+        "secret_name": secret_name,
     }
     response = render(request, "sources.html", context, status=status)
     if rotated is not None:
@@ -53,12 +64,16 @@ async def rotate_page(request: web.Request) -> web.Response:
     posted = await request.post()
     field = str(posted.get("field", "")) or None
     value = str(posted.get("value", "")) or None
+    admin = admin_of(request)
     try:
+        _source(admin, source_id)  # an unknown source is a 404, confirmed or not
+        if not confirmed(posted):
+            raise AdminError(422, "invalid", NOT_CONFIRMED, {"confirm": NOT_CONFIRMED})
         try:
             rotate = RotateIn.model_validate({"field": field, "value": value})
         except ValidationError as error:
             raise invalid(error) from None
-        rotated = await rotate_secret(admin_of(request), source_id, rotate)
+        rotated = await rotate_secret(admin, source_id, rotate)
     except AdminError as error:
         if error.status == 404:
             return error_page(request, error)
@@ -69,7 +84,7 @@ async def rotate_page(request: web.Request) -> web.Response:
             failed=source_id,
             form={"field": field or ""},
             errors={
-                path if path in ("field", "value") else "form": message
+                path if path in ("field", "value", "confirm") else "form": plain_detail(message)
                 for path, message in (error.fields or {"form": error.detail}).items()
             },
         )

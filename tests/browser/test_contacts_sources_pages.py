@@ -74,7 +74,7 @@ async def test_trust_with_the_keyboard_and_merging_two_contacts(
     assert dashboard.guardian.household().contacts["sophie"].trust == "trusted"
 
     # A second contact, added with the form, then a message from it.
-    await page.get_by_label("Id", exact=True).fill("sophie-new")
+    await page.get_by_label("Short name", exact=True).fill("sophie-new")
     await page.get_by_label("Name", exact=True).fill("Sophie (new phone)")
     await page.locator("#new-addresses").fill("sms:+31 6 0000 0002")
     async with page.expect_navigation():
@@ -84,15 +84,20 @@ async def test_trust_with_the_keyboard_and_merging_two_contacts(
     assert (await dashboard.running.post(message(1, **sent_by(new_phone)))).status == 202
     await screenshot(page, "contacts")
 
+    # Nothing is chosen for a merge until the parent chooses; the merge asks first.
+    await expect(page.get_by_label("Keep")).to_have_value("")
     await page.get_by_label("Keep").select_option("sophie")
-    await page.get_by_label("Merge into it").select_option("sophie-new")
-    await expect(page.locator("#merge-help")).to_contain_text("cannot be undone")
+    await page.get_by_label("Merge into it, then remove").select_option("sophie-new")
+    await page.get_by_role("button", name="Merge", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Merge Sophie (new phone) into Sophie?")
+    await expect(dialog).to_contain_text("undo this on this page for 15 minutes")
     async with page.expect_navigation():
-        await page.get_by_role("button", name="Merge", exact=True).click()
+        await dialog.get_by_role("button", name="Yes, merge").click()
     await expect(page.get_by_role("status")).to_have_text("Merged Sophie (new phone) into Sophie.")
     await expect(page.locator("#contact-sophie-new")).to_have_count(0)
     await expect(sophie).to_contain_text("sms:+31600000002")
-    await expect(sophie).to_contain_text("1 notification")
+    await expect(sophie).to_contain_text("1 message received")
     row = await Notification.get(external_id="msg-1")
     assert row.sender_key == "contact:sophie"
 
@@ -110,19 +115,26 @@ async def test_rotating_a_source_secret_shows_it_once(
     phone = page.locator("#source-mia-phone")
     await expect(phone).to_contain_text("webhook")
     port = dashboard.guardian.settings.server.port
-    await expect(phone.get_by_label("Webhook URL")).to_have_value(
+    await expect(phone.get_by_label("Address to paste into it")).to_have_value(
         f"http://127.0.0.1:{port}/hooks/mia-phone"
     )
     await screenshot(page, "sources")
     content = await page.content()
     assert not any(secret in content for secret in TEST_SECRETS)
 
-    # Keyboard: open the rotate form, keep the default secret, Tab to the button, Enter.
-    await phone.locator("summary").focus()
+    # Keyboard: open the rotate form, keep the default secret, Tab to the button, Enter; the
+    # dialog says what happens, and Enter on its button goes on.
+    await phone.locator("summary", has_text="Make a new secret").focus()
     await page.keyboard.press("Enter")
     await expect(phone.get_by_label("Secret", exact=True)).to_have_value("secret")
     await phone.get_by_label("New value (optional)").focus()
-    await tab_to_button(page, "Rotate secret")
+    await tab_to_button(page, "Make a new secret")
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("is cut off")
+    await page.keyboard.press("Tab")  # from Cancel, which has the focus, back to the button
+    await page.keyboard.press("Shift+Tab")
+    await dialog.get_by_role("button", name="Yes, make a new secret").focus()
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
 

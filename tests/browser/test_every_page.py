@@ -1,6 +1,8 @@
-"""Every dashboard page, on a phone-sized screen, with hostile text in the household: nothing
-runs, the text reads as text, nothing is wider than the screen, every control is named, and
-the keyboard reaches the navigation."""
+"""Every dashboard page, with hostile text in the household, at 1280, 375 and 320 px: nothing
+runs, the text reads as text, nothing is wider than the screen and no word is broken inside its
+letters, tables are cards on a phone, axe-core finds no serious or critical violation (at both
+the desktop and the phone size), every control is named, the keyboard reaches the navigation
+(through the Menu button on a phone), and the favicon is there."""
 
 from __future__ import annotations
 
@@ -9,13 +11,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Dialog, Page, ViewportSize, expect
+from playwright.async_api import Dialog, Page, expect
 
+from tests.browser.checks import (
+    PHONE,
+    SIZES,
+    SMALL,
+    assert_accessible,
+    assert_fits,
+    axe_violations,
+    broken_words,
+)
 from tests.browser.conftest import Dashboard, login, screenshot
 from tests.browser.test_flows import THURSDAY_NIGHT, api, csrf_token, missing, tab_to
 from tests.conftest import message
 
-PHONE: ViewportSize = {"width": 375, "height": 812}
 #: A sender's display name and a message text that would run script if pasted as HTML.
 NAME = "<script>alert(1)</script>"
 TEXT = '"><img src=x onerror=alert(1)>'
@@ -40,6 +50,8 @@ PAGES = [
     Shown("/policies/school-night"),
     Shown("/contacts", name=True),
     Shown("/sources"),
+    Shown("/sources/new"),
+    Shown("/sources/mia-phone/edit"),
     Shown("/deliveries", name=True),
     Shown("/deliveries/{delivery}", name=True, text=True),
     Shown("/activity"),
@@ -86,11 +98,6 @@ def slug(path: str) -> str:
     return path.strip("/").replace("/", "-") or "tonight"
 
 
-async def assert_fits(page: Page, path: str) -> None:
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{path} is {width} px wide at {PHONE['width']} px"
-
-
 @pytest.mark.parametrize("shown", PAGES, ids=[p.path for p in PAGES])
 async def test_every_page_on_a_phone_with_hostile_text(
     shown: Shown, dashboard: Dashboard, browser_page: Page, page_errors: list[str]
@@ -110,6 +117,7 @@ async def test_every_page_on_a_phone_with_hostile_text(
     delivery = await hostile_household(page, dashboard)
     path = shown.path.format(delivery=delivery)
     if path == "/login":
+        await page.get_by_role("button", name="Menu").click()  # the phone's folded header
         await page.get_by_role("button", name=re.compile("^Log out")).click()
         await page.wait_for_url(dashboard.url("/login*"))
         await page.get_by_label("Username").fill(NAME + TEXT)
@@ -147,28 +155,97 @@ async def test_every_page_on_a_phone_with_hostile_text(
     if path.startswith("/policies/"):
         await expect(page.locator("#keywords")).to_have_value(re.compile(re.escape(NAME)))
 
-    # Nothing wider than the phone, as the page opens and with every <details> open.
-    await assert_fits(page, path)
-    await screenshot(page, slug(path))
-    await page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true })")
-    await assert_fits(page, path)
+    # At every size: nothing wider than the screen and no broken word, as the page opens and
+    # with every <details> open; axe-core and the keyboard at the desktop and the phone size.
+    for size_name, size in SIZES:
+        await page.set_viewport_size(size)
+        await page.goto(dashboard.url(path))
+        await assert_fits(page, path)
+        if size_name != "small":
+            await assert_accessible(page, path)
+        if path != "/login":
+            await phone_header(page, size_name)
+            if size_name != "small":
+                await keyboard_reaches_the_navigation(page, phone=size_name == "phone")
+        await screenshot(page, f"{slug(path)}-{size_name}")
+        await page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true })")
+        await assert_fits(page, path + " (all opened)")
+        if size_name == "desktop":
+            await assert_named(page, path)
+        if size_name != "desktop" and await page.locator("table").count():
+            display = await page.locator("table tbody tr").first.evaluate(
+                "e => getComputedStyle(e).display"
+            )
+            assert display == "block", f"{path}: a table is not a list of cards on a phone"
+    assert page_errors == []
+    icon = await page.request.get(dashboard.url("/favicon.ico"))
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
 
-    # Every control has an accessible name.
+
+async def keyboard_reaches_the_navigation(page: Page, *, phone: bool) -> None:
+    """The skip link comes first, then the navigation (wide screen), or the Menu button and
+    through it the navigation (phone); the menu is closed again afterwards."""
+    assert await csrf_token(page)
+    await page.locator("body").focus()
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
+    menu = page.get_by_role("button", name="Menu")
+    if phone:
+        await tab_to(page, "Menu")
+        await page.keyboard.press("Enter")
+        await expect(menu).to_have_attribute("aria-expanded", "true")
+    await tab_to(page, "Tonight")
+    assert await page.evaluate("document.activeElement.closest('nav') !== null")
+    if phone:
+        await page.keyboard.press("Escape")
+        await expect(menu).to_have_attribute("aria-expanded", "false")
+
+
+async def assert_named(page: Page, path: str) -> None:
+    """Every control that a person can see has an accessible name."""
     controls = page.locator(CONTROLS)
     for index in range(await controls.count()):
         control = controls.nth(index)
+        if not await control.is_visible():
+            continue
         try:
             await expect(control).to_have_accessible_name(re.compile(r"\S"), timeout=200)
         except AssertionError:
             described = await control.evaluate("e => e.outerHTML.slice(0, 160)")
             raise AssertionError(f"{path}: a control without a name: {described}") from None
 
-    # The keyboard reaches the skip link first, then the navigation.
-    if path != "/login":
-        assert await csrf_token(page)
-        await page.locator("body").focus()
-        await page.keyboard.press("Tab")
-        focused = await page.evaluate("document.activeElement.textContent.trim()")
-        assert focused == "Skip to content"
-        await tab_to(page, "Tonight")
-        assert await page.evaluate("document.activeElement.closest('nav') !== null")
+
+async def phone_header(page: Page, size_name: str) -> None:
+    """On a phone the header is one short row: the name and a Menu button; on a wide screen the
+    links themselves."""
+    header = page.locator("header.top")
+    menu = page.get_by_role("button", name="Menu")
+    if size_name == "desktop":
+        await expect(menu).to_be_hidden()
+        await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        return
+    await expect(menu).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    box = await header.bounding_box()
+    assert box is not None and box["height"] <= 60, f"the header is {box} on a phone"
+
+
+async def test_the_checks_find_what_they_look_for(browser_page: Page) -> None:
+    """The page checks are real: axe-core reports an unnamed image and button, and a word
+    squeezed into a narrow cell counts as broken, while a long URL in <code> may break."""
+    page = browser_page
+    await page.set_viewport_size(SMALL)
+    await page.set_content(
+        '<html lang="en"><title>t</title><main><h1>t</h1><img src="data:,">'
+        "<button></button>"
+        '<table style="width:300px"><tr><td style="overflow-wrap:anywhere">breakthrough</td>'
+        "<td>a fairly long sentence that fills the rest of this table's width nicely</td></tr>"
+        "</table><p><code>https://example.org/a/very/long/address/that/must/wrap/somewhere</code>"
+        "</p></main></html>"
+    )
+    found = {v["id"] for v in await axe_violations(page)}
+    assert {"image-alt", "button-name"} <= found
+    broken = await broken_words(page)
+    assert any(word.startswith("breakthrough") for word in broken), broken
+    assert not any("example" in word for word in broken)
