@@ -79,6 +79,10 @@ class Scheduler:
     _last_purge: datetime | None = None
     #: Jobs failing now, with their error: logged once, shown by /readyz.
     failing: dict[str, str] = field(default_factory=dict)
+    #: During one tick's summaries: each (policy, due instant)'s missed and following times.
+    _times: dict[tuple[int, datetime], tuple[list[datetime], datetime | None]] = field(
+        default_factory=dict
+    )
 
     async def prepare(self, now: datetime) -> None:
         """Give every member its schedule rows with their next due instants (kept if set)."""
@@ -154,6 +158,7 @@ class Scheduler:
         logged and left due for the next tick; the others go on.
         """
         failed: set[int] = set()
+        self._times.clear()
         while True:
             try:
                 built = await self._summary_chunk(view, now, failed)
@@ -172,6 +177,7 @@ class Scheduler:
         """One chunk of due summaries; None when nothing (not failed already) is due."""
         members = {m.pk: m for m in view.members.values()}
         contacts = {c.pk: c for c in view.contacts.values()}
+        times = self._times
         async with transaction() as db:
             skip = f" AND s.id NOT IN ({db.placeholders(len(failed))})" if failed else ""
             lock = " FOR UPDATE OF s SKIP LOCKED" if db.postgres else ""
@@ -190,7 +196,7 @@ class Scheduler:
                 try:
                     await db.execute("SAVEPOINT summary")
                     line = await _summarise(
-                        db, schedule_id, members[member_pk], contacts, view, first_due, now
+                        db, schedule_id, members[member_pk], contacts, view, first_due, now, times
                     )
                     await db.execute("RELEASE SAVEPOINT summary")
                 except RAISED:
@@ -384,6 +390,7 @@ async def _summarise(
     view: HouseholdView,
     stored_due: Any,
     now: datetime,
+    times: dict[tuple[int, datetime], tuple[list[datetime], datetime | None]],
 ) -> tuple[str, int, str, int] | None:
     """Claim one member's due summary, build it from what they have held, and mark that.
 
@@ -393,9 +400,13 @@ async def _summarise(
     notification committed meanwhile) rolls the chunk back to be built again.
     """
     first_due = read_instant(stored_due)
-    missed = summary_times(member.policy, view.zone, first_due - timedelta(microseconds=1), now)
+    # Members sharing a policy and a due instant share its times (pure, and not free).
+    key = (id(member.policy), first_due)
+    if key not in times:
+        missed = summary_times(member.policy, view.zone, first_due - timedelta(microseconds=1), now)
+        times[key] = (missed, next_summary_time(member.policy, view.zone, now))
+    missed, following = times[key]
     covered_until = missed[-1] if missed else first_due
-    following = next_summary_time(member.policy, view.zone, now)
     # Moving the schedule on is the claim: only one tick (or instance) wins it.
     claimed = await db.execute(
         "UPDATE schedules SET next_due_at = ?, last_due_at = ? WHERE id = ? AND next_due_at = ?",
@@ -637,6 +648,8 @@ async def last_messages(household_id: str) -> dict[int, datetime]:
     }
 
 
+#: Members purged together: as many as share a retention, a few hundred per statement.
+PURGE_CHUNK = 400
 #: Notifications that were neither delivered nor summarised yet: never purged.
 WAITING = ("held", "folded")
 
@@ -644,14 +657,19 @@ WAITING = ("held", "folded")
 async def purge(view: HouseholdView, now: datetime) -> None:
     """Forget notification metadata, deliveries and episodes older than each policy's retention;
     never what still waits to be summarised or noticed, nor a burst still going on."""
+    by_retention: dict[int, list[int]] = {}
     for member in view.members.values():
-        cutoff = now - timedelta(days=member.policy.retention)
-        await Notification.filter(
-            member_id=member.pk, received_at__lt=cutoff, status__not_in=WAITING
-        ).delete()
-        await Episode.filter(
-            member_id=member.pk, last_at__lt=cutoff, next_notice_at__isnull=True
-        ).delete()
-        await Delivery.filter(
-            member_id=member.pk, created_at__lt=cutoff, status__in=["sent", "failed"]
-        ).delete()
+        by_retention.setdefault(member.policy.retention, []).append(member.pk)
+    for retention, pks in sorted(by_retention.items()):
+        cutoff = now - timedelta(days=retention)
+        for start in range(0, len(pks), PURGE_CHUNK):
+            chunk = pks[start : start + PURGE_CHUNK]
+            await Notification.filter(
+                member_id__in=chunk, received_at__lt=cutoff, status__not_in=WAITING
+            ).delete()
+            await Episode.filter(
+                member_id__in=chunk, last_at__lt=cutoff, next_notice_at__isnull=True
+            ).delete()
+            await Delivery.filter(
+                member_id__in=chunk, created_at__lt=cutoff, status__in=["sent", "failed"]
+            ).delete()
