@@ -178,6 +178,7 @@ def create_app(
         counters=guardian.counters,
         events=guardian.events,
         storage_check=guardian.check_storage,
+        storage_problem=lambda: guardian.storage is not None and guardian.storage.failed,
     )
     app[INGEST] = ingest
     app.router.add_route("*", "/hooks/{source}", ingest.handle)

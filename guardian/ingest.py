@@ -15,6 +15,7 @@ is stored, or nothing is.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -563,7 +564,10 @@ class Ingest:
     counters: Counters
     events: Events
     #: Raises StorageUnavailable while storage must not be written (the database vanished).
+    #: The writer calls it before every transaction; a request is refused up front only once
+    #: a problem is known (`storage_problem`), without a look at the file per request.
     storage_check: Callable[[], None] = field(default=lambda: None)
+    storage_problem: Callable[[], bool] = field(default=lambda: False)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         view = self.household()
@@ -579,10 +583,11 @@ class Ingest:
                 f"the {source.plugin!r} plugin of this source is not loaded",
                 **{"Retry-After": "60"},
             )
-        try:
-            self.storage_check()
-        except StorageUnavailable as error:
-            return unavailable(str(error))
+        if self.storage_problem():
+            try:
+                self.storage_check()
+            except StorageUnavailable as error:
+                return unavailable(str(error))
         try:
             body = await read_body(request, self.max_body_bytes)
         except BodyError as error:
@@ -621,9 +626,7 @@ class Ingest:
             outcome = Outcome(0, 0, 0)
         if received.reply is not None:
             return received.reply
-        return web.json_response(
-            {"accepted": outcome.accepted, "duplicates": outcome.duplicates}, status=202
-        )
+        return accepted_response(outcome.accepted, outcome.duplicates)
 
     async def arrive(self, arrival: Arrival) -> Outcome:
         """Store one request's messages (pushed or pulled) and say what became of them."""
@@ -638,21 +641,49 @@ class Ingest:
 
     async def wait(self, pending: Pending[Outcome]) -> Outcome:
         """Queue for the writer; past `request_timeout`, give up (StorageUnavailable) and make
-        sure it is not stored after all."""
+        sure it is not stored after all.
+
+        The expiry is a timer on the loop, cancelled when the answer comes: no task and no
+        timeout context per request (what `asyncio.wait_for` costs)."""
         self.writer.queue(pending)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.request_timeout.total_seconds(), self._expire, pending)
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(pending.future), self.request_timeout.total_seconds()
-            )
-        except TimeoutError:
-            pending.abandoned = True
-            if pending.committing:
-                try:
-                    return await asyncio.wait_for(
-                        asyncio.shield(pending.future), COMMIT_GRACE.total_seconds()
-                    )
-                except TimeoutError:
-                    pass
-            raise StorageUnavailable(
-                f"not stored within {int(self.request_timeout.total_seconds())} s"
-            ) from None
+            return await asyncio.shield(pending.future)
+        finally:
+            timer.cancel()
+
+    def _expire(self, pending: Pending[Outcome]) -> None:
+        """The request's time is up: it is left out of any batch not yet committing; one that
+        is committing gets COMMIT_GRACE for its answer."""
+        if pending.future.done():
+            return
+        pending.abandoned = True
+        if pending.committing:
+            loop = asyncio.get_running_loop()
+            loop.call_later(COMMIT_GRACE.total_seconds(), self._give_up, pending)
+        else:
+            self._give_up(pending)
+
+    def _give_up(self, pending: Pending[Outcome]) -> None:
+        if not pending.future.done():
+            seconds = int(self.request_timeout.total_seconds())
+            pending.future.set_exception(StorageUnavailable(f"not stored within {seconds} s"))
+
+
+def _accepted_body(accepted: int, duplicates: int) -> bytes:
+    return json.dumps({"accepted": accepted, "duplicates": duplicates}).encode()
+
+
+#: The 202 bodies of requests without duplicates, encoded once.
+_ACCEPTED = [_accepted_body(n, 0) for n in range(MAX_MESSAGES + 1)]
+
+
+def accepted_response(accepted: int, duplicates: int) -> web.Response:
+    """202 `{"accepted": n, "duplicates": d}`, as `web.json_response` would write it."""
+    body = (
+        _ACCEPTED[accepted]
+        if duplicates == 0 and accepted <= MAX_MESSAGES
+        else _accepted_body(accepted, duplicates)
+    )
+    return web.Response(body=body, status=202, content_type="application/json", charset="utf-8")

@@ -89,19 +89,27 @@ class Scheduler:
         view = self.household()
         for language in {m.language for m in view.members.values()}:
             _warm_up(language, view)
+        summaries: dict[int, datetime | None] = {}
+        rows = []
         for member in view.members.values():
-            for kind, due in (
-                ("summary", next_summary_time(member.policy, view.zone, now)),
-                ("report", next_report_time(member, view, now)),
-            ):
-                # Several instances may prepare at once: get_or_create falls back to the row
-                # another one created (unique member and kind), and a conditional update sets
-                # the first due instant only where none is set yet.
-                schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
-                if schedule.next_due_at is None and due is not None:
-                    await Schedule.filter(id=schedule.id, next_due_at__isnull=True).update(
-                        next_due_at=due
-                    )
+            policy = member.policy
+            if id(policy) not in summaries:
+                summaries[id(policy)] = next_summary_time(policy, view.zone, now)
+            rows.append((member.pk, "summary", summaries[id(policy)]))
+            rows.append((member.pk, "report", next_report_time(member, view, now)))
+        # Several instances may prepare at once: a row another one created is kept (unique
+        # member and kind), and the first due instant is set only where none is set yet.
+        async with transaction() as db:
+            await db.many(
+                "INSERT INTO schedules (member_id, kind, next_due_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (member_id, kind) DO NOTHING",
+                [(pk, kind, db.instant(due)) for pk, kind, due in rows],
+            )
+            await db.many(
+                "UPDATE schedules SET next_due_at = ? "
+                "WHERE member_id = ? AND kind = ? AND next_due_at IS NULL",
+                [(db.instant(due), pk, kind) for pk, kind, due in rows if due is not None],
+            )
 
     async def tick(self, now: datetime | None = None) -> None:
         """Do everything due at `now` (the clock's now by default), then send what is due and
