@@ -172,6 +172,19 @@ class Scheduler:
                 built = await self._summary_chunk(view, now, failed)
             except _Raced:
                 continue  # a notification committed between reading and marking: again
+            except _MemberFailed as failure:
+                failed.add(failure.schedule_id)
+                name = f"summary for {failure.member}"
+                error = failure.__cause__
+                said = f"{type(error).__name__}: {error}"
+                if self.failing.get(name) != said:
+                    log.error(
+                        "scheduler: %s failed; the other jobs go on",
+                        name,
+                        exc_info=(type(error), error, error.__traceback__) if error else None,
+                    )
+                self.failing[name] = said
+                continue
             if built is None:
                 return
             for line in built:
@@ -200,27 +213,23 @@ class Scheduler:
                 return None
             built = []
             for schedule_id, member_pk, first_due in due:
-                name = f"summary for {members[member_pk].id}" if member_pk in members else ""
+                member = members.get(member_pk)
                 try:
-                    await db.execute("SAVEPOINT summary")
+                    if member is None:
+                        raise LookupError(f"no member with pk {member_pk} in the household")
                     line = await _summarise(
-                        db, schedule_id, members[member_pk], contacts, view, first_due, now, times
+                        db, schedule_id, member, contacts, view, first_due, now, times
                     )
-                    await db.execute("RELEASE SAVEPOINT summary")
                 except RAISED:
                     raise
                 except Exception as error:
-                    await db.execute("ROLLBACK TO SAVEPOINT summary")
-                    failed.add(schedule_id)
-                    said = f"{type(error).__name__}: {error}"
-                    if self.failing.get(name) != said:
-                        log.exception("scheduler: %s failed; the other jobs go on", name)
-                    self.failing[name] = said
-                    continue
-                if self.failing.pop(name, None) is not None:
-                    log.info("scheduler: %s works again", name)
+                    # The chunk is rolled back and built again without this member.
+                    raise _MemberFailed(schedule_id, member.id if member else "?") from error
                 if line is not None:
                     built.append(line)
+        for line in built:
+            if self.failing.pop(f"summary for {line[0]}", None) is not None:
+                log.info("scheduler: summary for %s works again", line[0])
         return built
 
     async def _burst_notice(self, burst: Episode, view: HouseholdView, now: datetime) -> None:
@@ -384,6 +393,14 @@ SUMMARY_CHUNK = 20
 
 class _Raced(Exception):
     """A notification was held for the member between reading and marking (PostgreSQL)."""
+
+
+class _MemberFailed(Exception):
+    """One member's summary could not be built (its cause says why)."""
+
+    def __init__(self, schedule_id: int, member: str) -> None:
+        super().__init__(member)
+        self.schedule_id, self.member = schedule_id, member
 
 
 #: What stops a chunk of summaries as a whole (the others stop one member only).
