@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -182,6 +183,18 @@ def _person(message: IncomingMessage, source: SourceView, view: HouseholdView) -
     return Person(member, contact, key[:MAX_ADDRESS], label[:MAX_NAME])
 
 
+#: Random bytes for notification ids, read from the OS 256 ids at a time (one call each).
+_ID_BYTES: list[bytes] = []
+
+
+def _new_id() -> uuid.UUID:
+    """`uuid.uuid4()`, without a system call per notification."""
+    if not _ID_BYTES:
+        raw = os.urandom(16 * 256)
+        _ID_BYTES.extend(raw[start : start + 16] for start in range(0, len(raw), 16))
+    return uuid.UUID(bytes=_ID_BYTES.pop(), version=4)
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A delivery decided at ingest: a forward, a breakthrough or a storm alert."""
@@ -269,7 +282,7 @@ def _decide(
             for guardian in view.members.values()
             if guardian.role == "guardian"
         ]
-    return Decided(uuid.uuid4(), message, person, arrival, decision, sender, tuple(outgoing))
+    return Decided(_new_id(), message, person, arrival, decision, sender, tuple(outgoing))
 
 
 async def store(
@@ -279,12 +292,15 @@ async def store(
     if not decided:
         return
     await _episodes(db, decided)
+    # The instants as the columns hold them, each encoded once (a request's messages share
+    # their time of receipt, and often the time they were sent).
+    instants: dict[datetime, Any] = {}
     await db.many(
         "INSERT INTO notifications (id, household_id, source_id, member_id, external_id, network, "
         "sender_address, sender_name, sender_key, contact_id, conversation_id, "
         "conversation_title, is_group, text, sent_at, received_at, status, reason, episode_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [_notification(db, d, view) for d in decided],
+        [_notification(db, d, view, instants) for d in decided],
     )
     await db.many(
         "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
@@ -309,8 +325,15 @@ async def store(
     await senders.save(db, list(rows.values()))
 
 
-def _notification(db: Db, d: Decided, view: HouseholdView) -> tuple[Any, ...]:
+def _notification(
+    db: Db, d: Decided, view: HouseholdView, instants: dict[datetime, Any]
+) -> tuple[Any, ...]:
     message, person, now = d.message, d.person, d.arrival.received_at
+    sent = message.sent_at or now
+    if sent not in instants:
+        instants[sent] = db.instant(sent)
+    if now not in instants:
+        instants[now] = db.instant(now)
     # Pushed notifications were delivered at the member's level: their text goes.
     keeps_text = d.decision.action in (Action.HOLD, Action.FOLD)
     return (
@@ -328,8 +351,8 @@ def _notification(db: Db, d: Decided, view: HouseholdView) -> tuple[Any, ...]:
         (message.conversation_title or "")[:MAX_NAME] or None,
         message.group,
         message.text if keeps_text else "",
-        db.instant(message.sent_at or now),
-        db.instant(now),
+        instants[sent],
+        instants[now],
         STATUS[d.decision.action],
         d.decision.reason[:200],
         d.episode_id,
@@ -528,15 +551,34 @@ def _bounded(message: IncomingMessage, sent_at: datetime | None) -> IncomingMess
     def clean(value: str | None, limit: int) -> str | None:
         return value.replace("\x00", "")[:limit] if value else value
 
+    external_id = message.external_id.replace("\x00", "")
+    sender_id = message.sender_id.replace("\x00", "")
+    text = clean(message.text, MAX_TEXT) or ""
+    sender_name = clean(message.sender_name, MAX_NAME) or None
+    conversation_id = clean(message.conversation_id, MAX_ID)
+    conversation_title = clean(message.conversation_title, MAX_NAME) or None
+    utc = sent_at.astimezone(UTC) if sent_at else None
+    unchanged = (
+        external_id == message.external_id
+        and sender_id == message.sender_id
+        and text == message.text
+        and sender_name == message.sender_name
+        and conversation_id == message.conversation_id
+        and conversation_title == message.conversation_title
+        and (sent_at is None or sent_at.tzinfo is UTC)
+        and utc == message.sent_at
+    )
+    if unchanged:  # most messages: no new object
+        return message
     return replace(
         message,
-        external_id=message.external_id.replace("\x00", ""),
-        sender_id=message.sender_id.replace("\x00", ""),
-        text=clean(message.text, MAX_TEXT) or "",
-        sender_name=clean(message.sender_name, MAX_NAME) or None,
-        conversation_id=clean(message.conversation_id, MAX_ID),
-        conversation_title=clean(message.conversation_title, MAX_NAME) or None,
-        sent_at=sent_at.astimezone(UTC) if sent_at else None,
+        external_id=external_id,
+        sender_id=sender_id,
+        text=text,
+        sender_name=sender_name,
+        conversation_id=conversation_id,
+        conversation_title=conversation_title,
+        sent_at=utc,
     )
 
 
