@@ -164,3 +164,59 @@ async def test_decisions_under_load_equal_those_replayed_one_by_one(
     # The rules were all exercised: held, breakthroughs, folds, storms and their alerts.
     assert kinds["breakthrough"] and kinds["storm"] and kinds["burst"] and kinds["summary"]
     assert statuses["folded"] or statuses["noticed"]
+
+
+async def test_a_summary_that_fails_to_build_holds_up_no_other_member(
+    tmp_path: Path, start_guardian: Start, monkeypatch: Any
+) -> None:
+    """Summaries are built in chunks, one transaction each: a member whose summary raises is
+    left out of its chunk (logged, left due) and the others' summaries are built and sent."""
+    import guardian.scheduler as scheduler_module
+
+    path = tmp_path / "both.toml"
+    text = settings_toml(tmp_path / "both.db").replace(
+        'role = "guardian"\n', 'role = "guardian"\npolicy = "school-night"\n', 1
+    )
+    path.write_text(text)
+    settings = load_settings(path, PluginRegistry.discover().settings_models())
+    guardian = await start_guardian(settings, NIGHT)
+    for n, to in ((1, "mia"), (2, "sam"), (3, "mia")):
+        answer = await guardian.post({**MESSAGE, "id": f"m{n}", "to": to}, source="family-sms")
+        assert answer.status == 202
+
+    real = scheduler_module.render_summary
+    failures = []
+
+    def render_summary(items: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(items) == 2 and not failures:  # Mia's summary, the first time only
+            failures.append(True)
+            raise RuntimeError("a rendering bug")
+        return real(items, *args, **kwargs)
+
+    monkeypatch.setattr(scheduler_module, "render_summary", render_summary)
+    window_end = at("2026-11-27T07:00:00+01:00")
+    await guardian.tick_at(window_end)
+    scheduler = guardian.guardian.scheduler
+    assert scheduler is not None
+    assert list(scheduler.failing) == ["summary for mia"]
+    with sqlite3.connect(tmp_path / "both.db") as connection:
+        built = connection.execute(
+            "SELECT m.slug FROM deliveries d JOIN members m ON m.id = d.member_id "
+            "WHERE d.kind = 'summary'"
+        ).fetchall()
+        assert built == [("sam",)]
+    await guardian.tick_at(window_end + timedelta(seconds=30))  # the bug is gone: Mia's goes
+    assert not scheduler.failing
+    with sqlite3.connect(tmp_path / "both.db") as connection:
+        statuses = connection.execute(
+            "SELECT status, COUNT(*) FROM notifications GROUP BY status"
+        ).fetchall()
+        kinds = connection.execute(
+            "SELECT m.slug, COUNT(*) FROM deliveries d JOIN members m ON m.id = d.member_id "
+            "WHERE d.kind = 'summary' GROUP BY m.slug ORDER BY m.slug"
+        ).fetchall()
+    assert statuses == [("summarised", 3)]
+    assert kinds == [("mia", 1), ("sam", 1)]
+
+
+MESSAGE = {"network": "sms", "from": {"id": "+31611111111", "name": "Someone"}, "text": "hi"}
