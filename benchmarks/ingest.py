@@ -51,7 +51,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,6 +70,7 @@ from processes import (
     rss_mib,
     running,
 )
+from summaries import Receiver
 
 SOURCE = "bench"
 TOKEN = "bench-token"
@@ -183,19 +184,22 @@ def bare_command(port: int) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
 
 
-def write_guardian_settings(workdir: Path, port: int, held: bool) -> Path:
+def write_guardian_settings(
+    workdir: Path, port: int, held: bool, channels: list[str] | None = None
+) -> Path:
     config = workdir / "settings.toml"
-    config.write_text(
-        SETTINGS.format(
-            host=HOST,
-            port=port,
-            database=workdir / DATABASE,
-            source=SOURCE,
-            token=TOKEN,
-            policy=HELD if held else "",
-            guardian=GUARDIAN_MEMBER if held else "",
-        )
+    text = SETTINGS.format(
+        host=HOST,
+        port=port,
+        database=workdir / DATABASE,
+        source=SOURCE,
+        token=TOKEN,
+        policy=HELD if held else "",
+        guardian=GUARDIAN_MEMBER if held else "",
     )
+    if channels:
+        text = text.replace("channels = []", f"channels = {json.dumps(channels)}", 1)
+    config.write_text(text)
     return config
 
 
@@ -204,11 +208,23 @@ def target(name: str, load: Load, cores: Cores) -> Iterator[Server]:
     """The bare server or Guardian, on the server's core, in a fresh temporary directory."""
     with tempfile.TemporaryDirectory(prefix=f"guardian-bench-{name}-") as directory:
         workdir, port = Path(directory), free_port()
-        if name == "bare":
-            command = bare_command(port)
-        else:
-            command = guardian_command(write_guardian_settings(workdir, port, load.path == "held"))
-        with running(name, cores.server_prefix() + command, workdir, port) as server:
+        with ExitStack() as stack:
+            if name == "bare":
+                command = bare_command(port)
+            else:
+                held = load.path == "held"
+                # Forwards go out to a real channel, as they would at home: a json:// receiver
+                # on this script's (the client's) core. Without one every forward would fail at
+                # once and the deliverer's failure reports would be measured instead.
+                channels = None
+                if not held:
+                    receiver = stack.enter_context(Receiver().running())
+                    channels = [receiver.channel("mia")]
+                config = write_guardian_settings(workdir, port, held, channels)
+                command = guardian_command(config)
+            server = stack.enter_context(
+                running(name, cores.server_prefix() + command, workdir, port)
+            )
             yield server
 
 

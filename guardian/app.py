@@ -216,6 +216,7 @@ def create_app(
         counters=guardian.counters,
         events=guardian.events,
         storage_check=guardian.check_storage,
+        storage_problem=lambda: guardian.storage is not None and guardian.storage.failed,
     )
     app[INGEST] = ingest
     guardian.pulls = Pulls(

@@ -211,6 +211,11 @@ class StorageWatch:
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
 
+    @property
+    def failed(self) -> bool:
+        """Whether a check found the file gone or replaced (no look at the file)."""
+        return self.problem is not None
+
     def check(self) -> None:
         """Raise StorageUnavailable if the file is not the one opened at start any more."""
         if self._identity is None or self.path is None:

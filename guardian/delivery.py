@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import random
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +36,7 @@ from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
 from guardian.models import Delivery
 from guardian.settings import DeliverySettings
+from guardian.sql import transaction
 from guardian.summary import render_failure_report
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ def channel_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=1024)
 def privacy_url(url: str) -> str:
     """The URL with its secrets masked, as Apprise prints it; never the raw URL."""
     service = apprise.Apprise.instantiate(url, suppress_exceptions=True)
@@ -202,6 +206,8 @@ class RecordingSender:
 
 #: The deliverer looks for due deliveries at least this often.
 POLL = timedelta(seconds=30)
+#: Stale claims are looked for at most this often (and four times per lease).
+RELEASE_EVERY = timedelta(seconds=10)
 #: At shutdown, sends in flight get this long to finish; the claims of the rest are released.
 FINISH_GRACE = timedelta(seconds=3)
 
@@ -221,6 +227,13 @@ class Deliverer:
     _flying: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     _busy: Counter[str] = field(default_factory=Counter)
     _landed: asyncio.Event = field(default_factory=asyncio.Event)
+    _dispatching: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: When stale claims were last released: once in a while is enough, not every dispatch.
+    _released_at: datetime | None = None
+
+    @property
+    def _release_every(self) -> timedelta:
+        return min(self.settings.claim_lease / 4, RELEASE_EVERY)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential, capped, with jitter so that failing channels do not retry in lockstep."""
@@ -234,42 +247,75 @@ class Deliverer:
 
     async def dispatch(self, now: datetime) -> int:
         """Start every due delivery that may go now; return how many were started."""
+        # One at a time: what one dispatch claimed is in flight before another one looks.
+        async with self._dispatching:
+            return await self._dispatch(now)
+
+    async def _dispatch(self, now: datetime) -> int:
         # A worker that died mid-send (kill -9, here or on another instance) left its claim
         # behind: once the lease is over the delivery goes out again, without waiting for a
         # restart of this process.
-        await release_stale_claims(now, self.settings.claim_lease)
+        if self._released_at is None or now - self._released_at >= self._release_every:
+            await release_stale_claims(now, self.settings.claim_lease)
+            self._released_at = now
         room = self.settings.concurrency - len(self._flying)
         if room <= 0:
             return 0
         view = self.household()
-        due = (
-            await Delivery.filter(status="pending", next_attempt_at__lte=now, household_id=view.id)
-            .exclude(id__in=list(self._flying))
-            .order_by("next_attempt_at", "id")
-            .limit(room * 4 + 16)
-        )
-        started = 0
-        for delivery in due:
-            if len(self._flying) >= self.settings.concurrency:
-                break
-            member = view.member_by_pk(delivery.member_id)  # type: ignore[attr-defined]
-            channels = _still_to_send(delivery, _channels_of(delivery, member))
-            if any(self._busy[channel_id(u)] >= self.settings.per_channel for u in channels):
-                continue  # its channel is busy: later ones to other channels go first
-            # A conditional update is the claim: two workers never send the same delivery.
-            taken = await Delivery.filter(id=delivery.id, status="pending").update(
-                status="sending", claimed_at=now
-            )
-            if not taken:
-                continue
-            keys = [channel_id(u) for u in channels]
+        claimed = await self._claim(view, now, room)
+        if not claimed:
+            return 0
+        for delivery in await Delivery.filter(id__in=list(claimed)).order_by(
+            "next_attempt_at", "id"
+        ):
+            keys = claimed[delivery.id]
             self._busy.update(keys)
             task = asyncio.create_task(
                 self._send(delivery, now, keys), name=f"delivery-{delivery.id}"
             )
             self._flying[delivery.id] = task
-            started += 1
-        return started
+        return len(claimed)
+
+    async def _claim(self, view: HouseholdView, now: datetime, room: int) -> dict[int, list[str]]:
+        """Claim up to `room` due deliveries in one transaction, in due order, skipping those
+        whose channel is busy; their channel keys by id.
+
+        Setting them `sending` is the claim: two workers never send the same delivery. On
+        PostgreSQL the candidates are locked with SKIP LOCKED, so that instances claiming at
+        the same moment take different ones instead of queueing for the same rows.
+        """
+        members = {m.pk: m for m in view.members.values()}
+        flying = sorted(self._flying)
+        busy = Counter(self._busy)
+        chosen: dict[int, list[str]] = {}
+        async with transaction() as db:
+            mine = f" AND id NOT IN ({db.placeholders(len(flying))})" if flying else ""
+            lock = " FOR UPDATE SKIP LOCKED" if db.postgres else ""
+            due = await db.fetch(
+                "SELECT id, member_id, channels FROM deliveries WHERE status = 'pending' "
+                f"AND next_attempt_at <= ? AND household_id = ?{mine} "
+                f"ORDER BY next_attempt_at, id LIMIT {room * 4 + 16}{lock}",
+                [db.instant(now), view.id, *flying],
+            )
+            for delivery_id, member_pk, states in due:
+                if len(chosen) >= room:
+                    break
+                member = members.get(member_pk)
+                channels = member.channels if member else ()
+                known = json.loads(states) if isinstance(states, str) else states
+                keys = [channel_id(u) for u in _still_to_send(known or [], channels)]
+                if any(busy[key] >= self.settings.per_channel for key in keys):
+                    continue  # its channel is busy: later ones to other channels go first
+                busy.update(keys)
+                chosen[delivery_id] = keys
+            if chosen:
+                taken = await db.fetch(
+                    "UPDATE deliveries SET status = 'sending', claimed_at = ? WHERE id IN "
+                    f"({db.placeholders(len(chosen))}) AND status = 'pending' RETURNING id",
+                    [db.instant(now), *chosen],
+                )
+                return {row[0]: chosen[row[0]] for row in taken}
+        return {}
 
     async def _send(self, delivery: Delivery, now: datetime, keys: list[str]) -> None:
         try:
@@ -309,7 +355,9 @@ class Deliverer:
         while True:
             now = self.clock.now()
             await self.dispatch(now)
-            following = await self._next_due()
+            # With every slot taken, the next landing wakes this loop: no need to look ahead.
+            full = len(self._flying) >= self.settings.concurrency
+            following = None if full else await self._next_due()
             delay = POLL if following is None else min(POLL, max(following - now, timedelta(0)))
             self._landed.clear()
             await sleep_or(self.clock, delay.total_seconds(), self.wake, self._landed)
@@ -333,9 +381,17 @@ class Deliverer:
         )
         found = [
             *([pending.next_attempt_at] if pending else []),
-            *([stale.claimed_at + self.settings.claim_lease] if stale and stale.claimed_at else []),
+            *([self._stale_due(stale.claimed_at)] if stale and stale.claimed_at else []),
         ]
         return min(found) if found else None
+
+    def _stale_due(self, claimed_at: datetime) -> datetime:
+        """When a claim left by a dead worker is released: its lease is over, and so is the
+        pause between two releases."""
+        lease_over = claimed_at + self.settings.claim_lease
+        if self._released_at is None:
+            return lease_over
+        return max(lease_over, self._released_at + self._release_every)
 
     async def finish(self, grace: timedelta = FINISH_GRACE) -> None:
         """At shutdown: sends in flight get `grace` to land; the rest are stopped and their
@@ -368,7 +424,7 @@ class Deliverer:
             states.setdefault(
                 key, {"id": key, "channel": privacy_url(url), "status": "pending", "attempts": 0}
             )
-        to_send = _still_to_send(delivery, channels, states)
+        to_send = _still_to_send(states, channels)
         results = await asyncio.gather(
             *(self._channel(url, states[channel_id(url)], message) for url in to_send)
         )
@@ -468,10 +524,11 @@ def _channels_of(delivery: Delivery, member: MemberView) -> tuple[str, ...]:
 
 
 def _still_to_send(
-    delivery: Delivery, channels: Sequence[str], states: dict[str, dict[str, Any]] | None = None
+    states: Sequence[dict[str, Any]] | dict[str, dict[str, Any]], channels: Sequence[str]
 ) -> list[str]:
-    """The channels that have neither succeeded nor failed for good."""
-    known = states if states is not None else {s["id"]: s for s in delivery.channels}
+    """The channels that have neither succeeded nor failed for good (`states`: a delivery's
+    `channels` list, or the same by channel id)."""
+    known = states if isinstance(states, dict) else {s["id"]: s for s in states}
     done = {key for key, s in known.items() if s["status"] == SUCCESS or s["status"] in PERMANENT}
     return [url for url in channels if channel_id(url) not in done]
 

@@ -15,7 +15,9 @@ is stored, or nothing is.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -190,6 +192,18 @@ def _person(message: IncomingMessage, source: SourceView, view: HouseholdView) -
     return Person(member, contact, key[:MAX_ADDRESS], label[:MAX_NAME])
 
 
+#: Random bytes for notification ids, read from the OS 256 ids at a time (one call each).
+_ID_BYTES: list[bytes] = []
+
+
+def _new_id() -> uuid.UUID:
+    """`uuid.uuid4()`, without a system call per notification."""
+    if not _ID_BYTES:
+        raw = os.urandom(16 * 256)
+        _ID_BYTES.extend(raw[start : start + 16] for start in range(0, len(raw), 16))
+    return uuid.UUID(bytes=_ID_BYTES.pop(), version=4)
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A delivery decided at ingest: a forward, a breakthrough or a storm alert."""
@@ -277,7 +291,7 @@ def _decide(
             for guardian in view.members.values()
             if guardian.role == "guardian"
         ]
-    return Decided(uuid.uuid4(), message, person, arrival, decision, sender, tuple(outgoing))
+    return Decided(_new_id(), message, person, arrival, decision, sender, tuple(outgoing))
 
 
 async def store(
@@ -287,12 +301,15 @@ async def store(
     if not decided:
         return
     await _episodes(db, decided)
+    # The instants as the columns hold them, each encoded once (a request's messages share
+    # their time of receipt, and often the time they were sent).
+    instants: dict[datetime, Any] = {}
     await db.many(
         "INSERT INTO notifications (id, household_id, source_id, member_id, external_id, network, "
         "sender_address, sender_name, sender_key, contact_id, conversation_id, "
         "conversation_title, is_group, text, sent_at, received_at, status, reason, episode_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [_notification(db, d, view) for d in decided],
+        [_notification(db, d, view, instants) for d in decided],
     )
     await db.many(
         "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
@@ -317,8 +334,15 @@ async def store(
     await senders.save(db, list(rows.values()))
 
 
-def _notification(db: Db, d: Decided, view: HouseholdView) -> tuple[Any, ...]:
+def _notification(
+    db: Db, d: Decided, view: HouseholdView, instants: dict[datetime, Any]
+) -> tuple[Any, ...]:
     message, person, now = d.message, d.person, d.arrival.received_at
+    sent = message.sent_at or now
+    if sent not in instants:
+        instants[sent] = db.instant(sent)
+    if now not in instants:
+        instants[now] = db.instant(now)
     # Pushed notifications were delivered at the member's level: their text goes.
     keeps_text = d.decision.action in (Action.HOLD, Action.FOLD)
     return (
@@ -336,8 +360,8 @@ def _notification(db: Db, d: Decided, view: HouseholdView) -> tuple[Any, ...]:
         (message.conversation_title or "")[:MAX_NAME] or None,
         message.group,
         message.text if keeps_text else "",
-        db.instant(message.sent_at or now),
-        db.instant(now),
+        instants[sent],
+        instants[now],
         STATUS[d.decision.action],
         d.decision.reason[:200],
         d.episode_id,
@@ -536,15 +560,34 @@ def _bounded(message: IncomingMessage, sent_at: datetime | None) -> IncomingMess
     def clean(value: str | None, limit: int) -> str | None:
         return value.replace("\x00", "")[:limit] if value else value
 
+    external_id = message.external_id.replace("\x00", "")
+    sender_id = message.sender_id.replace("\x00", "")
+    text = clean(message.text, MAX_TEXT) or ""
+    sender_name = clean(message.sender_name, MAX_NAME) or None
+    conversation_id = clean(message.conversation_id, MAX_ID)
+    conversation_title = clean(message.conversation_title, MAX_NAME) or None
+    utc = sent_at.astimezone(UTC) if sent_at else None
+    unchanged = (
+        external_id == message.external_id
+        and sender_id == message.sender_id
+        and text == message.text
+        and sender_name == message.sender_name
+        and conversation_id == message.conversation_id
+        and conversation_title == message.conversation_title
+        and (sent_at is None or sent_at.tzinfo is UTC)
+        and utc == message.sent_at
+    )
+    if unchanged:  # most messages: no new object
+        return message
     return replace(
         message,
-        external_id=message.external_id.replace("\x00", ""),
-        sender_id=message.sender_id.replace("\x00", ""),
-        text=clean(message.text, MAX_TEXT) or "",
-        sender_name=clean(message.sender_name, MAX_NAME) or None,
-        conversation_id=clean(message.conversation_id, MAX_ID),
-        conversation_title=clean(message.conversation_title, MAX_NAME) or None,
-        sent_at=sent_at.astimezone(UTC) if sent_at else None,
+        external_id=external_id,
+        sender_id=sender_id,
+        text=text,
+        sender_name=sender_name,
+        conversation_id=conversation_id,
+        conversation_title=conversation_title,
+        sent_at=utc,
     )
 
 
@@ -603,7 +646,10 @@ class Ingest:
     counters: Counters
     events: Events
     #: Raises StorageUnavailable while storage must not be written (the database vanished).
+    #: The writer calls it before every transaction; a request is refused up front only once
+    #: a problem is known (`storage_problem`), without a look at the file per request.
     storage_check: Callable[[], None] = field(default=lambda: None)
+    storage_problem: Callable[[], bool] = field(default=lambda: False)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         view = self.household()
@@ -626,10 +672,11 @@ class Ingest:
                 f"the {source.plugin!r} plugin of this source is not loaded",
                 **{"Retry-After": "60"},
             )
-        try:
-            self.storage_check()
-        except StorageUnavailable as error:
-            return unavailable(str(error))
+        if self.storage_problem():
+            try:
+                self.storage_check()
+            except StorageUnavailable as error:
+                return unavailable(str(error))
         try:
             body = await read_body(request, self.max_body_bytes)
         except BodyError as error:
@@ -668,9 +715,7 @@ class Ingest:
             outcome = Outcome(0, 0, 0)
         if received.reply is not None:
             return received.reply
-        return web.json_response(
-            {"accepted": outcome.accepted, "duplicates": outcome.duplicates}, status=202
-        )
+        return accepted_response(outcome.accepted, outcome.duplicates)
 
     async def pulled(
         self, source: SourceView, batch: PullBatch, owner: str, plugin_log: logging.Logger
@@ -705,21 +750,49 @@ class Ingest:
 
     async def wait(self, pending: Pending[Outcome]) -> Outcome:
         """Queue for the writer; past `request_timeout`, give up (StorageUnavailable) and make
-        sure it is not stored after all."""
+        sure it is not stored after all.
+
+        The expiry is a timer on the loop, cancelled when the answer comes: no task and no
+        timeout context per request (what `asyncio.wait_for` costs)."""
         self.writer.queue(pending)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.request_timeout.total_seconds(), self._expire, pending)
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(pending.future), self.request_timeout.total_seconds()
-            )
-        except TimeoutError:
-            pending.abandoned = True
-            if pending.committing:
-                try:
-                    return await asyncio.wait_for(
-                        asyncio.shield(pending.future), COMMIT_GRACE.total_seconds()
-                    )
-                except TimeoutError:
-                    pass
-            raise StorageUnavailable(
-                f"not stored within {int(self.request_timeout.total_seconds())} s"
-            ) from None
+            return await asyncio.shield(pending.future)
+        finally:
+            timer.cancel()
+
+    def _expire(self, pending: Pending[Outcome]) -> None:
+        """The request's time is up: it is left out of any batch not yet committing; one that
+        is committing gets COMMIT_GRACE for its answer."""
+        if pending.future.done():
+            return
+        pending.abandoned = True
+        if pending.committing:
+            loop = asyncio.get_running_loop()
+            loop.call_later(COMMIT_GRACE.total_seconds(), self._give_up, pending)
+        else:
+            self._give_up(pending)
+
+    def _give_up(self, pending: Pending[Outcome]) -> None:
+        if not pending.future.done():
+            seconds = int(self.request_timeout.total_seconds())
+            pending.future.set_exception(StorageUnavailable(f"not stored within {seconds} s"))
+
+
+def _accepted_body(accepted: int, duplicates: int) -> bytes:
+    return json.dumps({"accepted": accepted, "duplicates": duplicates}).encode()
+
+
+#: The 202 bodies of requests without duplicates, encoded once.
+_ACCEPTED = [_accepted_body(n, 0) for n in range(MAX_MESSAGES + 1)]
+
+
+def accepted_response(accepted: int, duplicates: int) -> web.Response:
+    """202 `{"accepted": n, "duplicates": d}`, as `web.json_response` would write it."""
+    body = (
+        _ACCEPTED[accepted]
+        if duplicates == 0 and accepted <= MAX_MESSAGES
+        else _accepted_body(accepted, duplicates)
+    )
+    return web.Response(body=body, status=202, content_type="application/json", charset="utf-8")

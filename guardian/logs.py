@@ -39,12 +39,42 @@ def register_secrets(values: Iterable[str]) -> None:
             if len(form) >= MIN_SECRET_LENGTH:
                 found.add(form)
     _known[:] = sorted(found, key=len, reverse=True)  # the longest first: no partial leftovers
+    by_prefix: dict[str, list[str]] = {}
+    for secret in _known:
+        by_prefix.setdefault(secret[:MIN_SECRET_LENGTH], []).append(secret)
+    _by_prefix.clear()
+    _by_prefix.update(by_prefix)
+
+
+#: The known secrets by their first MIN_SECRET_LENGTH characters, the longest first: a line is
+#: scanned once, whatever the number of secrets (a host with 10,000 members' channel URLs would
+#: otherwise look for each of them in every line).
+_by_prefix: dict[str, list[str]] = {}
+
+
+def _redact_known(text: str) -> str:
+    """Every occurrence of a known secret replaced, left to right, the longest at each place."""
+    parts: list[str] = []
+    start = index = 0
+    last = len(text) - MIN_SECRET_LENGTH
+    while index <= last:
+        candidates = _by_prefix.get(text[index : index + MIN_SECRET_LENGTH])
+        if candidates:
+            secret = next((s for s in candidates if text.startswith(s, index)), None)
+            if secret is not None:
+                parts += (text[start:index], "***")
+                index = start = index + len(secret)
+                continue
+        index += 1
+    if not parts:
+        return text
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def redact(text: str) -> str:
-    for secret in _known:
-        if secret in text:
-            text = text.replace(secret, "***")
+    if _by_prefix:
+        text = _redact_known(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

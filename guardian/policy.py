@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from guardian.durations import format_duration
@@ -220,8 +221,17 @@ def _action(
 
 
 def _fold_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", " ".join(text.casefold().split()))
+    spaced = " ".join(text.casefold().split())
+    if spaced.isascii():  # nothing to decompose (the usual case, on every message)
+        return spaced
+    decomposed = unicodedata.normalize("NFKD", spaced)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1024)
+def _keyword_pattern(keyword: str) -> re.Pattern[str] | None:
+    needle = _fold_accents(keyword).strip()
+    return re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)") if needle else None
 
 
 def matching_keyword(keywords: Sequence[str], text: str) -> str | None:
@@ -230,8 +240,8 @@ def matching_keyword(keywords: Sequence[str], text: str) -> str | None:
         return None
     haystack = _fold_accents(text)
     for keyword in keywords:
-        needle = _fold_accents(keyword).strip()
-        if needle and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack):
+        pattern = _keyword_pattern(keyword)
+        if pattern is not None and pattern.search(haystack):
             return keyword
     return None
 

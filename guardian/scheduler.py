@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +23,10 @@ from guardian.accounts import purge_sessions
 from guardian.clock import Clock, sleep_or
 from guardian.database import STORAGE_ERRORS
 from guardian.delivery import SUCCESS, Deliverer
-from guardian.household import HouseholdView, MemberView
+from guardian.household import ContactView, HouseholdView, MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
 from guardian.policy import next_summary_time, summary_times
+from guardian.sql import Db, read_instant, transaction
 from guardian.summary import (
     PREVIEW_CHARS,
     BreakthroughNote,
@@ -33,6 +34,7 @@ from guardian.summary import (
     ChildActivity,
     Item,
     Rendered,
+    group_items,
     render_burst_notice,
     render_report,
     render_summary,
@@ -78,23 +80,37 @@ class Scheduler:
     _last_purge: datetime | None = None
     #: Jobs failing now, with their error: logged once, shown by /readyz.
     failing: dict[str, str] = field(default_factory=dict)
+    #: During one tick's summaries: each (policy, due instant)'s missed and following times.
+    _times: dict[tuple[int, datetime], tuple[list[datetime], datetime | None]] = field(
+        default_factory=dict
+    )
 
     async def prepare(self, now: datetime) -> None:
         """Give every member its schedule rows with their next due instants (kept if set)."""
         view = self.household()
+        for language in {m.language for m in view.members.values()}:
+            _warm_up(language, view)
+        summaries: dict[int, datetime | None] = {}
+        rows = []
         for member in view.members.values():
-            for kind, due in (
-                ("summary", next_summary_time(member.policy, view.zone, now)),
-                ("report", next_report_time(member, view, now)),
-            ):
-                # Several instances may prepare at once: get_or_create falls back to the row
-                # another one created (unique member and kind), and a conditional update sets
-                # the first due instant only where none is set yet.
-                schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
-                if schedule.next_due_at is None and due is not None:
-                    await Schedule.filter(id=schedule.id, next_due_at__isnull=True).update(
-                        next_due_at=due
-                    )
+            policy = member.policy
+            if id(policy) not in summaries:
+                summaries[id(policy)] = next_summary_time(policy, view.zone, now)
+            rows.append((member.pk, "summary", summaries[id(policy)]))
+            rows.append((member.pk, "report", next_report_time(member, view, now)))
+        # Several instances may prepare at once: a row another one created is kept (unique
+        # member and kind), and the first due instant is set only where none is set yet.
+        async with transaction() as db:
+            await db.many(
+                "INSERT INTO schedules (member_id, kind, next_due_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (member_id, kind) DO NOTHING",
+                [(pk, kind, db.instant(due)) for pk, kind, due in rows],
+            )
+            await db.many(
+                "UPDATE schedules SET next_due_at = ? "
+                "WHERE member_id = ? AND kind = ? AND next_due_at IS NULL",
+                [(db.instant(due), pk, kind) for pk, kind, due in rows if due is not None],
+            )
 
     async def tick(self, now: datetime | None = None) -> None:
         """Do everything due at `now` (the clock's now by default), then send what is due and
@@ -113,13 +129,7 @@ class Scheduler:
             for burst in await self._active_bursts(view):
                 if _burst_due(burst, view) <= now:
                     await self._job(f"burst {burst.id}", self._burst_notice(burst, view, now))
-            for schedule in await Schedule.filter(
-                kind="summary", next_due_at__lte=now, member__household_id=view.id
-            ):
-                member = view.member_by_pk(schedule.member_id)  # type: ignore[attr-defined]
-                await self._job(
-                    f"summary for {member.id}", self._summarise(schedule, member, view, now)
-                )
+            await self._summaries(view, now)
             reports = await Schedule.filter(
                 kind="report", next_due_at__lte=now, member__household_id=view.id
             ).order_by("next_due_at", "id")  # one lock order for every instance: no deadlock
@@ -147,46 +157,81 @@ class Scheduler:
             if self.failing.pop(name, None) is not None:
                 log.info("scheduler: %s works again", name)
 
-    async def _summarise(
-        self, schedule: Schedule, member: MemberView, view: HouseholdView, now: datetime
-    ) -> None:
-        assert schedule.next_due_at is not None
-        first_due = schedule.next_due_at
-        missed = summary_times(member.policy, view.zone, first_due - timedelta(microseconds=1), now)
-        covered_until = missed[-1] if missed else first_due
-        following = next_summary_time(member.policy, view.zone, now)
-        async with in_transaction():
-            # Moving the schedule on is the claim: only one tick (or instance) wins it.
-            claimed = await Schedule.filter(id=schedule.id, next_due_at=first_due).update(
-                next_due_at=following, last_due_at=covered_until
-            )
-            if not claimed:
+    async def _summaries(self, view: HouseholdView, now: datetime) -> None:
+        """Every summary due at `now`, SUMMARY_CHUNK members per transaction.
+
+        Each chunk claims its schedule rows (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
+        that instances ticking at the same moment take different members and none builds one
+        twice), builds their summaries and moves their schedules on, all in one commit; the
+        deliverer is woken as soon as a chunk is committed. A member whose summary fails is
+        logged and left due for the next tick; the others go on.
+        """
+        failed: set[int] = set()
+        self._times.clear()
+        while True:
+            try:
+                built = await self._summary_chunk(view, now, failed)
+            except _Raced:
+                continue  # a notification committed between reading and marking: again
+            except _MemberFailed as failure:
+                failed.add(failure.schedule_id)
+                name = f"summary for {failure.member}"
+                error = failure.__cause__
+                said = f"{type(error).__name__}: {error}"
+                if self.failing.get(name) != said:
+                    log.error(
+                        "scheduler: %s failed; the other jobs go on",
+                        name,
+                        exc_info=(type(error), error, error.__traceback__) if error else None,
+                    )
+                self.failing[name] = said
+                continue
+            if built is None:
                 return
-            held = await Notification.filter(
-                member_id=member.pk, status="held", received_at__lte=covered_until
-            ).order_by("received_at")
-            if not held:
-                return
-            items = [held_item(n, view) for n in held]
-            level = member.policy.content
-            await _deliver(
-                view,
-                member,
-                "summary",
-                f"summary:{member.pk}:{covered_until.isoformat()}",
-                render_summary(items, level, view.zone, language=member.language),
-                render_summary(items, level, view.zone, markdown=True, language=member.language),
-                now,
-                held,
-                "summarised",
+            for line in built:
+                log.info("summary for %s: %d held notifications (window end %s, %d missed)", *line)
+            if built:
+                self.deliverer.wake.set()
+
+    async def _summary_chunk(
+        self, view: HouseholdView, now: datetime, failed: set[int]
+    ) -> list[tuple[str, int, str, int]] | None:
+        """One chunk of due summaries; None when nothing (not failed already) is due."""
+        members = {m.pk: m for m in view.members.values()}
+        contacts = {c.pk: c for c in view.contacts.values()}
+        times = self._times
+        async with transaction() as db:
+            skip = f" AND s.id NOT IN ({db.placeholders(len(failed))})" if failed else ""
+            lock = " FOR UPDATE OF s SKIP LOCKED" if db.postgres else ""
+            due = await db.fetch(
+                "SELECT s.id, s.member_id, s.next_due_at FROM schedules s "
+                "JOIN members m ON m.id = s.member_id "
+                "WHERE s.kind = 'summary' AND s.next_due_at <= ? AND m.household_id = ?"
+                f"{skip} ORDER BY s.next_due_at, s.id LIMIT {SUMMARY_CHUNK}{lock}",
+                [db.instant(now), view.id, *sorted(failed)],
             )
-        log.info(
-            "summary for %s: %d held notifications (window end %s, %d missed)",
-            member.id,
-            len(held),
-            covered_until.isoformat(),
-            len(missed),
-        )
+            if not due:
+                return None
+            built = []
+            for schedule_id, member_pk, first_due in due:
+                member = members.get(member_pk)
+                try:
+                    if member is None:
+                        raise LookupError(f"no member with pk {member_pk} in the household")
+                    line = await _summarise(
+                        db, schedule_id, member, contacts, view, first_due, now, times
+                    )
+                except RAISED:
+                    raise
+                except Exception as error:
+                    # The chunk is rolled back and built again without this member.
+                    raise _MemberFailed(schedule_id, member.id if member else "?") from error
+                if line is not None:
+                    built.append(line)
+        for line in built:
+            if self.failing.pop(f"summary for {line[0]}", None) is not None:
+                log.info("scheduler: summary for %s works again", line[0])
+        return built
 
     async def _burst_notice(self, burst: Episode, view: HouseholdView, now: datetime) -> None:
         """A burst notice every `notice_every`, and a last one once `per` passed in silence."""
@@ -334,6 +379,129 @@ class Scheduler:
     async def _sleep(self, delay: timedelta) -> None:
         await sleep_or(self.clock, delay.total_seconds(), self.wake)
         self.wake.clear()
+
+
+def _warm_up(language: str, view: HouseholdView) -> None:
+    """Render a summary once: the first one otherwise loads the language's CLDR data (dates,
+    numbers), a fifth of a second, in the middle of the timer's busiest moment."""
+    epoch = datetime(2000, 1, 1, tzinfo=view.zone)
+    render_summary([Item("-", "-", "-", "-", epoch)], "senders", view.zone, language=language)
+
+
+#: Members whose summaries one transaction builds: instances share the due ones chunk by chunk.
+SUMMARY_CHUNK = 20
+
+
+class _Raced(Exception):
+    """A notification was held for the member between reading and marking (PostgreSQL)."""
+
+
+class _MemberFailed(Exception):
+    """One member's summary could not be built (its cause says why)."""
+
+    def __init__(self, schedule_id: int, member: str) -> None:
+        super().__init__(member)
+        self.schedule_id, self.member = schedule_id, member
+
+
+#: What stops a chunk of summaries as a whole (the others stop one member only).
+RAISED: tuple[type[BaseException], ...] = (*STORAGE_ERRORS, _Raced)
+
+
+async def _summarise(
+    db: Db,
+    schedule_id: int,
+    member: MemberView,
+    contacts: dict[int, ContactView],
+    view: HouseholdView,
+    stored_due: Any,
+    now: datetime,
+    times: dict[tuple[int, datetime], tuple[list[datetime], datetime | None]],
+) -> tuple[str, int, str, int] | None:
+    """Claim one member's due summary, build it from what they have held, and mark that.
+
+    Plain SQL, set-based: one query reads the held rows, one statement marks them all. On
+    SQLite the transaction holds the write lock, so nothing is held in between; on PostgreSQL
+    the marking counts what it marked, and a count that differs from what was read (a
+    notification committed meanwhile) rolls the chunk back to be built again.
+    """
+    first_due = read_instant(stored_due)
+    # Members sharing a policy and a due instant share its times (pure, and not free).
+    key = (id(member.policy), first_due)
+    if key not in times:
+        missed = summary_times(member.policy, view.zone, first_due - timedelta(microseconds=1), now)
+        times[key] = (missed, next_summary_time(member.policy, view.zone, now))
+    missed, following = times[key]
+    covered_until = missed[-1] if missed else first_due
+    # Moving the schedule on is the claim: only one tick (or instance) wins it.
+    claimed = await db.execute(
+        "UPDATE schedules SET next_due_at = ?, last_due_at = ? WHERE id = ? AND next_due_at = ?",
+        [db.instant(following), db.instant(covered_until), schedule_id, stored_due],
+    )
+    if not claimed:
+        return None
+    until = db.instant(covered_until)
+    level = member.policy.content
+    # Only the preview level shows any text; rendering orders the items itself.
+    text_columns = "text, preview" if level == "preview" else "'', NULL"
+    rows = await db.fetch(
+        "SELECT sender_key, COALESCE(NULLIF(sender_name, ''), sender_address), contact_id, "
+        f"network, {text_columns}, received_at, conversation_title, conversation_id, is_group "
+        "FROM notifications WHERE member_id = ? AND status = 'held' AND received_at <= ?",
+        [member.pk, until],
+    )
+    if not rows:
+        return None
+    items = [_held_row(row, contacts) for row in rows]
+    groups = group_items(items)
+    text = render_summary(items, level, view.zone, language=member.language, groups=groups)
+    markdown = render_summary(
+        items, level, view.zone, markdown=True, language=member.language, groups=groups
+    )
+    inserted = await db.fetch(
+        "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
+        "body_markdown, notify_type, status, attempts, created_at, next_attempt_at, channels) "
+        "VALUES (?, ?, 'summary', ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]') RETURNING id",
+        [
+            view.id,
+            member.pk,
+            f"summary:{member.pk}:{covered_until.isoformat()}",
+            text.title[:250],
+            text.body,
+            markdown.body,
+            text.notify_type,
+            db.instant(now),
+            db.instant(now),
+        ],
+    )
+    # A guardian report at the preview level still needs 80 characters of each held message.
+    keep_preview = member.role == "child" and member.policy.guardian_view == "preview"
+    preview = f", preview = substr(text, 1, {PREVIEW_CHARS})" if keep_preview else ""
+    marked = await db.execute(
+        f"UPDATE notifications SET status = 'summarised', delivery_id = ?, text = ''{preview} "
+        "WHERE member_id = ? AND status = 'held' AND received_at <= ?",
+        [inserted[0][0], member.pk, until],
+    )
+    if marked != len(rows):
+        raise _Raced
+    return member.id, len(rows), covered_until.isoformat(), len(missed)
+
+
+def _held_row(row: Sequence[Any], contacts: dict[int, ContactView]) -> Item:
+    """`held_item` for a plain row of `_summarise`'s query."""
+    key, label, contact_pk, network, text, preview, at, title, conversation, group = row
+    contact = contacts.get(contact_pk) if contact_pk is not None else None
+    return Item(
+        key,
+        contact.name if contact else label,
+        network,
+        text,
+        read_instant(at),
+        title,
+        f"{network}:{conversation}" if group else None,
+        bool(group),
+        preview,
+    )
 
 
 def _burst_due(burst: Episode, view: HouseholdView) -> datetime:
@@ -529,6 +697,8 @@ async def last_messages(household_id: str) -> dict[int, datetime]:
     }
 
 
+#: Members purged together: as many as share a retention, a few hundred per statement.
+PURGE_CHUNK = 400
 #: Notifications that were neither delivered nor summarised yet: never purged.
 WAITING = ("held", "folded")
 
@@ -536,14 +706,19 @@ WAITING = ("held", "folded")
 async def purge(view: HouseholdView, now: datetime) -> None:
     """Forget notification metadata, deliveries and episodes older than each policy's retention;
     never what still waits to be summarised or noticed, nor a burst still going on."""
+    by_retention: dict[int, list[int]] = {}
     for member in view.members.values():
-        cutoff = now - timedelta(days=member.policy.retention)
-        await Notification.filter(
-            member_id=member.pk, received_at__lt=cutoff, status__not_in=WAITING
-        ).delete()
-        await Episode.filter(
-            member_id=member.pk, last_at__lt=cutoff, next_notice_at__isnull=True
-        ).delete()
-        await Delivery.filter(
-            member_id=member.pk, created_at__lt=cutoff, status__in=["sent", "failed"]
-        ).delete()
+        by_retention.setdefault(member.policy.retention, []).append(member.pk)
+    for retention, pks in sorted(by_retention.items()):
+        cutoff = now - timedelta(days=retention)
+        for start in range(0, len(pks), PURGE_CHUNK):
+            chunk = pks[start : start + PURGE_CHUNK]
+            await Notification.filter(
+                member_id__in=chunk, received_at__lt=cutoff, status__not_in=WAITING
+            ).delete()
+            await Episode.filter(
+                member_id__in=chunk, last_at__lt=cutoff, next_notice_at__isnull=True
+            ).delete()
+            await Delivery.filter(
+                member_id__in=chunk, created_at__lt=cutoff, status__in=["sent", "failed"]
+            ).delete()

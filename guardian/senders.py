@@ -28,12 +28,35 @@ MERGE_LOOKBACK = 2 * MAX_WINDOW
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+#: Instants as milliseconds and back, remembered: a sender's state holds the same few dozen
+#: instants batch after batch (each message's time stays until it is out of every window), and
+#: converting them is most of the cost of reading and writing states. Bounded: emptied when full.
+_MS: dict[datetime, int] = {}
+_AT: dict[int, datetime] = {}
+CONVERSIONS_KEPT = 50_000
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def _ms(instant: datetime | None) -> int | None:
-    return None if instant is None else (instant - _EPOCH) // timedelta(milliseconds=1)
+    if instant is None:
+        return None
+    ms = _MS.get(instant)
+    if ms is None:
+        if len(_MS) >= CONVERSIONS_KEPT:
+            _MS.clear()
+        ms = _MS[instant] = (instant - _EPOCH) // _MILLISECOND
+    return ms
 
 
 def _instant(ms: int | None) -> datetime | None:
-    return None if ms is None else _EPOCH + timedelta(milliseconds=ms)
+    if ms is None:
+        return None
+    instant = _AT.get(ms)
+    if instant is None:
+        if len(_AT) >= CONVERSIONS_KEPT:
+            _AT.clear()
+        instant = _AT[ms] = _EPOCH + timedelta(milliseconds=ms)
+    return instant
 
 
 def encode(state: SenderState) -> str:
@@ -55,9 +78,10 @@ def encode(state: SenderState) -> str:
 
 def decode(text: str) -> SenderState:
     data = json.loads(text or "{}")
+    at = _instant
     return SenderState(
-        times=tuple(_EPOCH + timedelta(milliseconds=t) for t in data.get("t", ())),
-        quiet_times=tuple(_EPOCH + timedelta(milliseconds=t) for t in data.get("q", ())),
+        times=tuple(at(t) for t in data.get("t", ())),  # type: ignore[misc]
+        quiet_times=tuple(at(t) for t in data.get("q", ())),  # type: ignore[misc]
         last_at=_instant(data.get("l")),
         last_quiet_at=_instant(data.get("lq")),
         run_since=_instant(data.get("r")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -49,9 +49,11 @@ class Db:
         return " FOR UPDATE" if self.postgres else ""
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """The rows of one query, as plain tuples (asyncpg records on PostgreSQL)."""
         if self.postgres:
             return list(await self._raw.fetch(_numbered(sql), *params))
-        return list(await self._raw.execute_fetchall(sql, params))
+        rows: list[Sequence[Any]] = await self._on_thread(_fetch_tuples, sql, params)
+        return rows
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return how many rows it changed."""
@@ -59,9 +61,7 @@ class Db:
             status: str = await self._raw.execute(_numbered(sql), *params)
             parts = status.split()
             return int(parts[-1]) if parts and parts[-1].isdigit() else 0
-        cursor = await self._raw.execute(sql, params)
-        changed: int = cursor.rowcount
-        await cursor.close()
+        changed: int = await self._on_thread(_execute, sql, params)
         return changed
 
     async def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -71,7 +71,16 @@ class Db:
         if self.postgres:
             await self._raw.executemany(_numbered(sql), rows)
         else:
-            await self._raw.executemany(sql, rows)
+            await self._on_thread(_execute_many, sql, rows)
+
+    async def _on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run `function(sqlite3_connection, *args)` on aiosqlite's thread, in one hop.
+
+        aiosqlite's own calls take a hop to its thread and back for each step (execute, fetch,
+        close the cursor), and build `sqlite3.Row` objects; on the hot path one hop per
+        statement and plain tuples matter. `_execute` and `_conn` are aiosqlite 0.22's.
+        """
+        return await self._raw._execute(function, self._raw._conn, *args)
 
     def instant(self, value: datetime | None) -> Any:
         """An aware instant as the column holds it (tortoise's own text form on SQLite)."""
@@ -82,6 +91,31 @@ class Db:
 
     def uuid(self, value: uuid.UUID) -> Any:
         return value if self.postgres else str(value)
+
+
+def _fetch_tuples(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    cursor = connection.cursor()
+    try:
+        cursor.row_factory = None
+        return cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
+
+
+def _execute(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    cursor = connection.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _execute_many(connection: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> int:
+    cursor = connection.executemany(sql, rows)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
 
 
 def read_instant(value: Any) -> datetime:

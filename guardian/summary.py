@@ -31,7 +31,7 @@ TEXT = "text"
 MARKDOWN = "markdown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One notification as rendering sees it."""
 
@@ -54,7 +54,7 @@ class Rendered:
     body_format: str = TEXT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """Held items of one contact (across networks), or of one group chat."""
 
@@ -421,8 +421,12 @@ def render_summary(
     *,
     markdown: bool = False,
     language: str = DEFAULT_LANGUAGE,
+    groups: Sequence[Group] | None = None,
 ) -> Rendered:
-    """Every held item in one message: one line per group, newest group first."""
+    """Every held item in one message: one line per group, newest group first.
+
+    `groups` is `group_items(items)` when the caller has it already (a summary is rendered
+    twice, as text and as Markdown, from the same groups)."""
     _check(level)
     t = i18n.language(language)
     fmt = _Format(markdown)
@@ -433,9 +437,10 @@ def render_summary(
             INFO,
             fmt.body_format,
         )
-    groups = group_items(items)
+    if groups is None:
+        groups = group_items(items)
     messages = _messages(len(items), t)
-    senders = {i.sender_key for i in items}
+    senders = {key for group in groups for key in group.sender_keys}
     if level != "counts" and len(senders) == 1:
         newest = max(items, key=lambda i: i.at)
         title = _fit(

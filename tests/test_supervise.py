@@ -101,7 +101,8 @@ async def test_one_members_failing_summary_stops_no_other(
     assert (await running.post(message("for-mia"))).status == 202
     # A row that cannot be read (written by a broken tool, say) makes Mia's summary fail.
     await connections.get("default").execute_query(
-        "UPDATE notifications SET sent_at = 'not a time' WHERE external_id = 'msg-for-mia'"
+        "UPDATE notifications SET received_at = '2000-99-99 not a time' "
+        "WHERE external_id = 'msg-for-mia'"
     )
     morning = at("2026-11-26T07:00:00+01:00")
     with caplog.at_level(logging.ERROR):
