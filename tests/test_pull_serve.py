@@ -79,6 +79,12 @@ def sqlite_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return list(connection.execute(sql))
 
 
+def first_cursor(db: Path) -> object:
+    """The one pull source's stored cursor: set once it has started at "now"."""
+    rows = sqlite_rows(db, "SELECT cursor FROM pull_state")
+    return rows[0][0] if rows else None
+
+
 async def test_kill_9_under_a_steady_feed_of_mail_neither_loses_nor_repeats_one(
     tmp_path: Path, imap_server: Dovecot
 ) -> None:
@@ -98,13 +104,9 @@ async def test_kill_9_under_a_steady_feed_of_mail_neither_loses_nor_repeats_one(
             for row in sqlite_rows(db, "SELECT external_id FROM notifications ORDER BY 1")
         ]
 
-    def cursor() -> object:
-        rows = sqlite_rows(db, "SELECT cursor FROM pull_state")
-        return rows[0][0] if rows else None
-
     async with stopped_at_end(serves):
         serves.append(await start_serve(config, port, log, env=env))
-        await until(lambda: cursor() is not None, "the source's first cursor (now)")
+        await until(lambda: first_cursor(db) is not None, "the source's first cursor (now)")
         sending = asyncio.create_task(feed(imap_server, mailbox, range(FEED), every=0.05))
         await until(lambda: len(stored()) >= FEED // 3, "a third of the feed stored")
         await serves[-1].kill()  # kill -9 while mail keeps arriving
@@ -278,15 +280,11 @@ api_url = "http://127.0.0.1:{api_port}"
     def stored() -> list[str]:
         return [str(r[0]) for r in sqlite_rows(db, "SELECT external_id FROM notifications")]
 
-    def cursor() -> object:
-        rows = sqlite_rows(db, "SELECT cursor FROM pull_state")
-        return rows[0][0] if rows else None
-
     try:
         async with stopped_at_end(serves):
             api.send(-1)  # history: pending before the source first runs, never imported
             serves.append(await start_serve(config, port, log))
-            await until(lambda: cursor() is not None, "the source's first cursor (now)")
+            await until(lambda: first_cursor(db) is not None, "the source's first cursor (now)")
             for n in range(FEED):
                 api.send(n)
                 await asyncio.sleep(0.02)
@@ -347,14 +345,10 @@ access_token = "{mia.token}"
             "LEFT JOIN contacts c ON c.id = n.contact_id",
         )
 
-    def cursor() -> object:
-        rows = sqlite_rows(db, "SELECT cursor FROM pull_state")
-        return rows[0][0] if rows else None
-
     count = FEED // 2
     async with stopped_at_end(serves):
         serves.append(await start_serve(config, port, log))
-        await until(lambda: cursor() is not None, "the source's first cursor (now)")
+        await until(lambda: first_cursor(db) is not None, "the source's first cursor (now)")
         for n in range(count):
             await asyncio.to_thread(sophie.send, room, f"message {n}")
             if n == count // 2:

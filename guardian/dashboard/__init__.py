@@ -111,12 +111,18 @@ def setup(app: web.Application, *page_routes: web.RouteTableDef) -> None:
         app.router.add_routes(routes)
 
 
-async def _favicon(request: web.Request) -> web.FileResponse:
+#: Read once: a FileResponse's open file is left to the garbage collector when the browser
+#: drops the request half-way (it often does, for an icon), which warns "unclosed file".
+FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
+
+
+async def _favicon(request: web.Request) -> web.Response:
     """Browsers ask for /favicon.ico before reading a page's icon link: the same SVG."""
-    response = web.FileResponse(HERE / "static" / "favicon.svg")
-    response.content_type = "image/svg+xml"
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
+    return web.Response(
+        body=FAVICON,
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @jinja2.pass_context

@@ -175,6 +175,9 @@ async def test_a_guardian_gives_mia_a_login_that_opens_only_her_page(
             "What your guardians see about you, and when"
         )
         await expect(mine.get_by_role("heading", name="Your recent summaries")).to_be_visible()
+        menu = mine.get_by_role("button", name="Menu")
+        if await menu.is_visible():  # on a phone the navigation folds behind the Menu
+            await menu.click()
         nav = mine.get_by_role("navigation", name="Main").get_by_role("link")
         await expect(nav).to_have_text(["My page"])
         await fits(mine)
