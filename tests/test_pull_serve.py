@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -85,42 +86,82 @@ def first_cursor(db: Path) -> object:
     return rows[0][0] if rows else None
 
 
-async def test_kill_9_under_a_steady_feed_of_mail_neither_loses_nor_repeats_one(
-    tmp_path: Path, imap_server: Dovecot
-) -> None:
-    mailbox = fresh_mailbox(imap_server)
+@dataclass(frozen=True)
+class Fed:
+    """What a serve killed with -9 half-way through a feed stored."""
+
+    #: How many notifications were stored when the kill landed.
+    killed_at: int
+    #: Every notification at the end: (external id, sender address, contact id or None).
+    rows: list[tuple[object, ...]]
+    log: Path
+
+
+async def kill_9_under_a_feed(
+    tmp_path: Path,
+    source: str,
+    send: Callable[[int], Awaitable[object]],
+    count: int,
+    *,
+    env: dict[str, str] | None = None,
+    every: float = 0.02,
+) -> Fed:
+    """A real serve with `source` (settings TOML) for Mia: once the source has started at
+    "now", `send(n)` makes message n arrive, `count` times; half-way, once a third is stored,
+    the serve is killed with -9 and started again. Returns what was stored once all of it
+    was (after a second more, so that anything read twice would show) and the serve stopped."""
     db, port = tmp_path / "guardian.db", free_port()
     config = tmp_path / "settings.toml"
-    config.write_text(
-        serve_toml(f"sqlite://{db}", port, mia_channels=[], extra=imap_source(imap_server, mailbox))
-    )
-    env = {"SSL_CERT_FILE": str(imap_server.ca_file)}
+    config.write_text(serve_toml(f"sqlite://{db}", port, mia_channels=[], extra=source))
     log = tmp_path / "serve.log"
     serves: list[Serve] = []
 
-    def stored() -> list[str]:
-        return [
-            str(row[0])
-            for row in sqlite_rows(db, "SELECT external_id FROM notifications ORDER BY 1")
-        ]
+    def stored() -> list[tuple[object, ...]]:
+        return sqlite_rows(
+            db,
+            "SELECT n.external_id, n.sender_address, c.slug FROM notifications n "
+            "LEFT JOIN contacts c ON c.id = n.contact_id",
+        )
 
     async with stopped_at_end(serves):
         serves.append(await start_serve(config, port, log, env=env))
         await until(lambda: first_cursor(db) is not None, "the source's first cursor (now)")
-        sending = asyncio.create_task(feed(imap_server, mailbox, range(FEED), every=0.05))
-        await until(lambda: len(stored()) >= FEED // 3, "a third of the feed stored")
-        await serves[-1].kill()  # kill -9 while mail keeps arriving
-        killed_at = len(stored())
-        serves.append(await start_serve(config, port, log, env=env))
-        await sending
-        await until(lambda: len(stored()) >= FEED, "the whole feed", timeout=60)
+        for n in range(count):
+            await send(n)
+            await asyncio.sleep(every)
+            if n == count // 2:
+                await until(lambda: len(stored()) >= count // 3, "a third stored")
+                await serves[-1].kill()  # kill -9 while messages keep coming
+                killed_at = len(stored())
+                serves.append(await start_serve(config, port, log, env=env))
+        await until(lambda: len(stored()) >= count, "every message", timeout=60)
         await asyncio.sleep(1)  # anything read twice would show by now
-        ids = stored()
+        rows = stored()
         assert serves[-1].process.returncode is None
         assert await serves[-1].sigterm() == 0
-    assert killed_at < FEED, "the kill landed after the feed: nothing was tested"
+    return Fed(killed_at, rows, log)
+
+
+async def test_kill_9_under_a_steady_feed_of_mail_neither_loses_nor_repeats_one(
+    tmp_path: Path, imap_server: Dovecot
+) -> None:
+    mailbox = fresh_mailbox(imap_server)
+
+    async def deliver(n: int) -> None:
+        await asyncio.to_thread(imap_server.deliver, mail(n), mailbox=mailbox)
+
+    fed = await kill_9_under_a_feed(
+        tmp_path,
+        imap_source(imap_server, mailbox),
+        deliver,
+        FEED,
+        env={"SSL_CERT_FILE": str(imap_server.ca_file)},
+        every=0.05,
+    )
+    ids = [row[0] for row in fed.rows]
+    assert fed.killed_at < FEED, "the kill landed after the feed: nothing was tested"
     assert len(ids) == FEED and len(set(ids)) == FEED, (len(ids), len(set(ids)))
-    assert "imap-test-password" not in log.read_text()
+    assert "imap-test-password" not in fed.log.read_text()
 
 
 async def test_on_postgresql_one_instance_runs_a_source_and_another_takes_over_when_it_dies(
@@ -263,8 +304,6 @@ async def test_telegram_by_long_polling_survives_kill_9_under_a_steady_feed(
     await runner.setup()
     api_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", api_port).start()
-    db, port = tmp_path / "guardian.db", free_port()
-    config = tmp_path / "settings.toml"
     source = f"""
 [[sources]]
 id = "mia-telegram"
@@ -273,36 +312,20 @@ member = "mia"
 bot_token = "{BOT_TOKEN}"
 api_url = "http://127.0.0.1:{api_port}"
 """
-    config.write_text(serve_toml(f"sqlite://{db}", port, mia_channels=[], extra=source))
-    log = tmp_path / "serve.log"
-    serves: list[Serve] = []
 
-    def stored() -> list[str]:
-        return [str(r[0]) for r in sqlite_rows(db, "SELECT external_id FROM notifications")]
+    async def update(n: int) -> None:
+        api.send(n)
 
     try:
-        async with stopped_at_end(serves):
-            api.send(-1)  # history: pending before the source first runs, never imported
-            serves.append(await start_serve(config, port, log))
-            await until(lambda: first_cursor(db) is not None, "the source's first cursor (now)")
-            for n in range(FEED):
-                api.send(n)
-                await asyncio.sleep(0.02)
-                if n == FEED // 2:
-                    await until(lambda: len(stored()) >= FEED // 3, "a third stored")
-                    await serves[-1].kill()  # kill -9 while updates keep coming
-                    killed_at = len(stored())
-                    serves.append(await start_serve(config, port, log))
-            await until(lambda: len(stored()) >= FEED, "the whole feed", timeout=60)
-            await asyncio.sleep(1)
-            ids = stored()
-            assert await serves[-1].sigterm() == 0
+        api.send(-1)  # history: pending before the source first runs, never imported
+        fed = await kill_9_under_a_feed(tmp_path, source, update, FEED)
     finally:
         api.close()
         await runner.cleanup()
-    assert killed_at < FEED
+    ids = [str(row[0]) for row in fed.rows]
+    assert fed.killed_at < FEED
     assert sorted(ids) == sorted(str(1000 + n) for n in range(FEED)), ids
-    assert BOT_TOKEN not in log.read_text()
+    assert BOT_TOKEN not in fed.log.read_text()
 
 
 # --- Matrix through a mautrix bridge, its next_batch the cursor ----------------------------------
@@ -319,8 +342,6 @@ async def test_matrix_bridged_whatsapp_survives_kill_9_and_matches_the_contact(
     mia = homeserver.register(homeserver.unique("mia"), "Mia")
     sophie = homeserver.ghost(f"whatsapp_{PHONE}", "Sophie (WA)")
     room = await asyncio.to_thread(portal, homeserver, "whatsapp", mia, [sophie])
-    db, port = tmp_path / "guardian.db", free_port()
-    config = tmp_path / "settings.toml"
     extra = f"""
 [[contacts]]
 id = "sophie"
@@ -334,33 +355,14 @@ member = "mia"
 homeserver = "{homeserver.url}"
 access_token = "{mia.token}"
 """
-    config.write_text(serve_toml(f"sqlite://{db}", port, mia_channels=[], extra=extra))
-    log = tmp_path / "serve.log"
-    serves: list[Serve] = []
 
-    def stored() -> list[tuple[object, ...]]:
-        return sqlite_rows(
-            db,
-            "SELECT n.external_id, n.sender_address, c.slug FROM notifications n "
-            "LEFT JOIN contacts c ON c.id = n.contact_id",
-        )
+    async def write(n: int) -> None:
+        await asyncio.to_thread(sophie.send, room, f"message {n}")
 
     count = FEED // 2
-    async with stopped_at_end(serves):
-        serves.append(await start_serve(config, port, log))
-        await until(lambda: first_cursor(db) is not None, "the source's first cursor (now)")
-        for n in range(count):
-            await asyncio.to_thread(sophie.send, room, f"message {n}")
-            if n == count // 2:
-                await until(lambda: len(stored()) >= count // 3, "a third stored")
-                await serves[-1].kill()  # kill -9 while Sophie keeps writing
-                killed_at = len(stored())
-                serves.append(await start_serve(config, port, log))
-        await until(lambda: len(stored()) >= count, "every message", timeout=60)
-        await asyncio.sleep(1)
-        rows = stored()
-        assert await serves[-1].sigterm() == 0
-    assert killed_at < count
+    fed = await kill_9_under_a_feed(tmp_path, extra, write, count, every=0)
+    rows = fed.rows
+    assert fed.killed_at < count
     assert len(rows) == count and len({r[0] for r in rows}) == count, rows
     assert {(r[1], r[2]) for r in rows} == {(f"whatsapp:{PHONE}", "sophie")}
-    assert mia.token not in log.read_text()
+    assert mia.token not in fed.log.read_text()
