@@ -224,6 +224,26 @@ def _process_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def tree_seconds(pid: int | None) -> float | None:
+    """CPU seconds of a server and its child processes (PostgreSQL's backends), the ones that
+    have exited included (a parent's cutime and cstime); None without /proc or that process."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile: counted in the parent's cutime once reaped
+        if int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / CLOCK_TICK
+
+
 def rss_mib(pid: int) -> float | None:
     """The resident set size of a process (VmRSS in /proc/PID/status), in MiB."""
     try:

@@ -61,6 +61,7 @@ from processes import (
     guardian_command,
     machine_load,
     running,
+    tree_seconds,
     wait_ready,
 )
 
@@ -261,10 +262,17 @@ class Store(Protocol):
 
     def insert_held(self, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
+    def server_pid(self) -> int | None:
+        """The database server's main process (PostgreSQL's postmaster); None for SQLite."""
+        ...
+
 
 @dataclass
 class SqliteStore:
     path: Path
+
+    def server_pid(self) -> int | None:
+        return None
 
     @property
     def url(self) -> str:
@@ -297,6 +305,14 @@ def _sqlite_value(value: Any) -> Any:
 @dataclass
 class PostgresStore:
     url: str
+    data: Path
+
+    def server_pid(self) -> int | None:
+        """From the cluster's postmaster.pid (its first line)."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         async def fetch() -> list[tuple[Any, ...]]:
@@ -335,7 +351,7 @@ def database(scenario: Scenario, workdir: Path) -> Iterator[Store | None]:
         yield None
         return
     with cluster() as postgres:
-        yield PostgresStore(postgres.create_database())
+        yield PostgresStore(postgres.create_database(), postgres.data)
 
 
 def seed(store: Store, scenario: Scenario, now: datetime) -> None:
@@ -356,6 +372,8 @@ class Outcome:
     delays: list[float]
     received: Counter[str]
     cpu: Cpu | None
+    #: CPU seconds of the database server (PostgreSQL and its backends) over the same time.
+    database_cpu: float | None
     built: dict[str, int]
     sent: dict[str, int]
     last_built: float | None
@@ -450,6 +468,7 @@ def measure(
     pids = [server.pid for server in servers]
     time.sleep(max(end.timestamp() - time.time(), 0))
     before = cpu_now(*pids)
+    database_before = tree_seconds(store.server_pid())
     deadline = end.timestamp() + timeout
     next_progress = time.time() + PROGRESS_EVERY
     while len(receiver.members_received()) < scenario.members and time.time() < deadline:
@@ -460,6 +479,7 @@ def measure(
             received = len(receiver.members_received())
             print(f"    {received:,} summaries after {elapsed:.0f} s", flush=True)
     after = cpu_now(*pids)
+    database_after = tree_seconds(store.server_pid())
     time.sleep(GRACE_SECONDS)
     logs = {server.name: server.log_text().splitlines() for server in servers}
     built_at = [
@@ -472,6 +492,11 @@ def measure(
         delays=sorted(at - end.timestamp() for at, _ in receiver.arrivals),
         received=receiver.members_received(),
         cpu=after - before if before and after else None,
+        database_cpu=(
+            database_after - database_before
+            if database_before is not None and database_after is not None
+            else None
+        ),
         built={name: sum(BUILT_LINE in line for line in lines) for name, lines in logs.items()},
         sent={name: sum(is_sent_line(line) for line in lines) for name, lines in logs.items()},
         last_built=max(built_at) - end.timestamp() if built_at else None,
@@ -522,12 +547,20 @@ def print_outcome(outcome: Outcome) -> None:
         print(f"  last summary built (Guardian's log): {outcome.last_built:.2f} s after the end")
     if outcome.cpu is not None:
         cpu = outcome.cpu
-        other = max(cpu.machine - cpu.servers - cpu.script, 0.0)
+        database = outcome.database_cpu or 0.0
+        other = max(cpu.machine - cpu.servers - cpu.script - database, 0.0)
         print(
             f"  CPU s until the last arrival: guardian {cpu.servers:.1f}, "
-            f"this script (receiver) {cpu.script:.1f}, other {other:.1f}"
-            + (" (PostgreSQL among them)" if scenario.postgres else "")
+            f"this script (receiver) {cpu.script:.1f}, "
+            + (f"PostgreSQL {database:.1f}, " if outcome.database_cpu is not None else "")
+            + f"other {other:.1f}"
         )
+        count = len(outcome.delays)
+        if count:
+            per = f"{1000 * cpu.servers / count:.1f} ms Guardian"
+            if outcome.database_cpu is not None:
+                per += f" + {1000 * database / count:.1f} ms PostgreSQL"
+            print(f"  CPU per summary: {per} (read these on a shared machine)")
     if scenario.instances > 1:
         print("  per instance (from their logs):")
         for name in outcome.built:

@@ -284,7 +284,7 @@ class Deliverer:
         PostgreSQL the candidates are locked with SKIP LOCKED, so that instances claiming at
         the same moment take different ones instead of queueing for the same rows.
         """
-        members = {m.pk: m for m in view.members.values()}
+        members = view.members_by_pk
         flying = sorted(self._flying)
         busy = Counter(self._busy)
         chosen: dict[int, list[str]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,11 +80,20 @@ class HouseholdView:
                 return self.by_address[key]
         return None
 
+    @cached_property
+    def members_by_pk(self) -> dict[int, MemberView]:
+        """The members by database key: the timer and the deliverer look one up per row."""
+        return {m.pk: m for m in self.members.values()}
+
+    @cached_property
+    def contacts_by_pk(self) -> dict[int, ContactView]:
+        return {c.pk: c for c in self.contacts.values()}
+
     def contact_by_pk(self, pk: int | None) -> ContactView | None:
-        return next((c for c in self.contacts.values() if c.pk == pk), None)
+        return self.contacts_by_pk.get(pk) if pk is not None else None
 
     def member_by_pk(self, pk: int) -> MemberView:
-        return next(m for m in self.members.values() if m.pk == pk)
+        return self.members_by_pk[pk]
 
 
 async def load(household_id: str) -> HouseholdView:

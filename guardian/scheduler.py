@@ -197,9 +197,6 @@ class Scheduler:
         self, view: HouseholdView, now: datetime, failed: set[int]
     ) -> list[tuple[str, int, str, int]] | None:
         """One chunk of due summaries; None when nothing (not failed already) is due."""
-        members = {m.pk: m for m in view.members.values()}
-        contacts = {c.pk: c for c in view.contacts.values()}
-        times = self._times
         async with transaction() as db:
             skip = f" AND s.id NOT IN ({db.placeholders(len(failed))})" if failed else ""
             lock = " FOR UPDATE OF s SKIP LOCKED" if db.postgres else ""
@@ -212,22 +209,7 @@ class Scheduler:
             )
             if not due:
                 return None
-            built = []
-            for schedule_id, member_pk, first_due in due:
-                member = members.get(member_pk)
-                try:
-                    if member is None:
-                        raise LookupError(f"no member with pk {member_pk} in the household")
-                    line = await _summarise(
-                        db, schedule_id, member, contacts, view, first_due, now, times
-                    )
-                except RAISED:
-                    raise
-                except Exception as error:
-                    # The chunk is rolled back and built again without this member.
-                    raise _MemberFailed(schedule_id, member.id if member else "?") from error
-                if line is not None:
-                    built.append(line)
+            built = await _summarise(db, due, view, now, self._times)
         for line in built:
             if self.failing.pop(f"summary for {line[0]}", None) is not None:
                 log.info("scheduler: summary for %s works again", line[0])
@@ -404,87 +386,178 @@ class _MemberFailed(Exception):
         self.schedule_id, self.member = schedule_id, member
 
 
-#: What stops a chunk of summaries as a whole (the others stop one member only).
-RAISED: tuple[type[BaseException], ...] = (*STORAGE_ERRORS, _Raced)
+@dataclass(slots=True)
+class _Due:
+    """One member's claimed summary in a chunk: what it covers and what it read."""
+
+    schedule_id: int
+    member: MemberView
+    covered_until: datetime
+    missed: int
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    delivery_id: int | None = None
 
 
 async def _summarise(
     db: Db,
-    schedule_id: int,
-    member: MemberView,
-    contacts: dict[int, ContactView],
+    due: Sequence[Sequence[Any]],
     view: HouseholdView,
-    stored_due: Any,
     now: datetime,
     times: dict[tuple[int, datetime], tuple[list[datetime], datetime | None]],
-) -> tuple[str, int, str, int] | None:
-    """Claim one member's due summary, build it from what they have held, and mark that.
+) -> list[tuple[str, int, str, int]]:
+    """Claim a chunk of due summaries, build each from what its member has held, and mark that.
 
-    Plain SQL, set-based: one query reads the held rows, one statement marks them all. On
-    SQLite the transaction holds the write lock, so nothing is held in between; on PostgreSQL
-    the marking counts what it marked, and a count that differs from what was read (a
-    notification committed meanwhile) rolls the chunk back to be built again.
+    Plain SQL, set-based for the whole chunk: one statement claims the schedules that share a
+    due instant, one query reads their held rows, one statement stores the deliveries and one
+    marks the notifications, whatever the number of members (most share a policy, so all of
+    these are one each). On SQLite the transaction holds the write lock, so nothing is held in
+    between; on PostgreSQL the marking counts what it marked, and a count that differs from
+    what was read (a notification committed meanwhile) rolls the chunk back to be built again.
     """
-    first_due = read_instant(stored_due)
-    # Members sharing a policy and a due instant share its times (pure, and not free).
-    key = (id(member.policy), first_due)
-    if key not in times:
-        missed = summary_times(member.policy, view.zone, first_due - timedelta(microseconds=1), now)
-        times[key] = (missed, next_summary_time(member.policy, view.zone, now))
-    missed, following = times[key]
-    covered_until = missed[-1] if missed else first_due
-    # Moving the schedule on is the claim: only one tick (or instance) wins it.
-    claimed = await db.execute(
-        "UPDATE schedules SET next_due_at = ?, last_due_at = ? WHERE id = ? AND next_due_at = ?",
-        [db.instant(following), db.instant(covered_until), schedule_id, stored_due],
-    )
-    if not claimed:
-        return None
-    until = db.instant(covered_until)
-    level = member.policy.content
-    # Only the preview level shows any text; rendering orders the items itself.
-    text_columns = "text, preview" if level == "preview" else "'', NULL"
-    rows = await db.fetch(
-        "SELECT sender_key, COALESCE(NULLIF(sender_name, ''), sender_address), contact_id, "
-        f"network, {text_columns}, received_at, conversation_title, conversation_id, is_group "
-        "FROM notifications WHERE member_id = ? AND status = 'held' AND received_at <= ?",
-        [member.pk, until],
-    )
-    if not rows:
-        return None
-    items = [_held_row(row, contacts) for row in rows]
-    groups = group_items(items)
-    text = render_summary(items, level, view.zone, language=member.language, groups=groups)
-    markdown = render_summary(
-        items, level, view.zone, markdown=True, language=member.language, groups=groups
-    )
+    claimed = await _claim(db, due, view, now, times)
+    await _read_held(db, claimed)
+    chunk = [d for d in claimed if d.rows]
+    if not chunk:
+        return []
+    contacts = view.contacts_by_pk
+    rendered = []
+    for d in chunk:
+        try:
+            items = [_held_row(row, contacts) for row in d.rows]
+            groups = group_items(items)
+            language, level = d.member.language, d.member.policy.content
+            text = render_summary(items, level, view.zone, language=language, groups=groups)
+            markdown = render_summary(
+                items, level, view.zone, markdown=True, language=language, groups=groups
+            )
+        except Exception as error:
+            # The chunk is rolled back and built again without this member.
+            raise _MemberFailed(d.schedule_id, d.member.id) from error
+        rendered.append((d, text, markdown))
+    values = ", ".join(["(?, ?, 'summary', ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]')"] * len(chunk))
     inserted = await db.fetch(
         "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
         "body_markdown, notify_type, status, attempts, created_at, next_attempt_at, channels) "
-        "VALUES (?, ?, 'summary', ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]') RETURNING id",
+        f"VALUES {values} RETURNING id, member_id",
         [
-            view.id,
-            member.pk,
-            f"summary:{member.pk}:{covered_until.isoformat()}",
-            text.title[:250],
-            text.body,
-            markdown.body,
-            text.notify_type,
-            db.instant(now),
-            db.instant(now),
+            value
+            for d, text, markdown in rendered
+            for value in (
+                view.id,
+                d.member.pk,
+                f"summary:{d.member.pk}:{d.covered_until.isoformat()}",
+                text.title[:250],
+                text.body,
+                markdown.body,
+                text.notify_type,
+                db.instant(now),
+                db.instant(now),
+            )
         ],
     )
-    # A guardian report at the preview level still needs 80 characters of each held message.
-    keep_preview = member.role == "child" and member.policy.guardian_view == "preview"
-    preview = f", preview = substr(text, 1, {PREVIEW_CHARS})" if keep_preview else ""
-    marked = await db.execute(
-        f"UPDATE notifications SET status = 'summarised', delivery_id = ?, text = ''{preview} "
-        "WHERE member_id = ? AND status = 'held' AND received_at <= ?",
-        [inserted[0][0], member.pk, until],
-    )
-    if marked != len(rows):
-        raise _Raced
-    return member.id, len(rows), covered_until.isoformat(), len(missed)
+    delivery_of = {member_pk: delivery_id for delivery_id, member_pk in inserted}
+    for d in chunk:
+        d.delivery_id = delivery_of[d.member.pk]
+    await _mark(db, chunk)
+    return [(d.member.id, len(d.rows), d.covered_until.isoformat(), d.missed) for d in chunk]
+
+
+async def _claim(
+    db: Db,
+    due: Sequence[Sequence[Any]],
+    view: HouseholdView,
+    now: datetime,
+    times: dict[tuple[int, datetime], tuple[list[datetime], datetime | None]],
+) -> list[_Due]:
+    """Move the schedules on: that is the claim, which only one tick (or instance) wins.
+
+    Schedules due at the same instant under the same policy move to the same instants, so
+    they are claimed with one conditional statement; a row another instance moved meanwhile
+    is not returned, and that member is left to it.
+    """
+    groups: dict[tuple[Any, datetime, datetime | None], list[_Due]] = {}
+    for schedule_id, member_pk, stored_due in due:
+        member = view.members_by_pk.get(member_pk)
+        if member is None:
+            raise _MemberFailed(schedule_id, "?") from LookupError(
+                f"no member with pk {member_pk} in the household"
+            )
+        first_due = read_instant(stored_due)
+        # Members sharing a policy and a due instant share its times (pure, and not free).
+        key = (id(member.policy), first_due)
+        if key not in times:
+            missed = summary_times(
+                member.policy, view.zone, first_due - timedelta(microseconds=1), now
+            )
+            times[key] = (missed, next_summary_time(member.policy, view.zone, now))
+        missed, following = times[key]
+        covered_until = missed[-1] if missed else first_due
+        claim = _Due(schedule_id, member, covered_until, len(missed))
+        groups.setdefault((stored_due, covered_until, following), []).append(claim)
+    claimed: list[_Due] = []
+    for (stored_due, covered_until, following), members in groups.items():
+        won = await db.fetch(
+            "UPDATE schedules SET next_due_at = ?, last_due_at = ? "
+            f"WHERE id IN ({db.placeholders(len(members))}) AND next_due_at = ? RETURNING id",
+            [
+                db.instant(following),
+                db.instant(covered_until),
+                *(d.schedule_id for d in members),
+                stored_due,
+            ],
+        )
+        ids = {row[0] for row in won}
+        claimed += [d for d in members if d.schedule_id in ids]
+    return claimed
+
+
+async def _read_held(db: Db, claimed: list[_Due]) -> None:
+    """Each claimed member's held rows, one query per window end the chunk covers."""
+    by_until: dict[tuple[datetime, bool], dict[int, _Due]] = {}
+    for d in claimed:
+        # Only the preview level shows any text; rendering orders the items itself.
+        preview = d.member.policy.content == "preview"
+        by_until.setdefault((d.covered_until, preview), {})[d.member.pk] = d
+    for (until, preview), members in by_until.items():
+        text_columns = "text, preview" if preview else "'', NULL"
+        rows = await db.fetch(
+            "SELECT member_id, sender_key, COALESCE(NULLIF(sender_name, ''), sender_address), "
+            f"contact_id, network, {text_columns}, received_at, conversation_title, "
+            "conversation_id, is_group FROM notifications "
+            f"WHERE member_id IN ({db.placeholders(len(members))}) AND status = 'held' "
+            "AND received_at <= ?",
+            [*members, db.instant(until)],
+        )
+        for row in rows:
+            members[row[0]].rows.append(row[1:])
+
+
+async def _mark(db: Db, chunk: list[_Due]) -> None:
+    """Mark what each summary covers as summarised by its delivery, erasing the text.
+
+    A guardian report at the preview level still needs 80 characters of each held message.
+    """
+    by_until: dict[tuple[datetime, bool], list[_Due]] = {}
+    for d in chunk:
+        member = d.member
+        keep = member.role == "child" and member.policy.guardian_view == "preview"
+        by_until.setdefault((d.covered_until, keep), []).append(d)
+    for (until, keep_preview), members in by_until.items():
+        preview = f", preview = substr(text, 1, {PREVIEW_CHARS})" if keep_preview else ""
+        cases = " ".join(["WHEN ? THEN CAST(? AS INTEGER)"] * len(members))
+        marked = await db.execute(
+            f"UPDATE notifications SET status = 'summarised', "
+            f"delivery_id = CASE member_id {cases} END, text = ''{preview} "
+            f"WHERE member_id IN ({db.placeholders(len(members))}) AND status = 'held' "
+            "AND received_at <= ?",
+            [
+                *(value for d in members for value in (d.member.pk, d.delivery_id)),
+                *(d.member.pk for d in members),
+                db.instant(until),
+            ],
+        )
+        if marked != sum(len(d.rows) for d in members):
+            raise _Raced
 
 
 def _held_row(row: Sequence[Any], contacts: dict[int, ContactView]) -> Item:
