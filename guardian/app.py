@@ -24,7 +24,7 @@ from guardian import metrics as prometheus
 from guardian import pull, transfer
 from guardian.accounts import LoginLimiter, PasswordHashing
 from guardian.clock import Clock, SystemClock
-from guardian.database import STORAGE_ERRORS, StorageUnavailable, StorageWatch, opened
+from guardian.database import StorageUnavailable, StorageWatch, opened, storage_failure
 from guardian.delivery import AppriseSender, Deliverer, Sender
 from guardian.events import Events
 from guardian.household import HouseholdView, SourceView
@@ -288,7 +288,9 @@ async def _follow(guardian: Guardian) -> None:
             if await stored_revision(household_id) != guardian.revision:
                 log.info("household changed elsewhere: reloading")
                 await guardian.reload()
-        except STORAGE_ERRORS as error:
+        except Exception as error:
+            if not storage_failure(error):
+                raise
             log.warning("following household changes: storage unavailable: %s", error)
 
 
@@ -338,14 +340,22 @@ async def json_errors(
         return error_response(
             error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason
         )
-    except STORAGE_ERRORS as error:
-        log.warning("storage unavailable while handling %s: %s", request.path, error)
-        return error_response(
-            503, "storage_unavailable", "the database is unavailable", **{"Retry-After": "5"}
-        )
-    except Exception:  # a bug, not bad input: logged in full, answered without internals
+    except Exception as error:
+        if storage_failure(error):
+            log.warning("storage unavailable while handling %s: %s", request.path, error)
+            return error_response(
+                503, "storage_unavailable", "the database is unavailable", **{"Retry-After": "5"}
+            )
+        if isinstance(error, ConnectionError) and _gone(request):
+            raise  # the reader closed the page or the connection: nobody to answer
+        # A bug, not bad input: logged in full, answered without internals.
         log.exception("unexpected error handling %s %s", request.method, request.path)
         return error_response(500, "internal", "an unexpected error; it has been logged")
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -367,7 +377,9 @@ async def readyz(request: web.Request) -> web.Response:
         guardian.check_storage()
         await Household.filter(id=guardian.settings.household.id).exists()
         checks["database"] = "ok"
-    except STORAGE_ERRORS as error:
+    except Exception as error:
+        if not storage_failure(error):
+            raise
         reason = str(error) if isinstance(error, StorageUnavailable) else type(error).__name__
         checks["database"] = f"unavailable: {reason}"
     tasks = guardian.supervisor.health() if guardian.supervisor else {}

@@ -34,7 +34,7 @@ class StorageUnavailable(Exception):
     """The database cannot take writes right now (locked, full, gone); try again later."""
 
 
-#: Errors that mean "storage unavailable", not "bad input".
+#: Errors of the drivers and the ORM that mean "storage unavailable", not "bad input".
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     StorageUnavailable,
     OperationalError,
@@ -42,7 +42,6 @@ STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     TransactionManagementError,
     sqlite3.OperationalError,
     sqlite3.DatabaseError,
-    OSError,
     # PostgreSQL errors tortoise passes through untranslated: a deadlock or serialization
     # failure between instances (retry), a lost or refused connection, a server shutting
     # down, a full disk or too many connections.
@@ -52,6 +51,31 @@ STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
 )
+
+
+#: Where a socket or file error is the database's: a PostgreSQL server refusing or dropping the
+#: connection surfaces as a bare OSError (ConnectionRefusedError, ConnectionResetError) from
+#: asyncpg, which tortoise passes through; so does a SQLite file that cannot be opened.
+_STORAGE_MODULES = ("asyncpg", "aiosqlite", "sqlite3", "tortoise", __name__, "guardian.sql")
+
+
+def storage_failure(error: BaseException) -> bool:
+    """Whether `error` means the database is unavailable (answered 503, retried later).
+
+    A driver's or the ORM's error always is. An OSError is only when the database's own code
+    raised it: a dashboard tab closed mid-answer or a plugin's socket error is not storage.
+    """
+    if isinstance(error, STORAGE_ERRORS):
+        return True
+    if not isinstance(error, OSError):
+        return False
+    frame = error.__traceback__
+    while frame is not None:
+        module = frame.tb_frame.f_globals.get("__name__", "")
+        if any(module == m or module.startswith(m + ".") for m in _STORAGE_MODULES):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def tortoise_config(url: str) -> dict[str, Any]:

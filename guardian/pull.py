@@ -33,7 +33,7 @@ from typing import Any
 import aiohttp
 
 from guardian.clock import Clock, sleep_or
-from guardian.database import STORAGE_ERRORS, StorageUnavailable
+from guardian.database import StorageUnavailable, storage_failure
 from guardian.household import HouseholdView, SourceView
 from guardian.plugin import PluginContext, PluginRegistry, PullBatch, PullPlugin, SourceError
 from guardian.sql import Db, read_instant, transaction
@@ -242,7 +242,9 @@ class Pulls:
         for source_id, source in wanted.items():
             try:
                 held = await _acquire(source, self.owner, self.clock.now())
-            except STORAGE_ERRORS as error:  # what runs goes on; it cannot store meanwhile
+            except Exception as error:  # what runs goes on; it cannot store meanwhile
+                if not storage_failure(error):
+                    raise
                 log.warning("source %s: cannot renew its lease: %s", source_id, error)
                 continue
             if held and source_id not in self.running:
@@ -329,8 +331,8 @@ class Pulls:
 
 def _expected(error: BaseException) -> bool:
     """A failure of the network, its settings or storage, not a bug in a plugin."""
-    return isinstance(
-        error, (SourceError, *STORAGE_ERRORS, OSError, TimeoutError, aiohttp.ClientError)
+    return storage_failure(error) or isinstance(
+        error, (SourceError, OSError, TimeoutError, aiohttp.ClientError)
     )
 
 

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 from guardian.accounts import purge_sessions
 from guardian.clock import Clock, sleep_or
-from guardian.database import STORAGE_ERRORS
+from guardian.database import storage_failure
 from guardian.delivery import SUCCESS, Deliverer
 from guardian.household import ContactView, HouseholdView, MemberView
 from guardian.models import Delivery, Episode, Notification, Schedule
@@ -146,9 +146,9 @@ class Scheduler:
     async def _job(self, name: str, job: Awaitable[Any]) -> None:
         try:
             await job
-        except STORAGE_ERRORS:
-            raise  # the whole tick waits for storage, in `run`
         except Exception as error:
+            if storage_failure(error):
+                raise  # the whole tick waits for storage, in `run`
             said = f"{type(error).__name__}: {error}"
             if self.failing.get(name) != said:
                 log.exception("scheduler: %s failed; the other jobs go on", name)
@@ -349,7 +349,9 @@ class Scheduler:
                     if self.on_tick is not None:
                         self.on_tick()
                     due = await self.next_build()
-                except STORAGE_ERRORS as error:
+                except Exception as error:
+                    if not storage_failure(error):
+                        raise
                     log.warning("scheduler: storage unavailable, retrying: %s", error)
                     due = None
                 now = self.clock.now()

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
-from guardian.database import STORAGE_ERRORS, StorageUnavailable
+from guardian.database import StorageUnavailable, storage_failure
 from guardian.sql import CONFLICTS, Db, transaction
 
 log = logging.getLogger(__name__)
@@ -114,12 +114,12 @@ class Writer(Generic[R]):
             return
         try:
             results = await self._store(batch)
-        except STORAGE_ERRORS as error:
-            log.warning("storage unavailable, %d requests refused: %s", len(batch), error)
-            for pending in batch:
-                _fail(pending, StorageUnavailable(str(error)))
-            return
         except Exception as error:
+            if storage_failure(error):
+                log.warning("storage unavailable, %d requests refused: %s", len(batch), error)
+                for pending in batch:
+                    _fail(pending, StorageUnavailable(str(error)))
+                return
             if len(batch) > 1:
                 # Only the request that causes it may fail: split until it is alone.
                 half = len(batch) // 2

@@ -4,7 +4,6 @@ controls of a member's quiet hours (on Tonight and on the member's page)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from typing import Any
 
@@ -105,10 +104,12 @@ async def events(request: web.Request) -> web.StreamResponse:
             try:
                 kind = await asyncio.wait_for(queue.get(), KEEPALIVE)
             except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
+                kind = ""
             if kind == CLOSED:
                 break
-            with contextlib.suppress(ConnectionResetError):
-                await response.write(f"event: update\ndata: {kind}\n\n".encode())
+            line = f"event: update\ndata: {kind}\n\n" if kind else ": keepalive\n\n"
+            try:
+                await response.write(line.encode())
+            except ConnectionResetError:
+                break  # the tab was closed: the stream ends, and its subscription with it
     return response
