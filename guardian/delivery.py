@@ -543,9 +543,7 @@ async def report_failure(
     if delivery.kind == "test" or delivery.dedup_key.startswith(FAILURE_PREFIX):
         return  # a failing report about a failure is not reported again
     guardians = [
-        m
-        for m in view.members.values()
-        if m.role == "guardian" and m.pk != delivery.member_id
+        m for m in view.members.values() if m.role == "guardian" and m.pk != delivery.member_id
     ]
     for guardian in guardians:
         failure = render_failure_report(
