@@ -271,7 +271,7 @@ async def session_principal(token: str, household_id: str, now: datetime) -> Pri
     if session is None or session.expires_at <= now:
         return None
     user: User = session.user
-    if user.household_id != household_id:  # type: ignore[attr-defined]
+    if user.household_id != household_id:
         return None
     return Principal(
         user_id=user.id,
@@ -307,7 +307,7 @@ async def token_principal(value: str, household_id: str, now: datetime) -> Princ
     if token is None:
         return None
     user: User = token.user
-    if user.household_id != household_id:  # type: ignore[attr-defined]
+    if user.household_id != household_id:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         await ApiToken.filter(id=token.id).update(last_used_at=now)

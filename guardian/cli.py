@@ -470,7 +470,7 @@ async def add_user(
         household_id = settings.household.id
         async with in_transaction():
             user = await accounts.add_user(household_id, username, password, now, member=member)
-            member_pk = user.member_id  # type: ignore[attr-defined]
+            member_pk = user.member_id
             linked = await Member.get_or_none(id=member_pk) if member_pk is not None else None
             slug = linked.slug if linked else None
             await AuditEntry.create(

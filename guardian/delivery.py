@@ -413,7 +413,7 @@ class Deliverer:
 
     async def _attempt(self, delivery: Delivery, now: datetime) -> None:
         view = self.household()
-        member = view.member_by_pk(delivery.member_id)  # type: ignore[attr-defined]
+        member = view.member_by_pk(delivery.member_id)
         channels = _channels_of(delivery, member)
         states: dict[str, dict[str, Any]] = {s["id"]: s for s in delivery.channels}
         message = Message(
@@ -445,7 +445,7 @@ class Deliverer:
             delivery.status, delivery.last_error = "failed", "the member has no channels"
         elif not failing:
             delivery.status, delivery.sent_at = "sent", now
-            delivery.last_error = None  # type: ignore[assignment]  # a nullable column
+            delivery.last_error = None
         elif delivery.kind == "test":
             # A test says how its channel answered this time: never retried by itself.
             delivery.status = "failed"
@@ -543,9 +543,7 @@ async def report_failure(
     if delivery.kind == "test" or delivery.dedup_key.startswith(FAILURE_PREFIX):
         return  # a failing report about a failure is not reported again
     guardians = [
-        m
-        for m in view.members.values()
-        if m.role == "guardian" and m.pk != delivery.member_id  # type: ignore[attr-defined]
+        m for m in view.members.values() if m.role == "guardian" and m.pk != delivery.member_id
     ]
     for guardian in guardians:
         failure = render_failure_report(

@@ -132,9 +132,9 @@ async def load(household_id: str) -> HouseholdView:
             pk=s.id,
             id=s.slug,
             plugin=s.plugin,
-            member=by_pk[s.member_id].id,  # type: ignore[attr-defined]
+            member=by_pk[s.member_id].id,
             settings=dict(s.settings),
-            members=(by_pk[s.member_id].id, *s.members),  # type: ignore[attr-defined]
+            members=(by_pk[s.member_id].id, *s.members),
             enabled=s.enabled,
         )
         for s in await Source.filter(household=household)
@@ -159,7 +159,7 @@ async def member_overrides(household_id: str) -> dict[int, tuple[Override, ...]]
     """Each member's quiet-hours overrides (guardian.overrides), by member key, oldest first."""
     found: dict[int, list[Override]] = {}
     for row in await QuietOverride.filter(member__household_id=household_id).order_by("id"):
-        found.setdefault(row.member_id, []).append(  # type: ignore[attr-defined]
+        found.setdefault(row.member_id, []).append(
             Override("pause" if row.kind == "pause" else "quiet", row.start_at, row.end_at)
         )
     return {pk: tuple(rows) for pk, rows in found.items()}

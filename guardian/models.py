@@ -34,6 +34,7 @@ class Policy(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="policies", on_delete=fields.CASCADE
     )
+    household_id: str
     name = fields.CharField(max_length=64)
     spec: Any = fields.JSONField()
 
@@ -47,6 +48,7 @@ class Member(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="members", on_delete=fields.CASCADE
     )
+    household_id: str
     slug = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
     role = fields.CharField(max_length=16)
@@ -65,6 +67,7 @@ class Contact(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="contacts", on_delete=fields.CASCADE
     )
+    household_id: str
     slug = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
     trust = fields.CharField(max_length=16, default="normal")
@@ -80,11 +83,13 @@ class Source(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="sources", on_delete=fields.CASCADE
     )
+    household_id: str
     slug = fields.CharField(max_length=64)
     plugin = fields.CharField(max_length=64)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="sources", on_delete=fields.CASCADE
     )
+    member_id: int
     # Other members (slugs) it may write to: a household hub such as a shared SMS phone.
     members: Any = fields.JSONField(default=list, db_default="[]")
     settings: Any = fields.JSONField(default=dict)
@@ -106,9 +111,10 @@ class PullState(Model):
     source: fields.OneToOneRelation[Source] = fields.OneToOneField(
         "guardian.Source", related_name="pull", on_delete=fields.CASCADE, primary_key=True
     )
+    source_id: int
     # The plugin the cursor belongs to: a source given another plugin starts again at now.
     plugin = fields.CharField(max_length=64)
-    cursor = fields.TextField(null=True)
+    cursor: str | None = fields.TextField(null=True)
     # The instance running it, until when (it renews well before).
     owner = fields.CharField(max_length=64, null=True)
     lease_until = fields.DatetimeField(null=True)
@@ -131,16 +137,18 @@ class Delivery(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="deliveries", on_delete=fields.CASCADE
     )
+    household_id: str
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="deliveries", on_delete=fields.CASCADE
     )
+    member_id: int
     kind = fields.CharField(max_length=16)
     # Makes building the same delivery twice (a summary for one window end) impossible.
     dedup_key = fields.CharField(max_length=255, unique=True)
     title = fields.CharField(max_length=250)
     body = fields.TextField()
     # The same body in Markdown, for channels that show rich text; plain ones get `body`.
-    body_markdown = fields.TextField(null=True)
+    body_markdown: str | None = fields.TextField(null=True)
     notify_type = fields.CharField(max_length=16, default="info")
     status = fields.CharField(max_length=16, default="pending", db_index=True)
     attempts = fields.IntField(default=0)
@@ -150,7 +158,7 @@ class Delivery(Model):
     sent_at = fields.DatetimeField(null=True)
     # Per channel: {"channel": privacy URL, "status": AppriseResult status or "pending", ...}
     channels: Any = fields.JSONField(default=list)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
 
     class Meta:
         table = "deliveries"
@@ -161,12 +169,15 @@ class Notification(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="notifications", on_delete=fields.CASCADE
     )
+    household_id: str
     source: fields.ForeignKeyRelation[Source] = fields.ForeignKeyField(
         "guardian.Source", related_name="notifications", on_delete=fields.CASCADE
     )
+    source_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="notifications", on_delete=fields.CASCADE
     )
+    member_id: int
     external_id = fields.CharField(max_length=255)
     network = fields.CharField(max_length=32)
     sender_address = fields.CharField(max_length=300)
@@ -176,6 +187,7 @@ class Notification(Model):
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
         "guardian.Contact", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
+    contact_id: int | None
     conversation_id = fields.CharField(max_length=255, null=True)
     conversation_title = fields.CharField(max_length=200, null=True)
     is_group = fields.BooleanField(default=False)
@@ -192,9 +204,11 @@ class Notification(Model):
     delivery: fields.ForeignKeyNullableRelation[Delivery] = fields.ForeignKeyField(
         "guardian.Delivery", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
+    delivery_id: int | None
     episode: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
         "guardian.Episode", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
+    episode_id: int | None
 
     class Meta:
         table = "notifications"
@@ -209,6 +223,7 @@ class Episode(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="episodes", on_delete=fields.CASCADE
     )
+    member_id: int
     kind = fields.CharField(max_length=8)  # burst or storm
     sender_key = fields.CharField(max_length=300)
     sender_label = fields.CharField(max_length=200)
@@ -235,15 +250,18 @@ class Sender(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="senders", on_delete=fields.CASCADE
     )
+    member_id: int
     sender_key = fields.CharField(max_length=300)
     state = fields.TextField()
     # The sender's burst and storm going on, if any (the episode row says whether it ended).
     burst: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
         "guardian.Episode", related_name="burst_senders", null=True, on_delete=fields.SET_NULL
     )
+    burst_id: int | None
     storm: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
         "guardian.Episode", related_name="storm_senders", null=True, on_delete=fields.SET_NULL
     )
+    storm_id: int | None
 
     class Meta:
         table = "senders"
@@ -257,6 +275,7 @@ class Schedule(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="schedules", on_delete=fields.CASCADE
     )
+    member_id: int
     kind = fields.CharField(max_length=16)
     next_due_at = fields.DatetimeField(null=True, db_index=True)
     last_due_at = fields.DatetimeField(null=True)
@@ -273,12 +292,14 @@ class User(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="users", on_delete=fields.CASCADE
     )
+    household_id: str
     username = fields.CharField(max_length=64)
     # argon2id, in its own encoded form with salt and parameters
     password_hash = fields.CharField(max_length=255)
     member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="users", null=True, on_delete=fields.SET_NULL
     )
+    member_id: int | None
     # guardian or child: a child login stays one even if its member is removed.
     role = fields.CharField(max_length=16, default="guardian", db_default="guardian")
     created_at = fields.DatetimeField()
@@ -295,6 +316,7 @@ class WebSession(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "guardian.User", related_name="sessions", on_delete=fields.CASCADE
     )
+    user_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     csrf_token = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
@@ -311,6 +333,7 @@ class ApiToken(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "guardian.User", related_name="tokens", on_delete=fields.CASCADE
     )
+    user_id: int
     name = fields.CharField(max_length=100)
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField()
@@ -327,6 +350,7 @@ class AuditEntry(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "guardian.Household", related_name="audit", on_delete=fields.CASCADE
     )
+    household_id: str
     at = fields.DatetimeField(db_index=True)
     actor = fields.CharField(max_length=100)
     action = fields.CharField(max_length=64)
@@ -356,6 +380,7 @@ class QuietOverride(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="overrides", on_delete=fields.CASCADE
     )
+    member_id: int
     kind = fields.CharField(max_length=8)
     start_at = fields.DatetimeField()
     end_at = fields.DatetimeField(db_index=True)
@@ -378,6 +403,7 @@ class PolicyEpoch(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "guardian.Member", related_name="policy_epochs", on_delete=fields.CASCADE
     )
+    member_id: int
     since = fields.DatetimeField(db_index=True)
     # The policy spec before the change (what was in force until since) and after it.
     before: Any = fields.JSONField(null=True)

@@ -185,10 +185,7 @@ async def seen_deliveries(
 ) -> list[Seen]:
     """What `viewer` is shown of each of `deliveries`, in their order (two queries at most)."""
     members = {m.pk: m for m in view.members.values()}
-    levels = [
-        delivery_level(viewer, members.get(d.member_id))  # type: ignore[attr-defined]
-        for d in deliveries
-    ]
+    levels = [delivery_level(viewer, members.get(d.member_id)) for d in deliveries]
     again = [d for d, level in zip(deliveries, levels, strict=True) if level != SENT]
     singles = {
         d.id: found
@@ -198,12 +195,12 @@ async def seen_deliveries(
     rows: dict[uuid.UUID, Notification] = {}
     if singles:
         rows = {n.id: n for n in await Notification.filter(id__in=list(singles.values()))}
-    grouped: dict[int, list[Notification]] = defaultdict(list)
+    grouped: dict[int | None, list[Notification]] = defaultdict(list)
     several = [d.id for d in again if d.kind in ("summary", "burst")]
     if several:
         for n in await Notification.filter(delivery_id__in=several).order_by("received_at"):
-            grouped[n.delivery_id].append(n)  # type: ignore[attr-defined]
-    bursts = {n.episode_id for d in again if d.kind == "burst" for n in grouped.get(d.id, [])}  # type: ignore[attr-defined]
+            grouped[n.delivery_id].append(n)
+    bursts = {n.episode_id for d in again if d.kind == "burst" for n in grouped.get(d.id, [])}
     ended = {
         e.id: e.ended_at for e in await Episode.filter(id__in=[b for b in bursts if b is not None])
     }
@@ -237,12 +234,13 @@ def _facts(
     a breakthrough came in quiet hours if its policy's windows say so; a burst notice was the
     last if its burst had ended when the notice was made."""
     if single is not None:
-        member = members.get(delivery.member_id)  # type: ignore[attr-defined]
+        member = members.get(delivery.member_id)
         windows = member.policy.windows() if member else []
         quiet = quiet_interval_at(windows, view.zone, single.received_at) is not None
         return Facts(reason=single.reason or "", quiet=quiet)
     if delivery.kind == "burst" and covered:
-        end = ended.get(covered[-1].episode_id)  # type: ignore[attr-defined]
+        episode = covered[-1].episode_id
+        end = ended.get(episode) if episode is not None else None
         return Facts(final=end is not None and end <= delivery.created_at)
     return Facts()
 

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -314,8 +314,9 @@ class Pulls:
                 await self.store(source, batch, self.owner, plugin.log)
                 running.failures = 0
         finally:
-            with contextlib.suppress(Exception):
-                await batches.aclose()  # type: ignore[attr-defined]
+            if isinstance(batches, AsyncGenerator):
+                with contextlib.suppress(Exception):
+                    await batches.aclose()
 
     def _plugin(self, source: SourceView) -> PullPlugin[Any]:
         plugin = self.registry.pulling()[source.plugin]

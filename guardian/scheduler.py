@@ -51,7 +51,7 @@ PURGE_EVERY = timedelta(hours=1)
 
 
 def held_item(n: Notification, view: HouseholdView) -> Item:
-    contact = view.contact_by_pk(n.contact_id)  # type: ignore[attr-defined]
+    contact = view.contact_by_pk(n.contact_id)
     return Item(
         sender_key=n.sender_key,
         sender_label=contact.name if contact else (n.sender_name or n.sender_address),
@@ -217,7 +217,7 @@ class Scheduler:
 
     async def _burst_notice(self, burst: Episode, view: HouseholdView, now: datetime) -> None:
         """A burst notice every `notice_every`, and a last one once `per` passed in silence."""
-        member = view.member_by_pk(burst.member_id)  # type: ignore[attr-defined]
+        member = view.member_by_pk(burst.member_id)
         policy = member.policy
         assert burst.next_notice_at is not None
         per = policy.burst.per if policy.burst else timedelta(0)
@@ -278,7 +278,7 @@ class Scheduler:
             children = []
             async with in_transaction():
                 for schedule in schedules:
-                    child = view.member_by_pk(schedule.member_id)  # type: ignore[attr-defined]
+                    child = view.member_by_pk(schedule.member_id)
                     claimed = await Schedule.filter(
                         id=schedule.id, next_due_at=schedule.next_due_at
                     ).update(
@@ -307,7 +307,7 @@ class Scheduler:
                     )
                 # The previews were kept for this report only.
                 await Notification.filter(
-                    member_id__in=[s.member_id for s in schedules],  # type: ignore[attr-defined]
+                    member_id__in=[s.member_id for s in schedules],
                     received_at__lte=instant,
                     preview__isnull=False,
                 ).update(preview=None)
@@ -582,7 +582,7 @@ def _held_row(row: Sequence[Any], contacts: dict[int, ContactView]) -> Item:
 def _burst_due(burst: Episode, view: HouseholdView) -> datetime:
     """The next notice, or the end of the burst (`per` of silence) if that comes first."""
     assert burst.next_notice_at is not None
-    policy = view.member_by_pk(burst.member_id).policy  # type: ignore[attr-defined]
+    policy = view.member_by_pk(burst.member_id).policy
     if policy.burst is None:
         return burst.next_notice_at
     return min(burst.next_notice_at, burst.last_at + policy.burst.per)

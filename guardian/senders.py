@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from guardian.household import HouseholdView
 from guardian.models import Episode, Notification, Sender
@@ -48,6 +49,10 @@ def _ms(instant: datetime | None) -> int | None:
     return ms
 
 
+@overload
+def _instant(ms: int) -> datetime: ...
+@overload
+def _instant(ms: None) -> None: ...
 def _instant(ms: int | None) -> datetime | None:
     if ms is None:
         return None
@@ -80,8 +85,8 @@ def decode(text: str) -> SenderState:
     data = json.loads(text or "{}")
     at = _instant
     return SenderState(
-        times=tuple(at(t) for t in data.get("t", ())),  # type: ignore[misc]
-        quiet_times=tuple(at(t) for t in data.get("q", ())),  # type: ignore[misc]
+        times=tuple(at(t) for t in data.get("t", ())),
+        quiet_times=tuple(at(t) for t in data.get("q", ())),
         last_at=_instant(data.get("l")),
         last_quiet_at=_instant(data.get("lq")),
         run_since=_instant(data.get("r")),

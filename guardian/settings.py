@@ -30,6 +30,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -104,10 +105,29 @@ def _between(low: timedelta, high: timedelta) -> Any:
     return AfterValidator(check)
 
 
+# The JSON schemas (of the admin API) say what is written, strings of a pattern, rather than
+# what the Python types are.
+_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
+_DAYS_PATTERN = rf"^(daily|{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*)$"
+_TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
+# At least one part with a number above zero; four digits a part keeps it far from overflow.
+_PART = "[0-9]{1,4}[dhms]"
+_DURATION_PATTERN = rf"^({_PART})*0{{0,3}}[1-9][0-9]{{0,3}}[dhms]({_PART})*$"
+
 WallTime = Annotated[
-    time, BeforeValidator(wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
+    time,
+    BeforeValidator(wall_time),
+    PlainSerializer(lambda t: t.strftime("%H:%M")),
+    WithJsonSchema({"type": "string", "pattern": _TIME_PATTERN, "examples": ["21:30"]}),
 ]
-_Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
+_Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration),
+    WithJsonSchema(
+        {"type": "string", "pattern": _DURATION_PATTERN, "maxLength": 16, "examples": ["10m"]}
+    ),
+]
 #: A window that a policy counts messages in: a second to a day.
 Window = Annotated[_Duration, _between(SECOND, MAX_WINDOW)]
 #: How often a burst notice may go out.
@@ -236,8 +256,16 @@ class ContactSettings(_Strict):
         return addresses
 
 
+Days = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": _DAYS_PATTERN, "maxLength": 80, "examples": ["mon-thu,sun"]}
+    ),
+]
+
+
 class QuietWindowSettings(_Strict):
-    days: str = "daily"
+    days: Days = "daily"
     start: WallTime
     end: WallTime
 
@@ -246,6 +274,12 @@ class QuietWindowSettings(_Strict):
     def _days(cls, days: str) -> str:
         parse_days(days)
         return days
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietWindowSettings:
+        if self.start == self.end:
+            raise ValueError("start and end are the same")
+        return self
 
     def window(self) -> QuietWindow:
         return QuietWindow(parse_days(self.days), self.start, self.end)
@@ -268,7 +302,12 @@ def _keyword(keyword: str) -> str:
     return keyword
 
 
-Keyword = Annotated[str, Field(max_length=MAX_KEYWORD), AfterValidator(_keyword)]
+Keyword = Annotated[
+    str,
+    Field(max_length=MAX_KEYWORD),
+    AfterValidator(_keyword),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD}),
+]
 
 
 class BreakthroughSettings(_Strict):
@@ -283,6 +322,8 @@ class StormSettings(_Strict):
 
 
 class PolicySettings(_Strict):
+    """A policy, in the shape of a `[policies.NAME]` table of settings.toml."""
+
     quiet: list[QuietWindowSettings] = Field([], max_length=MAX_QUIET_WINDOWS)
     summaries: list[WallTime] = Field([], max_length=MAX_SUMMARY_TIMES)
     burst: BurstSettings | None = None
@@ -619,15 +660,6 @@ def _cross_check_data(
                     f"{owner[address]!r}"
                 )
             owner.setdefault(address, contact_id)
-    for name, policy in policies.items():
-        quiet = policy.get("quiet") if isinstance(policy, Mapping) else None
-        for index, window in enumerate(quiet if isinstance(quiet, list) else []):
-            try:
-                same = wall_time(window["start"]) == wall_time(window["end"])
-            except (TypeError, KeyError, ValueError):
-                continue
-            if same:
-                problems.append(f"policies.{name}.quiet[{index}]: start and end are the same")
     for index, source in items("sources"):
         member_id = text(source, "member")
         if member_id is not None and member_id not in member_ids:

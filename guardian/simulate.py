@@ -283,7 +283,7 @@ async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:
     return [
         SimulatedDelivery(
             at=d.sent_at or d.created_at,
-            member=view.member_by_pk(d.member_id).id,  # type: ignore[attr-defined]
+            member=view.member_by_pk(d.member_id).id,
             kind=d.kind,
             title=d.title,
             body=d.body,
@@ -304,12 +304,12 @@ async def carried_overrides(admin: Any, at: datetime) -> list[OverrideEvent]:
         OverrideEvent(
             at=at,
             override=OverrideSpec(
-                member=by_pk[r.member_id],  # type: ignore[attr-defined]
+                member=by_pk[r.member_id],
                 kind="pause" if r.kind == "pause" else "quiet",
                 start=r.start_at,
                 end=r.end_at,
             ),
         )
         for r in rows
-        if r.member_id in by_pk  # type: ignore[attr-defined]
+        if r.member_id in by_pk
     ]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from tortoise.transactions import in_transaction
 
 #: Unique violations: a race with another instance storing the same row; the batch is retried.

@@ -153,7 +153,7 @@ async def export_household(household_id: str) -> dict[str, Any]:
         {
             "id": s.slug,
             "plugin": s.plugin,
-            "member": slugs[s.member_id],  # type: ignore[attr-defined]
+            "member": slugs[s.member_id],
             **({"members": list(s.members)} if s.members else {}),
             **({"enabled": False} if not s.enabled else {}),
             **{key: s.settings[key] for key in sorted(s.settings)},

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from guardian.database import StorageUnavailable, storage_failure
 from guardian.sql import CONFLICTS, Db, transaction

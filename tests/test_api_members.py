@@ -400,6 +400,7 @@ async def test_member_pages_edit_and_test_channels(
     listing = await answers.html(await client.get("/members"))
     assert "Mia" in listing and "Sam" in listing
     assert 'href="/policies/school-night"' in listing
+    assert "quiet hours mon-thu,sun 21:30–07:00" in listing  # as settings.toml writes times
     assert "json://guardian:****@127.0.0.1" in listing
 
     page = await answers.html(await client.get("/members/mia"))

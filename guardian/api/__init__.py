@@ -15,7 +15,8 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from guardian.admin import Admin, AdminError, invalid
 from guardian.app import GUARDIAN
@@ -171,6 +172,26 @@ ERRORS = {
 }
 
 
+#: The settings' policy models are what the API calls a policy's spec (`PolicySpec`, ...).
+SCHEMA_NAMES = {
+    f"{name}Settings": f"{name}Spec"
+    for name in ("Policy", "QuietWindow", "Burst", "Repeated", "Breakthrough", "Storm")
+}
+
+
+class _Schemas(GenerateJsonSchema):
+    """Each model's schema under the name the API gives it (`SCHEMA_NAMES`)."""
+
+    def normalize_name(self, name: str) -> str:
+        return super().normalize_name(SCHEMA_NAMES.get(name, name))
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        json_schema = super().model_schema(schema)
+        if json_schema.get("title") in SCHEMA_NAMES:
+            json_schema["title"] = SCHEMA_NAMES[json_schema["title"]]
+        return json_schema
+
+
 def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     """The OpenAPI 3.1 document, with every schema generated from the pydantic models."""
     models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
@@ -182,7 +203,9 @@ def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         if endpoint.response is not None:
             models.append((endpoint.response, "serialization"))
     schemas, definitions = models_json_schema(
-        list(dict.fromkeys(models)), ref_template="#/components/schemas/{model}"
+        list(dict.fromkeys(models)),
+        ref_template="#/components/schemas/{model}",
+        schema_generator=_Schemas,
     )
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:

@@ -107,14 +107,14 @@ def _states(delivery: Delivery, member_channels: tuple[str, ...]) -> list[dict[s
 
 
 def _member_id(admin: Admin, delivery: Delivery) -> str:
-    member_pk: int = delivery.member_id  # type: ignore[attr-defined]
+    member_pk: int = delivery.member_id
     member = next((m for m in admin.view.members.values() if m.pk == member_pk), None)
     return member.id if member else str(member_pk)
 
 
 def delivery_out(admin: Admin, delivery: Delivery, seen: Seen) -> DeliveryOut:
     """`delivery` as the signed-in guardian sees it (`seen`, from guardian.privacy)."""
-    member_pk: int = delivery.member_id  # type: ignore[attr-defined]
+    member_pk: int = delivery.member_id
     member = next((m for m in admin.view.members.values() if m.pk == member_pk), None)
     # A test goes only to the channels it recorded (guardian.delivery): no other is pending.
     tested = delivery.kind == "test" and bool(delivery.channels)

@@ -3,10 +3,9 @@
 A member's channels are Apprise URLs, which are secrets: every answer shows them in Apprise's
 privacy form only, and a channel is named by its position in the member's list.
 
-A policy is read and written in the shape of settings.toml (`"10m"`, `"21:30"`): `PolicySpec`
-mirrors `PolicySettings` with the same validators, so that errors carry the same paths and
-messages (`quiet[0].start: not a time`), while its JSON schema says what the API really speaks
-(strings of a given pattern) rather than what the Python types are.
+A policy is read and written in the shape of settings.toml (`"10m"`, `"21:30"`): the API's
+`PolicySpec` is the settings' `PolicySettings`, with its bounds and checks, so that errors carry
+the same paths and messages (`quiet[0].start: not a time`) as the settings file's.
 """
 
 from __future__ import annotations
@@ -14,20 +13,12 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 import apprise
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    WithJsonSchema,
-)
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from guardian.admin import Admin, AdminError, invalid, members_of_policy, not_found
+from guardian.admin import Admin, AdminError, members_of_policy, not_found
 from guardian.api import Call, Endpoints
 from guardian.channels import NO_ANSWER, apprise_silenced, refusal
 from guardian.delivery import (
@@ -38,146 +29,25 @@ from guardian.delivery import (
     channel_id,
     privacy_url,
 )
-from guardian.durations import format_duration, parse_duration
 from guardian.household import MemberView
 from guardian.i18n import LANGUAGES
 from guardian.models import Delivery, Member, Policy
-from guardian.settings import (
-    MAX_COUNT,
-    MAX_KEYWORD,
-    MAX_KEYWORDS,
-    SLUG,
-    LanguageCode,
-    Level,
-    PolicySettings,
-    wall_time,
-)
+from guardian.settings import SLUG, LanguageCode, PolicySettings
 from guardian.summary import render_test
-from guardian.windows import DAY_NAMES, parse_days
+from guardian.windows import DAY_NAMES
 
 endpoints = Endpoints("members")
 
 MAX_URL = 2000
-#: Durations longer than this are refused: they would overflow the scheduler's arithmetic.
-MAX_DURATION = timedelta(days=36500)
 NOT_SENDABLE = "not an Apprise URL Guardian can send to"
 
-
-# --- the settings.toml shapes, with honest JSON schemas ---------------------------------------
 
 #: A language Guardian writes in, as the API speaks it (the same check as settings.toml's).
 Language = Annotated[
     LanguageCode, WithJsonSchema({"type": "string", "enum": list(LANGUAGES), "examples": ["nl"]})
 ]
-
-_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
-_DAYS_PATTERN = rf"^(daily|{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*)$"
-_TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
-# At least one part with a number above zero; four digits a part keeps it far from overflow.
-_PART = "[0-9]{1,4}[dhms]"
-_DURATION_PATTERN = rf"^({_PART})*0{{0,3}}[1-9][0-9]{{0,3}}[dhms]({_PART})*$"
-
-
-def _duration(value: str) -> timedelta:
-    delta = parse_duration(str(value))
-    if delta > MAX_DURATION:
-        raise ValueError(f"too long for a duration (at most {format_duration(MAX_DURATION)})")
-    return delta
-
-
-def _days(value: str) -> str:
-    parse_days(value)
-    return value
-
-
-WallTimeText = Annotated[
-    str,
-    AfterValidator(lambda text: wall_time(text).strftime("%H:%M")),
-    WithJsonSchema({"type": "string", "pattern": _TIME_PATTERN, "examples": ["21:30"]}),
-]
-DurationText = Annotated[
-    str,
-    AfterValidator(lambda text: format_duration(_duration(text))),
-    WithJsonSchema(
-        {"type": "string", "pattern": _DURATION_PATTERN, "maxLength": 16, "examples": ["10m"]}
-    ),
-]
-DaysText = Annotated[
-    str,
-    AfterValidator(_days),
-    WithJsonSchema(
-        {"type": "string", "pattern": _DAYS_PATTERN, "maxLength": 80, "examples": ["mon-thu,sun"]}
-    ),
-]
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class QuietWindowSpec(_Spec):
-    days: DaysText = "daily"
-    start: WallTimeText
-    end: WallTimeText
-
-
-class BurstSpec(_Spec):
-    limit: int = Field(ge=1, le=MAX_COUNT)
-    per: DurationText
-    notice_every: DurationText
-
-
-class RepeatedSpec(_Spec):
-    count: int = Field(ge=2, le=MAX_COUNT)
-    within: DurationText
-
-
-class BreakthroughSpec(_Spec):
-    keywords: list[Annotated[str, Field(min_length=1, max_length=MAX_KEYWORD)]] = Field(
-        [], max_length=MAX_KEYWORDS
-    )
-    repeated: RepeatedSpec | None = None
-
-
-class StormSpec(_Spec):
-    count: int = Field(ge=2, le=MAX_COUNT)
-    within: DurationText
-    alert_guardians: bool = False
-
-
-class PolicySpec(_Spec):
-    """A policy, in the shape of a `[policies.NAME]` table of settings.toml."""
-
-    quiet: list[QuietWindowSpec] = Field([], max_length=50)
-    summaries: list[WallTimeText] = Field([], max_length=48)
-    burst: BurstSpec | None = None
-    breakthrough: BreakthroughSpec = BreakthroughSpec()
-    content: Level = "senders"
-    guardian_view: Level = "counts"
-    report: WallTimeText | None = None
-    storm: StormSpec | None = None
-    retention: int = Field(30, ge=1, le=3650, description="days that metadata is kept")
-
-
-def policy_settings(spec: PolicySpec) -> PolicySettings:
-    """The checked settings of `spec`, or 422 with the failing fields by path."""
-    problems = {
-        f"quiet[{index}]": "start and end are the same"
-        for index, window in enumerate(spec.quiet)
-        if window.start == window.end
-    }
-    if problems:
-        raise AdminError(
-            422, "invalid", "; ".join(f"{p}: {m}" for p, m in problems.items()), problems
-        )
-    try:
-        return PolicySettings.model_validate(spec.model_dump(mode="json"))
-    except ValidationError as error:  # the settings' own bounds, one set for file and API
-        raise invalid(error) from None
-
-
-def policy_spec(settings: PolicySettings) -> PolicySpec:
-    return PolicySpec.model_validate(settings.model_dump(mode="json"))
+#: A policy as the API reads and writes it: a `[policies.NAME]` table of settings.toml.
+PolicySpec = PolicySettings
 
 
 def days_text(days: frozenset[int]) -> str:
@@ -450,7 +320,7 @@ def _policy_out(admin: Admin, name: str, settings: PolicySettings) -> PolicyOut:
     return PolicyOut(
         name=name,
         members=sorted(members_of_policy(admin.view, name)),
-        spec=policy_spec(settings),
+        spec=settings,
     )
 
 
@@ -471,8 +341,7 @@ async def put_policy(admin: Admin, name: str, spec: PolicySpec) -> PolicyOut:
     if not re.fullmatch(SLUG, name):
         message = "not a policy name (use a-z, 0-9, - and _, up to 64)"
         raise AdminError(422, "invalid", f"name: {message}", {"name": message})
-    settings = policy_settings(spec)
-    stored = settings.model_dump(mode="json")
+    stored = spec.model_dump(mode="json")
     household_id = admin.view.id
     async with admin.change("policy.update", name) as change:
         _, created = await Policy.update_or_create(

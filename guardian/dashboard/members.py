@@ -106,7 +106,8 @@ async def members_page(request: web.Request) -> web.Response:
         "members.html",
         {
             "members": api.list_members(admin).items,
-            "policies": api.list_policies(admin).items,
+            # As the API writes them: times as `21:30`.
+            "policies": api.list_policies(admin).model_dump(mode="json")["items"],
             "describe": describe,
         },
     )
@@ -297,27 +298,29 @@ class PolicyForm:
     alert_guardians: bool = False
 
     @classmethod
-    def of(cls, spec: api.PolicySpec) -> PolicyForm:
+    def of(cls, policy: api.PolicySpec) -> PolicyForm:
+        spec = policy.model_dump(mode="json")  # as the API and settings.toml write it
         rows = [
-            QuietRow({DAY_NAMES[d] for d in parse_days(w.days)}, w.start, w.end) for w in spec.quiet
+            QuietRow({DAY_NAMES[d] for d in parse_days(w["days"])}, w["start"], w["end"])
+            for w in spec["quiet"]
         ]
-        burst, repeated, storm = spec.burst, spec.breakthrough.repeated, spec.storm
+        burst, repeated, storm = spec["burst"], spec["breakthrough"]["repeated"], spec["storm"]
         values = {
-            "summaries": ", ".join(spec.summaries),
-            "burst_limit": str(burst.limit) if burst else "",
-            "burst_per": burst.per if burst else "",
-            "burst_notice_every": burst.notice_every if burst else "",
-            "keywords": ", ".join(spec.breakthrough.keywords),
-            "repeated_count": str(repeated.count) if repeated else "",
-            "repeated_within": repeated.within if repeated else "",
-            "content": spec.content,
-            "guardian_view": spec.guardian_view,
-            "report": spec.report or "",
-            "storm_count": str(storm.count) if storm else "",
-            "storm_within": storm.within if storm else "",
-            "retention": str(spec.retention),
+            "summaries": ", ".join(spec["summaries"]),
+            "burst_limit": str(burst["limit"]) if burst else "",
+            "burst_per": burst["per"] if burst else "",
+            "burst_notice_every": burst["notice_every"] if burst else "",
+            "keywords": ", ".join(spec["breakthrough"]["keywords"]),
+            "repeated_count": str(repeated["count"]) if repeated else "",
+            "repeated_within": repeated["within"] if repeated else "",
+            "content": spec["content"],
+            "guardian_view": spec["guardian_view"],
+            "report": spec["report"] or "",
+            "storm_count": str(storm["count"]) if storm else "",
+            "storm_within": storm["within"] if storm else "",
+            "retention": str(spec["retention"]),
         }
-        return cls([*rows, QuietRow()], values, bool(storm and storm.alert_guardians))
+        return cls([*rows, QuietRow()], values, bool(storm and storm["alert_guardians"]))
 
     @classmethod
     def posted(cls, data: MultiDictProxy[Any]) -> PolicyForm:
