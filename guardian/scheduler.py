@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from tortoise.functions import Max
+from tortoise.expressions import Q
+from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
 from guardian.accounts import purge_sessions
@@ -251,17 +252,22 @@ class Scheduler:
                 final=over,
                 language=member.language,
             )
-            await _deliver(
-                view,
-                member,
-                "burst",
-                f"burst:{burst.id}:{now.isoformat()}",
-                rendered,
-                None,
-                now,
-                folded,
-                "noticed",
+            delivery = _delivery(
+                view, member, "burst", f"burst:{burst.id}:{now.isoformat()}", rendered, None, now
             )
+            await delivery.save()
+            # What it covers is marked; their text is erased from here on.
+            covered = Notification.filter(id__in=[n.id for n in folded])
+            if _keeps_preview(member):
+                for n in folded:  # each its own preview: one statement per notification
+                    await Notification.filter(id=n.id).update(
+                        status="noticed",
+                        delivery_id=delivery.id,
+                        text="",
+                        preview=n.text[:PREVIEW_CHARS],
+                    )
+            else:
+                await covered.update(status="noticed", delivery_id=delivery.id, text="")
 
     async def _active_bursts(self, view: HouseholdView) -> list[Episode]:
         return await Episode.filter(
@@ -275,24 +281,34 @@ class Scheduler:
             assert schedule.next_due_at is not None
             by_instant.setdefault(schedule.next_due_at, []).append(schedule)
         for instant, schedules in by_instant.items():
-            children = []
-            async with in_transaction():
-                for schedule in schedules:
-                    child = view.member_by_pk(schedule.member_id)
-                    claimed = await Schedule.filter(
-                        id=schedule.id, next_due_at=schedule.next_due_at
-                    ).update(
-                        next_due_at=next_report_time(child, view, now),
-                        last_due_at=instant,
+            try:
+                await self._report(schedules, view, instant, now)
+            except _ReportRaced:
+                continue  # another instance claimed some of them: it reports on those
+
+    async def _report(
+        self, schedules: list[Schedule], view: HouseholdView, instant: datetime, now: datetime
+    ) -> None:
+        """The report on the children of one instant, to every guardian, if this tick claims it."""
+        async with in_transaction():
+            claimed = await _claim_reports(schedules, view, instant, now)
+            if not claimed:
+                return
+            children = await children_activity(
+                [
+                    (
+                        view.member_by_pk(s.member_id),
+                        s.last_due_at or instant - timedelta(days=1),
                     )
-                    if claimed:
-                        since = schedule.last_due_at or instant - timedelta(days=1)
-                        children.append(await child_activity(child, view, since, instant))
-                if not children:
-                    continue
-                guardians = [m for m in view.members.values() if m.role == "guardian"]
-                for guardian in guardians:
-                    await _deliver(
+                    for s in claimed
+                ],
+                view,
+                instant,
+            )
+            guardians = [m for m in view.members.values() if m.role == "guardian"]
+            await Delivery.bulk_create(
+                [
+                    _delivery(
                         view,
                         guardian,
                         "report",
@@ -302,15 +318,16 @@ class Scheduler:
                             children, view.zone, markdown=True, language=guardian.language
                         ),
                         now,
-                        [],
-                        "",
                     )
-                # The previews were kept for this report only.
-                await Notification.filter(
-                    member_id__in=[s.member_id for s in schedules],
-                    received_at__lte=instant,
-                    preview__isnull=False,
-                ).update(preview=None)
+                    for guardian in guardians
+                ]
+            )
+            # The previews were kept for this report only.
+            await Notification.filter(
+                member_id__in=[s.member_id for s in schedules],
+                received_at__lte=instant,
+                preview__isnull=False,
+            ).update(preview=None)
 
     async def next_due(self) -> datetime | None:
         """The earliest instant at which something is due: a summary or a delivery attempt."""
@@ -541,11 +558,9 @@ async def _mark(db: Db, chunk: list[_Due]) -> None:
     """
     by_until: dict[tuple[datetime, bool], list[_Due]] = {}
     for d in chunk:
-        member = d.member
-        keep = member.role == "child" and member.policy.guardian_view == "preview"
-        by_until.setdefault((d.covered_until, keep), []).append(d)
-    for (until, keep_preview), members in by_until.items():
-        preview = f", preview = substr(text, 1, {PREVIEW_CHARS})" if keep_preview else ""
+        by_until.setdefault((d.covered_until, _keeps_preview(d.member)), []).append(d)
+    for (until, _), members in by_until.items():
+        preview = _kept_preview(members[0].member)
         cases = " ".join(["WHEN ? THEN CAST(? AS INTEGER)"] * len(members))
         marked = await db.execute(
             f"UPDATE notifications SET status = 'summarised', "
@@ -642,7 +657,50 @@ def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -
     return upcoming[0] if upcoming else None
 
 
-async def _deliver(
+def _keeps_preview(member: MemberView) -> bool:
+    """A guardian report at the preview level still needs 80 characters of each held message."""
+    return member.role == "child" and member.policy.guardian_view == "preview"
+
+
+def _kept_preview(member: MemberView) -> str:
+    """What marking a member's notifications as delivered sets besides erasing their text."""
+    return f", preview = substr(text, 1, {PREVIEW_CHARS})" if _keeps_preview(member) else ""
+
+
+class _ReportRaced(Exception):
+    """Another instance claimed some of the report schedules this tick read as due."""
+
+
+async def _claim_reports(
+    schedules: Sequence[Schedule], view: HouseholdView, instant: datetime, now: datetime
+) -> list[Schedule]:
+    """Move the report schedules due at `instant` on, as a claim: those this tick won.
+
+    One statement per next report instant (children sharing a report time share it), whatever
+    the number of children. On PostgreSQL the rows are locked as they are read; on SQLite a
+    claim that changed fewer rows than it read raced another instance: all is rolled back.
+    """
+    locked = (
+        Schedule.filter(id__in=[s.id for s in schedules], next_due_at=instant)
+        .select_for_update()
+        .values_list("id", flat=True)
+    )
+    won = set(cast("list[int]", await locked))
+    by_next: dict[datetime | None, list[int]] = {}
+    for schedule in schedules:
+        if schedule.id in won:
+            child = view.member_by_pk(schedule.member_id)
+            by_next.setdefault(next_report_time(child, view, now), []).append(schedule.id)
+    for following, ids in by_next.items():
+        changed = await Schedule.filter(id__in=ids, next_due_at=instant).update(
+            next_due_at=following, last_due_at=instant
+        )
+        if changed != len(ids):
+            raise _ReportRaced
+    return [s for s in schedules if s.id in won]
+
+
+def _delivery(
     view: HouseholdView,
     member: MemberView,
     kind: str,
@@ -650,11 +708,9 @@ async def _deliver(
     text: Rendered,
     markdown: Rendered | None,
     now: datetime,
-    covered: list[Notification],
-    status: str,
-) -> None:
-    """Create the delivery and mark what it covers; their text is erased from here on."""
-    delivery = await Delivery.create(
+) -> Delivery:
+    """A new delivery to `member`, not saved yet."""
+    return Delivery(
         household_id=view.id,
         member_id=member.pk,
         kind=kind,
@@ -666,89 +722,120 @@ async def _deliver(
         created_at=now,
         next_attempt_at=now,
     )
-    if not covered:
-        return
-    # A guardian report at the preview level still needs 80 characters of each held message.
-    keep_preview = member.role == "child" and member.policy.guardian_view == "preview"
-    if keep_preview:
-        for n in covered:
-            await Notification.filter(id=n.id).update(
-                status=status, delivery_id=delivery.id, text="", preview=n.text[:PREVIEW_CHARS]
-            )
-    else:
-        await Notification.filter(id__in=[n.id for n in covered]).update(
-            status=status, delivery_id=delivery.id, text=""
-        )
 
 
 async def child_activity(
     child: MemberView, view: HouseholdView, since: datetime, until: datetime
 ) -> ChildActivity:
     """What a guardian's report says about one child for (since, until]."""
-    rows = await Notification.filter(
-        member_id=child.pk, received_at__gt=since, received_at__lte=until
-    ).order_by("received_at")
-    windows = child.policy.windows()
-    episodes = await Episode.filter(
-        member_id=child.pk, started_at__gt=since, started_at__lte=until
-    ).order_by("started_at")
-    failed = await Delivery.filter(
-        member_id=child.pk, status="failed", created_at__gt=since, created_at__lte=until
-    )
-    failed_channels = sorted(
-        {c["channel"] for d in failed for c in d.channels if c.get("status") != SUCCESS}
-    )
+    return (await children_activity([(child, since)], view, until))[0]
 
+
+async def children_activity(
+    children: Sequence[tuple[MemberView, datetime]], view: HouseholdView, until: datetime
+) -> list[ChildActivity]:
+    """What a guardian's report says about each child for (its since, until], in a fixed
+    number of grouped queries whatever the number of children."""
+    since = {child.pk: start for child, start in children}
+    rows: dict[int, list[Notification]] = {pk: [] for pk in since}
+    for n in await Notification.filter(
+        after("received_at", since), received_at__lte=until
+    ).order_by("received_at"):
+        rows[n.member_id].append(n)
+    episodes: dict[int, list[Episode]] = {pk: [] for pk in since}
+    for e in await Episode.filter(after("started_at", since), started_at__lte=until).order_by(
+        "started_at"
+    ):
+        episodes[e.member_id].append(e)
+    failed_channels: dict[int, set[str]] = {pk: set() for pk in since}
+    for d in await Delivery.filter(
+        after("created_at", since), status="failed", created_at__lte=until
+    ):
+        failed_channels[d.member_id].update(
+            c["channel"] for c in d.channels if c.get("status") != SUCCESS
+        )
     last = await last_messages(view.id)
+    reached = await interruptions(since, until)
+    week = dict.fromkeys(since, until - WEEK)
+    week_reached = await interruptions(week, until)
+    week_messages = await counted(
+        Notification.filter(after("received_at", week), received_at__lte=until)
+    )
 
     def episode(e: Episode) -> ReportEpisode:
         return ReportEpisode(e.sender_label, e.count, e.started_at, e.last_at)
 
-    return ChildActivity(
-        name=child.name,
-        level=child.policy.guardian_view,
-        passed=sum(1 for n in rows if n.status in ("forwarded", "breakthrough")),
-        held=sum(1 for n in rows if n.status in ("held", "summarised")),
-        quiet_activity=sum(
-            1 for n in rows if quiet_interval_at(windows, view.zone, n.received_at) is not None
-        ),
-        bursts=[episode(e) for e in episodes if e.kind == "burst"],
-        storms=[episode(e) for e in episodes if e.kind == "storm"],
-        breakthroughs=[
-            BreakthroughNote(held_item(n, view).sender_label, n.reason or "", n.received_at)
-            for n in rows
-            if n.status == "breakthrough"
-        ],
-        failed_channels=failed_channels,
-        held_items=[held_item(n, view) for n in rows if n.status in ("held", "summarised")],
-        silent_sources=[
-            (source.id, last[source.pk])
-            for source in view.sources.values()
-            if source.member == child.id and went_silent(last.get(source.pk), until)
-        ],
-        # The calm it brought: messages that came, and how many reached the phone.
-        calm=Calm(
-            len(rows),
-            await interruptions(child, since, until),
-            await Notification.filter(
-                member_id=child.pk, received_at__gt=until - WEEK, received_at__lte=until
-            ).count(),
-            await interruptions(child, until - WEEK, until),
-        ),
-    )
+    def activity(child: MemberView) -> ChildActivity:
+        came = rows[child.pk]
+        windows = child.policy.windows()
+        return ChildActivity(
+            name=child.name,
+            level=child.policy.guardian_view,
+            passed=sum(1 for n in came if n.status in ("forwarded", "breakthrough")),
+            held=sum(1 for n in came if n.status in ("held", "summarised")),
+            quiet_activity=sum(
+                1 for n in came if quiet_interval_at(windows, view.zone, n.received_at) is not None
+            ),
+            bursts=[episode(e) for e in episodes[child.pk] if e.kind == "burst"],
+            storms=[episode(e) for e in episodes[child.pk] if e.kind == "storm"],
+            breakthroughs=[
+                BreakthroughNote(held_item(n, view).sender_label, n.reason or "", n.received_at)
+                for n in came
+                if n.status == "breakthrough"
+            ],
+            failed_channels=sorted(failed_channels[child.pk]),
+            held_items=[held_item(n, view) for n in came if n.status in ("held", "summarised")],
+            silent_sources=[
+                (source.id, last[source.pk])
+                for source in view.sources.values()
+                if source.member == child.id and went_silent(last.get(source.pk), until)
+            ],
+            # The calm it brought: messages that came, and how many reached the phone.
+            calm=Calm(
+                len(came),
+                reached.get(child.pk, 0),
+                week_messages.get(child.pk, 0),
+                week_reached.get(child.pk, 0),
+            ),
+        )
+
+    return [activity(child) for child, _ in children]
 
 
 WEEK = timedelta(days=7)
 
 
-async def interruptions(member: MemberView, since: datetime, until: datetime) -> int:
-    """How many times `member`'s phone was reached in (since, until]: every delivery made to
-    them but a test, unless it failed."""
-    return (
-        await Delivery.filter(member_id=member.pk, created_at__gt=since, created_at__lte=until)
+def after(column: str, since: Mapping[int, datetime], *, inclusive: bool = False) -> Q:
+    """Rows of the members (by pk) whose `column` is after each member's own `since` (or at
+    it, `inclusive`): one condition for every member, grouped by their since."""
+    by_since: dict[datetime, list[int]] = {}
+    for pk, start in since.items():
+        by_since.setdefault(start, []).append(pk)
+    bound = f"{column}__gte" if inclusive else f"{column}__gt"
+    conditions: list[Q] = []
+    for start, pks in by_since.items():
+        condition: dict[str, Any] = {"member_id__in": pks, bound: start}
+        conditions.append(Q(**condition))
+    return Q(*conditions, join_type=Q.OR) if conditions else Q(member_id__in=[])
+
+
+async def counted(query: Any) -> dict[int, int]:
+    """A query's rows counted per member (by pk), in one grouped query."""
+    rows = (
+        await query.annotate(rows=Count("id"))
+        .group_by("member_id")
+        .values_list("member_id", "rows")
+    )
+    return {int(pk): int(count) for pk, count in rows}
+
+
+async def interruptions(since: Mapping[int, datetime], until: datetime) -> dict[int, int]:
+    """How many times each member's (by pk) phone was reached in (since, until]: every delivery
+    made to them but a test, unless it failed; one grouped query."""
+    return await counted(
+        Delivery.filter(after("created_at", since), created_at__lte=until)
         .exclude(kind="test")
         .exclude(status="failed")
-        .count()
     )
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import html
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from guardian import accounts
+from guardian.plugin import PluginRegistry
 from guardian.scheduler import child_activity
+from guardian.settings import load_settings
 from tests.admin import admin_client
-from tests.conftest import at, message
+from tests.conftest import SECRET, at, message, settings_toml
+from tests.queries import statements
 
 EVENING = at("2026-11-24T22:00:00+01:00")  # a Tuesday, inside mia's quiet hours (21:30-07:00)
 XSS_NAME = "<script>alert(1)</script>"
@@ -210,3 +214,48 @@ async def test_a_guardian_sees_their_own_notifications_at_their_own_level(
     )
     levels = {m["id"]: m["level"] for m in (await answer.json())["members"]}
     assert levels == {"mia": "counts", "sam": "senders"}  # mia: guardian_view; sam: content
+
+
+def _children(count: int) -> str:
+    """`count` more children on Mia's policy, each with a phone of their own."""
+    return "".join(
+        f'\n[[members]]\nid = "kid{n}"\nname = "Kid {n}"\nrole = "child"\n'
+        f'policy = "school-night"\nchannels = []\n'
+        f'\n[[sources]]\nid = "kid{n}-phone"\nplugin = "webhook"\nmember = "kid{n}"\n'
+        f'secret = "{SECRET}"\n'
+        for n in range(count)
+    )
+
+
+async def _tonight_statements(folder: Path, start_guardian: Any, children: int) -> int:
+    folder.mkdir()
+    path = folder / "settings.toml"
+    path.write_text(settings_toml(folder / "guardian.db", extra=_children(children)))
+    settings = load_settings(path, PluginRegistry.discover().settings_models())
+    running = await start_guardian(settings, EVENING)
+    admin = await admin_client(running)
+    await _held(running, 1)
+    for n in range(children):
+        for i in range(3):
+            sender = {"id": f"+3161234{n:02d}{i}", "name": f"Friend {i}"}
+            answer = await running.post(message(f"{n}-{i}", **{"from": sender}), f"kid{n}-phone")
+            assert answer.status == 202
+    await admin.get("/tonight")  # the token's first use is recorded once
+    async with statements() as run:
+        tonight = await admin.get("/tonight")
+        assert tonight.status == 200
+        body = await tonight.json()
+    assert len(body["members"]) == 2 + children
+    if children:
+        kid = next(m for m in body["members"] if m["id"] == "kid0")
+        assert kid["held"]["count"] == 3 and kid["held"]["people"] == 3
+    await running.client.close()
+    return len(run)
+
+
+async def test_tonight_reads_in_as_many_statements_for_twenty_children_as_for_one(
+    tmp_path: Path, start_guardian: Any
+) -> None:
+    one = await _tonight_statements(tmp_path / "one", start_guardian, 0)
+    twenty = await _tonight_statements(tmp_path / "twenty", start_guardian, 20)
+    assert twenty == one

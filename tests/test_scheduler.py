@@ -24,7 +24,8 @@ from guardian.policy import DEFAULT_SUMMARY_TIME
 from guardian.scheduler import purge
 from guardian.settings import Settings, load_settings
 from tests.admin import admin_client
-from tests.conftest import Receiver, Running, at, message, settings_toml
+from tests.conftest import SECRET, Receiver, Running, at, message, settings_toml
+from tests.queries import statements
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NIGHT = at("2026-11-25T23:00:00+01:00")  # Wednesday: Mia's quiet hours (21:30-07:00)
@@ -227,3 +228,50 @@ async def test_whatever_the_policy_edits_every_held_notification_leaves(
         assert not await Delivery.filter(status="failed", kind="summary").exists()
     finally:
         await running.client.close()
+
+
+def _reported_children(count: int) -> str:
+    """`count` children under a policy with a report at 07:30, each with a phone of its own."""
+    policy = (
+        '\n[policies.reported]\nreport = "07:30"\n'
+        'quiet = [{ days = "daily", start = "21:30", end = "07:00" }]\n'
+    )
+    return policy + "".join(
+        f'\n[[members]]\nid = "kid{n}"\nname = "Kid {n}"\nrole = "child"\npolicy = "reported"\n'
+        f'\n[[sources]]\nid = "kid{n}-phone"\nplugin = "webhook"\nmember = "kid{n}"\n'
+        f'secret = "{SECRET}"\n'
+        for n in range(count)
+    )
+
+
+async def _report_statements(folder: Path, start_guardian: Start, children: int) -> int:
+    folder.mkdir()
+    path = folder / "settings.toml"
+    path.write_text(settings_toml(folder / "guardian.db", extra=_reported_children(children)))
+    running = await start_guardian(
+        load_settings(path, PluginRegistry.discover().settings_models()), NIGHT
+    )
+    for n in range(children):
+        answer = await running.post(message(f"kid-{n}"), f"kid{n}-phone")
+        assert answer.status == 202
+    scheduler = running.guardian.scheduler
+    assert scheduler is not None
+    await running.run_until(at("2026-11-26T07:29:00+01:00"))
+    async with statements() as run:
+        await scheduler.build(at("2026-11-26T07:30:00+01:00"))
+    reports = await Delivery.filter(kind="report", dedup_key__startswith="report:")
+    assert [len(r.body.split("Kid ")) - 1 for r in reports] == [children]  # Sam's, on each child
+    await running.client.close()
+    # The report's own transaction, from its claim to its commit (the deliverer runs meanwhile).
+    start = next(
+        n for n, sql in enumerate(run) if sql.startswith('SELECT "id" "0" FROM "schedules"')
+    )
+    return run.index("COMMIT", start) - start
+
+
+async def test_the_report_is_built_in_as_many_statements_for_twenty_children_as_for_one(
+    tmp_path: Path, start_guardian: Start
+) -> None:
+    one = await _report_statements(tmp_path / "one", start_guardian, 1)
+    twenty = await _report_statements(tmp_path / "twenty", start_guardian, 20)
+    assert twenty == one

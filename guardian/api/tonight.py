@@ -10,13 +10,14 @@ characters of what is held. The quick controls ("quiet now until", "pause quiet 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from tortoise.expressions import Q
+from tortoise.functions import Count, Min
 
 from guardian import overrides, privacy
 from guardian.admin import Admin, AdminError, not_found
@@ -24,7 +25,14 @@ from guardian.api import Call, Endpoints
 from guardian.household import MemberView
 from guardian.models import Delivery, Episode, Notification, QuietOverride, Schedule
 from guardian.overrides import KEPT, Control, ControlError
-from guardian.scheduler import SILENT_AFTER, held_item, last_messages, went_silent
+from guardian.scheduler import (
+    SILENT_AFTER,
+    after,
+    counted,
+    held_item,
+    last_messages,
+    went_silent,
+)
 from guardian.settings import Level
 from guardian.summary import PREVIEW_CHARS
 from guardian.windows import Ambiguity, Override, occurrences, quiet_interval_at, resolve_local
@@ -138,7 +146,8 @@ class Tonight(BaseModel):
 async def tonight(admin: Admin) -> Tonight:
     view = admin.view
     now = admin.now()
-    members = [await _member_tonight(admin, member, now) for member in view.members.values()]
+    found = await _gather(admin, list(view.members.values()), now)
+    members = [_member_tonight(admin, member, now, found) for member in view.members.values()]
     return Tonight(
         at=now,
         members=members,
@@ -168,47 +177,138 @@ def week_since(admin: Admin, now: datetime) -> datetime:
     return resolve_local(day, time(0), zone, Ambiguity.EARLIER)
 
 
-async def calm(member: MemberView, since: datetime, until: datetime) -> Calm:
-    """How many messages came for `member` in [since, until), and how many deliveries reached
-    their phone then."""
-    messages = await Notification.filter(
-        member_id=member.pk, received_at__gte=since, received_at__lt=until
-    ).count()
-    interruptions = await Delivery.filter(
-        member_id=member.pk,
-        kind__in=INTERRUPTIONS,
-        status="sent",
-        sent_at__gte=since,
-        sent_at__lt=until,
-    ).count()
-    return Calm(since=since, messages=messages, interruptions=interruptions)
+async def calms(since: Mapping[int, datetime], until: datetime) -> dict[int, Calm]:
+    """For each member (by pk): how many messages came in [since, until), and how many
+    deliveries reached their phone then; two grouped queries whatever the number of members."""
+    messages = await counted(
+        Notification.filter(after("received_at", since, inclusive=True), received_at__lt=until)
+    )
+    interruptions = await counted(
+        Delivery.filter(
+            after("sent_at", since, inclusive=True),
+            kind__in=INTERRUPTIONS,
+            status="sent",
+            sent_at__lt=until,
+        )
+    )
+    return {
+        pk: Calm(since=start, messages=messages.get(pk, 0), interruptions=interruptions.get(pk, 0))
+        for pk, start in since.items()
+    }
 
 
-async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> MemberTonight:
+@dataclass
+class _Found:
+    """What Tonight shows of every member, read in a fixed number of grouped queries."""
+
+    since: dict[int, datetime]
+    held: dict[int, Held]
+    schedules: dict[int, dict[str, datetime | None]]
+    episodes: dict[int, list[Episode]]
+    pushed: dict[int, list[Notification]]
+    overrides: dict[int, list[OverrideOut]]
+    failed: dict[int, int]
+    tonight: dict[int, Calm]
+    week: dict[int, Calm]
+
+
+async def _gather(admin: Admin, members: Sequence[MemberView], now: datetime) -> _Found:
+    pks = [m.pk for m in members]
+    since = {m.pk: tonight_since(m, admin, now) for m in members}
+    earliest = min(since.values(), default=now)
+    schedules: dict[int, dict[str, datetime | None]] = {pk: {} for pk in pks}
+    for s in await Schedule.filter(member_id__in=pks):
+        schedules[s.member_id][s.kind] = s.next_due_at
+    # The bursts and storms going on, and those of tonight that are over.
+    episodes: dict[int, list[Episode]] = {pk: [] for pk in pks}
+    for e in await Episode.filter(
+        Q(ended_at__isnull=True) | Q(last_at__gte=earliest), member_id__in=pks
+    ).order_by("started_at"):
+        pk = e.member_id
+        if e.ended_at is None or e.last_at >= since[pk]:
+            episodes[pk].append(e)
+    pushed: dict[int, list[Notification]] = {pk: [] for pk in pks}
+    for n in await Notification.filter(
+        member_id__in=pks,
+        status__in=("breakthrough", "forwarded"),
+        received_at__gte=earliest,
+        received_at__lte=now,
+    ):
+        pk = n.member_id
+        if n.received_at >= since[pk]:
+            pushed[pk].append(n)
+    until = now + timedelta(microseconds=1)
+    week = week_since(admin, now)
+    return _Found(
+        since=since,
+        held=await held_counts(admin, pks),
+        schedules=schedules,
+        episodes=episodes,
+        pushed=pushed,
+        overrides=await overrides_of(pks, now),
+        failed=await counted(Delivery.filter(member_id__in=pks, status="failed")),
+        tonight=await calms(since, until),
+        week=await calms(dict.fromkeys(pks, week), until),
+    )
+
+
+#: What tells one held sender's label from another's.
+_SENDER = ("member_id", "sender_key", "contact_id", "sender_name", "sender_address")
+
+
+async def held_counts(admin: Admin, pks: Sequence[int]) -> dict[int, Held]:
+    """What each member (by pk) has held, from whom, in one grouped query: the held rows are
+    counted per sender, never loaded."""
+    view = admin.view
+    rows = (
+        await Notification.filter(member_id__in=pks, status="held")
+        .annotate(rows=Count("id"), first=Min("received_at"))
+        .group_by("member_id", "sender_key", "contact_id", "sender_name", "sender_address")
+        .values_list(
+            "member_id",
+            "sender_key",
+            "contact_id",
+            "sender_name",
+            "sender_address",
+            "rows",
+            "first",
+        )
+    )
+    labels: dict[int, dict[str, list[Any]]] = {pk: {} for pk in pks}
+    people: dict[int, set[str]] = {pk: set() for pk in pks}
+    for pk, key, contact_pk, name, address, count, first in rows:
+        contact = view.contact_by_pk(contact_pk)
+        label = contact.name if contact else (name or address)
+        seen = labels[pk].setdefault(label, [0, str(first)])
+        seen[0] += count
+        seen[1] = min(seen[1], str(first))
+        people[pk].add(key)
+    held = {}
+    for pk, by_label in labels.items():
+        ordered = sorted(by_label.items(), key=lambda item: (-item[1][0], item[1][1]))
+        held[pk] = Held(
+            count=sum(count for count, _ in by_label.values()),
+            senders=[HeldSender(sender=label, count=c) for label, (c, _) in ordered],
+            people=len(people[pk]),
+        )
+    return held
+
+
+def _member_tonight(
+    admin: Admin, member: MemberView, now: datetime, found: _Found
+) -> MemberTonight:
     view = admin.view
     level = admin.level_for(member)
     windows = member.policy.windows()
     interval = quiet_interval_at(windows, view.zone, now)
     coming = overrides.tonight(windows, view.zone, now)
-    held = await Notification.filter(member_id=member.pk, status="held")
-    senders = Counter(held_item(n, view).sender_label for n in held)
-    schedules = {s.kind: s.next_due_at for s in await Schedule.filter(member_id=member.pk)}
-    since = tonight_since(member, admin, now)
-    # The bursts and storms going on, and those of tonight that are over.
-    episodes = await Episode.filter(
-        Q(ended_at__isnull=True) | Q(last_at__gte=since), member_id=member.pk
-    ).order_by("started_at")
-    pushed = await Notification.filter(
-        member_id=member.pk,
-        status__in=("breakthrough", "forwarded"),
-        received_at__gte=since,
-        received_at__lte=now,
-    )
+    held = found.held[member.pk]
+    schedules = found.schedules[member.pk]
     # The policy's own windows: a forward in them passed because quiet hours were paused.
     own = view.policies[member.policy_name].windows() if member.policy_name in view.policies else []
     through = [
         n
-        for n in pushed
+        for n in found.pushed[member.pk]
         if n.status == "breakthrough" or quiet_interval_at(own, view.zone, n.received_at)
     ]
     return MemberTonight(
@@ -221,15 +321,9 @@ async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> Me
             until=interval.end if interval else None,
             starts_at=coming.start,
             ends_at=coming.end,
-            overrides=await member_overrides(member, now),
+            overrides=found.overrides[member.pk],
         ),
-        held=Held(
-            count=len(held),
-            senders=None
-            if level == "counts"
-            else [HeldSender(sender=s, count=c) for s, c in senders.most_common()],
-            people=len({n.sender_key for n in held}),
-        ),
+        held=held if level != "counts" else held.model_copy(update={"senders": None}),
         episodes=[
             EpisodeOut(
                 kind="storm" if e.kind == "storm" else "burst",
@@ -238,18 +332,18 @@ async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> Me
                 started_at=e.started_at,
                 last_at=e.last_at,
             )
-            for e in episodes
+            for e in found.episodes[member.pk]
         ],
         next_summary_at=schedules.get("summary"),
         next_report_at=schedules.get("report"),
-        failed_deliveries=await Delivery.filter(member_id=member.pk, status="failed").count(),
-        since=since,
+        failed_deliveries=found.failed.get(member.pk, 0),
+        since=found.since[member.pk],
         got_through=[
             GotThrough(at=t.at, kind=t.kind, sender=t.sender, why=t.why)
             for t in privacy.got_through(level, through, view)
         ],
-        tonight=await calm(member, since, now + timedelta(microseconds=1)),
-        week=await calm(member, week_since(admin, now), now + timedelta(microseconds=1)),
+        tonight=found.tonight[member.pk],
+        week=found.week[member.pk],
     )
 
 
@@ -309,19 +403,25 @@ class QuietState(BaseModel):
 
 async def member_overrides(member: MemberView, now: datetime) -> list[OverrideOut]:
     """The member's overrides that are not over yet, oldest first."""
-    rows = await QuietOverride.filter(member_id=member.pk, end_at__gt=now).order_by("id")
-    return [
-        OverrideOut(
-            id=r.id,
-            kind="pause" if r.kind == "pause" else "quiet",
-            control=r.control,
-            start=r.start_at,
-            end=r.end_at,
-            created_at=r.created_at,
-            created_by=r.created_by,
+    return (await overrides_of([member.pk], now))[member.pk]
+
+
+async def overrides_of(pks: Sequence[int], now: datetime) -> dict[int, list[OverrideOut]]:
+    """Each member's (by pk) overrides that are not over yet, oldest first, in one query."""
+    found: dict[int, list[OverrideOut]] = {pk: [] for pk in pks}
+    for r in await QuietOverride.filter(member_id__in=pks, end_at__gt=now).order_by("id"):
+        found[r.member_id].append(
+            OverrideOut(
+                id=r.id,
+                kind="pause" if r.kind == "pause" else "quiet",
+                control=r.control,
+                start=r.start_at,
+                end=r.end_at,
+                created_at=r.created_at,
+                created_by=r.created_by,
+            )
         )
-        for r in rows
-    ]
+    return found
 
 
 async def quiet_state(admin: Admin, member: MemberView) -> QuietState:
