@@ -41,6 +41,17 @@ from guardian.summary import (
 )
 from guardian.summary import Episode as ReportEpisode
 from guardian.windows import daily_times, quiet_interval_at
+from guardian.words import (
+    KEPT,
+    PUSHED,
+    WAITING,
+    DeliveryKind,
+    DeliveryStatus,
+    EpisodeKind,
+    NotificationStatus,
+    Role,
+    ScheduleKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +107,8 @@ class Scheduler:
             policy = member.policy
             if id(policy) not in summaries:
                 summaries[id(policy)] = next_summary_time(policy, view.zone, now)
-            rows.append((member.pk, "summary", summaries[id(policy)]))
-            rows.append((member.pk, "report", next_report_time(member, view, now)))
+            rows.append((member.pk, ScheduleKind.SUMMARY, summaries[id(policy)]))
+            rows.append((member.pk, ScheduleKind.REPORT, next_report_time(member, view, now)))
         # Several instances may prepare at once: a row another one created is kept (unique
         # member and kind), and the first due instant is set only where none is set yet.
         async with transaction() as db:
@@ -131,7 +142,7 @@ class Scheduler:
                     await self._job(f"burst {burst.id}", self._burst_notice(burst, view, now))
             await self._summaries(view, now)
             reports = await Schedule.filter(
-                kind="report", next_due_at__lte=now, member__household_id=view.id
+                kind=ScheduleKind.REPORT, next_due_at__lte=now, member__household_id=view.id
             ).order_by("next_due_at", "id")  # one lock order for every instance: no deadlock
             if reports:
                 await self._job("reports", self._reports(reports, view, now))
@@ -206,9 +217,9 @@ class Scheduler:
             due = await db.fetch(
                 "SELECT s.id, s.member_id, s.next_due_at FROM schedules s "
                 "JOIN members m ON m.id = s.member_id "
-                "WHERE s.kind = 'summary' AND s.next_due_at <= ? AND m.household_id = ?"
+                "WHERE s.kind = ? AND s.next_due_at <= ? AND m.household_id = ?"
                 f"{skip} ORDER BY s.next_due_at, s.id LIMIT {SUMMARY_CHUNK}{lock}",
-                [db.instant(now), view.id, *sorted(failed)],
+                [ScheduleKind.SUMMARY, db.instant(now), view.id, *sorted(failed)],
             )
             if not due:
                 return None
@@ -249,14 +260,16 @@ class Scheduler:
             )
             if not claimed:
                 return
-            folded = await Notification.filter(episode_id=burst.id, status="folded").order_by(
-                "received_at"
-            )
+            folded = await Notification.filter(
+                episode_id=burst.id, status=NotificationStatus.FOLDED
+            ).order_by("received_at")
             if not folded:
                 return
             if quiet:
                 # Nothing is pushed in quiet hours: what is still folded waits for the summary.
-                await Notification.filter(id__in=[n.id for n in folded]).update(status="held")
+                await Notification.filter(id__in=[n.id for n in folded]).update(
+                    status=NotificationStatus.HELD
+                )
                 return
             level = policy.content
             rendered = render_burst_notice(
@@ -272,18 +285,18 @@ class Scheduler:
             await _deliver(
                 view,
                 member,
-                "burst",
+                DeliveryKind.BURST,
                 f"burst:{burst.id}:{now.isoformat()}",
                 rendered,
                 None,
                 now,
                 folded,
-                "noticed",
+                NotificationStatus.NOTICED,
             )
 
     async def _active_bursts(self, view: HouseholdView) -> list[Episode]:
         return await Episode.filter(
-            kind="burst", next_notice_at__isnull=False, member__household_id=view.id
+            kind=EpisodeKind.BURST, next_notice_at__isnull=False, member__household_id=view.id
         )
 
     async def _reports(self, due: list[Schedule], view: HouseholdView, now: datetime) -> None:
@@ -308,12 +321,12 @@ class Scheduler:
                         children.append(await child_activity(child, view, since, instant))
                 if not children:
                     continue
-                guardians = [m for m in view.members.values() if m.role == "guardian"]
+                guardians = [m for m in view.members.values() if m.role == Role.GUARDIAN]
                 for guardian in guardians:
                     await _deliver(
                         view,
                         guardian,
-                        "report",
+                        DeliveryKind.REPORT,
                         f"report:{guardian.pk}:{instant.isoformat()}",
                         render_report(children, view.zone, language=guardian.language),
                         render_report(
@@ -321,7 +334,7 @@ class Scheduler:
                         ),
                         now,
                         [],
-                        "",
+                        None,
                     )
                 # The previews were kept for this report only.
                 await Notification.filter(
@@ -335,7 +348,7 @@ class Scheduler:
         view = self.household()
         built = await self.next_build()
         delivery = (
-            await Delivery.filter(status="pending", household_id=view.id)
+            await Delivery.filter(status=DeliveryStatus.PENDING, household_id=view.id)
             .order_by("next_attempt_at")
             .first()
         )
@@ -447,8 +460,8 @@ async def _summarise(
     rows = await db.fetch(
         "SELECT sender_key, COALESCE(NULLIF(sender_name, ''), sender_address), contact_id, "
         f"network, {text_columns}, received_at, conversation_title, conversation_id, is_group "
-        "FROM notifications WHERE member_id = ? AND status = 'held' AND received_at <= ?",
-        [member.pk, until],
+        "FROM notifications WHERE member_id = ? AND status = ? AND received_at <= ?",
+        [member.pk, NotificationStatus.HELD, until],
     )
     if not rows:
         return None
@@ -461,26 +474,28 @@ async def _summarise(
     inserted = await db.fetch(
         "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
         "body_markdown, notify_type, status, attempts, created_at, next_attempt_at, channels) "
-        "VALUES (?, ?, 'summary', ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]') RETURNING id",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, '[]') RETURNING id",
         [
             view.id,
             member.pk,
+            DeliveryKind.SUMMARY,
             f"summary:{member.pk}:{covered_until.isoformat()}",
             text.title[:250],
             text.body,
             markdown.body,
             text.notify_type,
+            DeliveryStatus.PENDING,
             db.instant(now),
             db.instant(now),
         ],
     )
     # A guardian report at the preview level still needs 80 characters of each held message.
-    keep_preview = member.role == "child" and member.policy.guardian_view == "preview"
+    keep_preview = member.role == Role.CHILD and member.policy.guardian_view == "preview"
     preview = f", preview = substr(text, 1, {PREVIEW_CHARS})" if keep_preview else ""
     marked = await db.execute(
-        f"UPDATE notifications SET status = 'summarised', delivery_id = ?, text = ''{preview} "
-        "WHERE member_id = ? AND status = 'held' AND received_at <= ?",
-        [inserted[0][0], member.pk, until],
+        f"UPDATE notifications SET status = ?, delivery_id = ?, text = ''{preview} "
+        "WHERE member_id = ? AND status = ? AND received_at <= ?",
+        [NotificationStatus.SUMMARISED, inserted[0][0], member.pk, NotificationStatus.HELD, until],
     )
     if marked != len(rows):
         raise _Raced
@@ -528,14 +543,14 @@ async def reschedule(
         if member.id not in wanted:
             continue
         for kind, due in (
-            ("summary", next_summary_time(member.policy, view.zone, now)),
-            ("report", next_report_time(member, view, now)),
+            (ScheduleKind.SUMMARY, next_summary_time(member.policy, view.zone, now)),
+            (ScheduleKind.REPORT, next_report_time(member, view, now)),
         ):
             schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
             waited_for = schedule.next_due_at
             if waited_for is not None and waited_for <= now:
                 continue
-            if kind == "summary" and await _stranded(member, view, waited_for, now):
+            if kind == ScheduleKind.SUMMARY and await _stranded(member, view, waited_for, now):
                 due = now
             unchanged = (
                 {"next_due_at__isnull": True} if waited_for is None else {"next_due_at": waited_for}
@@ -555,13 +570,13 @@ async def _stranded(
         return False
     if quiet_interval_at(member.policy.windows(), view.zone, now) is not None:
         return False
-    return await Notification.filter(member_id=member.pk, status="held").exists()
+    return await Notification.filter(member_id=member.pk, status=NotificationStatus.HELD).exists()
 
 
 def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -> datetime | None:
     """A child's next report instant; guardians and children without a report time have none."""
     report = member.policy.report
-    if member.role != "child" or report is None:
+    if member.role != Role.CHILD or report is None:
         return None
     upcoming = daily_times([report], view.zone, after, after + timedelta(days=2))
     return upcoming[0] if upcoming else None
@@ -570,13 +585,13 @@ def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -
 async def _deliver(
     view: HouseholdView,
     member: MemberView,
-    kind: str,
+    kind: DeliveryKind,
     dedup_key: str,
     text: Rendered,
     markdown: Rendered | None,
     now: datetime,
     covered: list[Notification],
-    status: str,
+    status: NotificationStatus | None,
 ) -> None:
     """Create the delivery and mark what it covers; their text is erased from here on."""
     delivery = await Delivery.create(
@@ -594,7 +609,7 @@ async def _deliver(
     if not covered:
         return
     # A guardian report at the preview level still needs 80 characters of each held message.
-    keep_preview = member.role == "child" and member.policy.guardian_view == "preview"
+    keep_preview = member.role == Role.CHILD and member.policy.guardian_view == "preview"
     if keep_preview:
         for n in covered:
             await Notification.filter(id=n.id).update(
@@ -618,7 +633,10 @@ async def child_activity(
         member_id=child.pk, started_at__gt=since, started_at__lte=until
     ).order_by("started_at")
     failed = await Delivery.filter(
-        member_id=child.pk, status="failed", created_at__gt=since, created_at__lte=until
+        member_id=child.pk,
+        status=DeliveryStatus.FAILED,
+        created_at__gt=since,
+        created_at__lte=until,
     )
     failed_channels = sorted(
         {c["channel"] for d in failed for c in d.channels if c.get("status") != SUCCESS}
@@ -632,20 +650,20 @@ async def child_activity(
     return ChildActivity(
         name=child.name,
         level=child.policy.guardian_view,
-        passed=sum(1 for n in rows if n.status in ("forwarded", "breakthrough")),
-        held=sum(1 for n in rows if n.status in ("held", "summarised")),
+        passed=sum(1 for n in rows if n.status in PUSHED),
+        held=sum(1 for n in rows if n.status in KEPT),
         quiet_activity=sum(
             1 for n in rows if quiet_interval_at(windows, view.zone, n.received_at) is not None
         ),
-        bursts=[episode(e) for e in episodes if e.kind == "burst"],
-        storms=[episode(e) for e in episodes if e.kind == "storm"],
+        bursts=[episode(e) for e in episodes if e.kind == EpisodeKind.BURST],
+        storms=[episode(e) for e in episodes if e.kind == EpisodeKind.STORM],
         breakthroughs=[
             BreakthroughNote(held_item(n, view).sender_label, n.reason or "", n.received_at)
             for n in rows
-            if n.status == "breakthrough"
+            if n.status == NotificationStatus.BREAKTHROUGH
         ],
         failed_channels=failed_channels,
-        held_items=[held_item(n, view) for n in rows if n.status in ("held", "summarised")],
+        held_items=[held_item(n, view) for n in rows if n.status in KEPT],
         silent_sources=[
             (source.id, last[source.pk])
             for source in view.sources.values()
@@ -671,8 +689,8 @@ async def interruptions(member: MemberView, since: datetime, until: datetime) ->
     them but a test, unless it failed."""
     return (
         await Delivery.filter(member_id=member.pk, created_at__gt=since, created_at__lte=until)
-        .exclude(kind="test")
-        .exclude(status="failed")
+        .exclude(kind=DeliveryKind.TEST)
+        .exclude(status=DeliveryStatus.FAILED)
         .count()
     )
 
@@ -699,8 +717,6 @@ async def last_messages(household_id: str) -> dict[int, datetime]:
 
 #: Members purged together: as many as share a retention, a few hundred per statement.
 PURGE_CHUNK = 400
-#: Notifications that were neither delivered nor summarised yet: never purged.
-WAITING = ("held", "folded")
 
 
 async def purge(view: HouseholdView, now: datetime) -> None:
@@ -720,5 +736,7 @@ async def purge(view: HouseholdView, now: datetime) -> None:
                 member_id__in=chunk, last_at__lt=cutoff, next_notice_at__isnull=True
             ).delete()
             await Delivery.filter(
-                member_id__in=chunk, created_at__lt=cutoff, status__in=["sent", "failed"]
+                member_id__in=chunk,
+                created_at__lt=cutoff,
+                status__in=[DeliveryStatus.SENT, DeliveryStatus.FAILED],
             ).delete()
