@@ -29,6 +29,7 @@ from guardian.logs import configure_logging, register_secrets
 from guardian.plugin import PluginRegistry
 from guardian.secrets import secrets_in, url_secrets
 from guardian.settings import Settings, SettingsError, config_path, load_settings
+from guardian.words import DeliveryKind, DeliveryStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SETTINGS = 0, 1, 2
 
@@ -259,7 +260,7 @@ async def send_test(settings: Settings, member_id: str) -> int:
         delivery = await Delivery.create(
             household_id=view.id,
             member_id=member.pk,
-            kind="test",
+            kind=DeliveryKind.TEST,
             dedup_key=f"test:{member.id}:{now.isoformat()}",
             title=test.title,
             body=test.body,
@@ -274,7 +275,7 @@ async def send_test(settings: Settings, member_id: str) -> int:
             detail = f" ({channel['detail']})" if channel.get("detail") else ""
             print(f"{channel['channel']}: {channel['status']}{detail}")
         print(f"test delivery {delivery.id}: {delivery.status}")
-        return EXIT_OK if delivery.status == "sent" else EXIT_FAILED
+        return EXIT_OK if delivery.status == DeliveryStatus.SENT else EXIT_FAILED
 
 
 def _plugins(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from guardian.models import Delivery
 from guardian.settings import DeliverySettings
 from guardian.sql import transaction
 from guardian.summary import render_failure_report
+from guardian.words import DeliveryKind, DeliveryStatus, Role
 
 log = logging.getLogger(__name__)
 
@@ -342,8 +343,8 @@ class Deliverer:
 
     async def send_one(self, delivery: Delivery, now: datetime) -> bool:
         """Claim the delivery and attempt it at once; False if another worker claimed it first."""
-        taken = await Delivery.filter(id=delivery.id, status="pending").update(
-            status="sending", claimed_at=now
+        taken = await Delivery.filter(id=delivery.id, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SENDING, claimed_at=now
         )
         if taken:
             await self._attempt(delivery, now)
@@ -368,13 +369,13 @@ class Deliverer:
         mine = list(self._flying)
         household_id = self.household().id
         pending = (
-            await Delivery.filter(status="pending", household_id=household_id)
+            await Delivery.filter(status=DeliveryStatus.PENDING, household_id=household_id)
             .exclude(id__in=mine)
             .order_by("next_attempt_at")
             .first()
         )
         stale = (
-            await Delivery.filter(status="sending", household_id=household_id)
+            await Delivery.filter(status=DeliveryStatus.SENDING, household_id=household_id)
             .exclude(id__in=mine)
             .order_by("claimed_at")
             .first()
@@ -406,8 +407,8 @@ class Deliverer:
         if pending:
             await asyncio.wait(pending)
         if stopped:
-            released = await Delivery.filter(id__in=stopped, status="sending").update(
-                status="pending", claimed_at=None
+            released = await Delivery.filter(id__in=stopped, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.PENDING, claimed_at=None
             )
             log.info("stopping: %d deliveries in flight released for the next start", released)
 
@@ -442,29 +443,32 @@ class Deliverer:
         delivery.claimed_at = None
         failing = [s for s in results_now if s["status"] != SUCCESS]
         if not results_now:
-            delivery.status, delivery.last_error = "failed", "the member has no channels"
+            delivery.status, delivery.last_error = (
+                DeliveryStatus.FAILED,
+                "the member has no channels",
+            )
         elif not failing:
-            delivery.status, delivery.sent_at = "sent", now
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
             delivery.last_error = None
-        elif delivery.kind == "test":
+        elif delivery.kind == DeliveryKind.TEST:
             # A test says how its channel answered this time: never retried by itself.
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.last_error = "; ".join(
                 f"{s['channel']}: {_said(s['status'])}" for s in failing
             )
         elif all(s["status"] in PERMANENT for s in failing):
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.last_error = "misconfigured channel: " + ", ".join(
                 s["channel"] for s in failing
             )
         elif delivery.attempts >= self.settings.max_attempts:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.last_error = f"gave up after {delivery.attempts} attempts"
         elif now - delivery.created_at >= self.settings.max_age:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.last_error = f"gave up after {format_duration(now - delivery.created_at)}"
         else:
-            delivery.status = "pending"
+            delivery.status = DeliveryStatus.PENDING
             delivery.next_attempt_at = now + self.backoff(delivery.attempts)
             delivery.last_error = "; ".join(
                 f"{s['channel']}: {_said(s['status'])}" for s in failing
@@ -480,9 +484,9 @@ class Deliverer:
                 "next_attempt_at",
             ]
         )
-        if delivery.status == "failed":
+        if delivery.status == DeliveryStatus.FAILED:
             await report_failure(delivery, member.name, view, now)
-        level = logging.INFO if delivery.status == "sent" else logging.WARNING
+        level = logging.INFO if delivery.status == DeliveryStatus.SENT else logging.WARNING
         log.log(
             level,
             "delivery %s (%s to %s): %s",
@@ -517,7 +521,7 @@ def _said(status: str) -> str:
 def _channels_of(delivery: Delivery, member: MemberView) -> tuple[str, ...]:
     """The channels a delivery goes to: the member's; a test only to the channels it tests
     (one, from the dashboard; `guardian send-test` records none first, and tests them all)."""
-    if delivery.kind == "test" and delivery.channels:
+    if delivery.kind == DeliveryKind.TEST and delivery.channels:
         tested = {s.get("id") for s in delivery.channels}
         return tuple(url for url in member.channels if channel_id(url) in tested)
     return member.channels
@@ -540,10 +544,10 @@ async def report_failure(
     delivery: Delivery, member_name: str, view: HouseholdView, now: datetime
 ) -> None:
     """Tell the guardians, through their own channels, that a delivery was given up."""
-    if delivery.kind == "test" or delivery.dedup_key.startswith(FAILURE_PREFIX):
+    if delivery.kind == DeliveryKind.TEST or delivery.dedup_key.startswith(FAILURE_PREFIX):
         return  # a failing report about a failure is not reported again
     guardians = [
-        m for m in view.members.values() if m.role == "guardian" and m.pk != delivery.member_id
+        m for m in view.members.values() if m.role == Role.GUARDIAN and m.pk != delivery.member_id
     ]
     for guardian in guardians:
         failure = render_failure_report(
@@ -554,7 +558,7 @@ async def report_failure(
             defaults={
                 "household_id": view.id,
                 "member_id": guardian.pk,
-                "kind": "report",
+                "kind": DeliveryKind.REPORT,
                 "title": failure.title,
                 "body": failure.body,
                 "notify_type": "failure",
@@ -566,8 +570,8 @@ async def report_failure(
 
 async def release_stale_claims(now: datetime, lease: timedelta) -> int:
     """Deliveries left `sending` by a crashed worker go back to pending (at most one repeat)."""
-    return await Delivery.filter(status="sending", claimed_at__lt=now - lease).update(
-        status="pending", claimed_at=None
+    return await Delivery.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - lease).update(
+        status=DeliveryStatus.PENDING, claimed_at=None
     )
 
 

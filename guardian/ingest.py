@@ -57,6 +57,7 @@ from guardian.summary import (
     render_storm_alert,
 )
 from guardian.windows import quiet_interval_at
+from guardian.words import DeliveryKind, EpisodeKind, NotificationStatus, Role
 from guardian.writer import Pending, Stale, Unstorable, Writer
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,10 @@ EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo
 ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br", "zstd"})
 
 STATUS = {
-    Action.FORWARD: "forwarded",
-    Action.BREAKTHROUGH: "breakthrough",
-    Action.HOLD: "held",
-    Action.FOLD: "folded",
+    Action.FORWARD: NotificationStatus.FORWARDED,
+    Action.BREAKTHROUGH: NotificationStatus.BREAKTHROUGH,
+    Action.HOLD: NotificationStatus.HELD,
+    Action.FOLD: NotificationStatus.FOLDED,
 }
 
 
@@ -209,7 +210,7 @@ class Outgoing:
     """A delivery decided at ingest: a forward, a breakthrough or a storm alert."""
 
     member_pk: int
-    kind: str
+    kind: DeliveryKind
     rendered: Rendered
 
 
@@ -262,7 +263,7 @@ def _decide(
         outgoing.append(
             Outgoing(
                 member.pk,
-                "forward",
+                DeliveryKind.FORWARD,
                 render_forward(item, policy.content, language=member.language),
             )
         )
@@ -271,12 +272,12 @@ def _decide(
         rendered = render_breakthrough(
             item, policy.content, decision.reason, quiet=quiet, language=member.language
         )
-        outgoing.append(Outgoing(member.pk, "breakthrough", rendered))
+        outgoing.append(Outgoing(member.pk, DeliveryKind.BREAKTHROUGH, rendered))
     if decision.storm is StormStep.START and policy.storm and policy.storm.alert_guardians:
         outgoing += [
             Outgoing(
                 guardian.pk,
-                "storm",
+                DeliveryKind.STORM,
                 render_storm_alert(
                     member.name,
                     person.label,
@@ -289,7 +290,7 @@ def _decide(
                 ),
             )
             for guardian in view.members.values()
-            if guardian.role == "guardian"
+            if guardian.role == Role.GUARDIAN
         ]
     return Decided(_new_id(), message, person, arrival, decision, sender, tuple(outgoing))
 
@@ -404,7 +405,13 @@ async def _episodes(db: Db, decided: Sequence[Decided]) -> None:
                 grow(sender.burst_id, now)
             else:
                 sender.burst_id = await _new_episode(
-                    db, person, "burst", now, now, 1, next_notice_at=now + policy.burst.notice_every
+                    db,
+                    person,
+                    EpisodeKind.BURST,
+                    now,
+                    now,
+                    1,
+                    next_notice_at=now + policy.burst.notice_every,
                 )
                 open_ids.add(sender.burst_id)
             d.episode_id = sender.burst_id
@@ -418,7 +425,7 @@ async def _episodes(db: Db, decided: Sequence[Decided]) -> None:
                 grown.pop(sender.storm_id, None)
             since = d.decision.storm_since or now
             sender.storm_id = await _new_episode(
-                db, person, "storm", since, now, d.decision.storm_count
+                db, person, EpisodeKind.STORM, since, now, d.decision.storm_count
             )
             open_ids.add(sender.storm_id)
         elif d.decision.storm is StormStep.GROW and sender.storm_id in open_ids:
@@ -432,7 +439,7 @@ async def _episodes(db: Db, decided: Sequence[Decided]) -> None:
 async def _new_episode(
     db: Db,
     person: Person,
-    kind: str,
+    kind: EpisodeKind,
     started: datetime,
     last: datetime,
     count: int,

@@ -10,6 +10,7 @@ from tortoise.functions import Count, Sum
 
 from guardian.household import HouseholdView
 from guardian.models import Delivery, Notification, Schedule
+from guardian.words import UNSENT, NotificationStatus
 
 
 @dataclass
@@ -38,9 +39,9 @@ async def render(counters: Counters, view: HouseholdView, now: datetime) -> str:
         .group_by("kind", "status")
         .values_list("kind", "status", "n", "tries")
     )
-    pending = sum(n for _, status, n, _ in by_state if status in ("pending", "sending"))
+    pending = sum(n for _, status, n, _ in by_state if status in UNSENT)
     oldest = (
-        await Notification.filter(household_id=view.id, status="held")
+        await Notification.filter(household_id=view.id, status=NotificationStatus.HELD)
         .order_by("received_at")
         .first()
     )

@@ -39,6 +39,7 @@ from guardian.summary import (
     render_summary,
 )
 from guardian.windows import quiet_interval_at
+from guardian.words import DeliveryKind, NotificationStatus
 
 #: A delivery shown as it was sent: to its own member, or where that is within the level.
 SENT: Final = "sent"
@@ -47,14 +48,16 @@ Shown = Literal["sent", "counts", "senders", "preview"]
 #: Deliveries made of a member's own notifications. The others say nothing of the member
 #: they went to: a guardian's report and a storm alert were rendered at each child's
 #: `guardian_view` when they were built, a test send is a fixed sentence.
-OF_NOTIFICATIONS = frozenset({"forward", "breakthrough", "summary", "burst"})
+OF_NOTIFICATIONS = frozenset(
+    {DeliveryKind.FORWARD, DeliveryKind.BREAKTHROUGH, DeliveryKind.SUMMARY, DeliveryKind.BURST}
+)
 
 #: What a delivery is called when the notifications it covered are no longer kept.
-_UNKEPT_TITLES = {
-    "forward": "New message",
-    "breakthrough": "Urgent message",
-    "summary": "Summary",
-    "burst": "More messages",
+_UNKEPT_TITLES: dict[str, str] = {
+    DeliveryKind.FORWARD: "New message",
+    DeliveryKind.BREAKTHROUGH: "Urgent message",
+    DeliveryKind.SUMMARY: "Summary",
+    DeliveryKind.BURST: "More messages",
 }
 
 #: What guardians see on the dashboard of a member's messages, by the member's level.
@@ -153,11 +156,11 @@ def _rendered_again(
     if not items:
         title = _UNKEPT_TITLES.get(sent.kind, "Message")
         return Rendered(title, "What it said is no longer kept."), None
-    if sent.kind == "forward":
+    if sent.kind == DeliveryKind.FORWARD:
         return render_forward(items[0], level), None
-    if sent.kind == "breakthrough":
+    if sent.kind == DeliveryKind.BREAKTHROUGH:
         return render_breakthrough(items[0], level, facts.reason, quiet=facts.quiet), None
-    if sent.kind == "burst":
+    if sent.kind == DeliveryKind.BURST:
         notice = render_burst_notice(
             items[-1].sender_label,
             len(items),
@@ -190,17 +193,20 @@ async def seen_deliveries(
     singles = {
         d.id: found
         for d in again
-        if d.kind in ("forward", "breakthrough") and (found := _covered_id(d)) is not None
+        if d.kind in (DeliveryKind.FORWARD, DeliveryKind.BREAKTHROUGH)
+        and (found := _covered_id(d)) is not None
     }
     rows: dict[uuid.UUID, Notification] = {}
     if singles:
         rows = {n.id: n for n in await Notification.filter(id__in=list(singles.values()))}
     grouped: dict[int | None, list[Notification]] = defaultdict(list)
-    several = [d.id for d in again if d.kind in ("summary", "burst")]
+    several = [d.id for d in again if d.kind in (DeliveryKind.SUMMARY, DeliveryKind.BURST)]
     if several:
         for n in await Notification.filter(delivery_id__in=several).order_by("received_at"):
             grouped[n.delivery_id].append(n)
-    bursts = {n.episode_id for d in again if d.kind == "burst" for n in grouped.get(d.id, [])}
+    bursts = {
+        n.episode_id for d in again if d.kind == DeliveryKind.BURST for n in grouped.get(d.id, [])
+    }
     ended = {
         e.id: e.ended_at for e in await Episode.filter(id__in=[b for b in bursts if b is not None])
     }
@@ -238,7 +244,7 @@ def _facts(
         windows = member.policy.windows() if member else []
         quiet = quiet_interval_at(windows, view.zone, single.received_at) is not None
         return Facts(reason=single.reason or "", quiet=quiet)
-    if delivery.kind == "burst" and covered:
+    if delivery.kind == DeliveryKind.BURST and covered:
         episode = covered[-1].episode_id
         end = ended.get(episode) if episode is not None else None
         return Facts(final=end is not None and end <= delivery.created_at)
@@ -276,7 +282,7 @@ def got_through(
     found = []
     for n in sorted(notifications, key=lambda n: n.received_at, reverse=True):
         item = held_item(n, view)
-        if n.status == "breakthrough":
+        if n.status == NotificationStatus.BREAKTHROUGH:
             why = reason_at_level(n.reason or "", level)
             kind: Literal["breakthrough", "forward"] = "breakthrough"
         else:

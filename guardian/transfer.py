@@ -47,6 +47,7 @@ from guardian.settings import (
     source_data,
     validated,
 )
+from guardian.words import UNSENT, WAITING, ScheduleKind
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ log = logging.getLogger(__name__)
 HOUSEHOLD_TABLES = ("household", "members", "contacts", "policies", "sources")
 TABLES = ("policies", "members", "contacts", "sources")
 #: What a member or source may not be removed with: it would be lost, not delivered.
-WAITING_NOTIFICATIONS = ("held", "folded")
-WAITING_DELIVERIES = ("pending", "sending")
+WAITING_NOTIFICATIONS, WAITING_DELIVERIES = WAITING, UNSENT
 
 
 @dataclass
@@ -427,7 +427,7 @@ async def _write(household: Household, settings: Settings, counts: dict[str, Cou
         counts["members"],
     )
     for slug in new_members:
-        await Schedule.create(member=members[slug], kind="summary", next_due_at=None)
+        await Schedule.create(member=members[slug], kind=ScheduleKind.SUMMARY, next_due_at=None)
     _, _, gone_contacts = await _upsert(
         Contact,
         household,
