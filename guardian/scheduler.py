@@ -605,11 +605,8 @@ async def _claim_reports(
     the number of children. On PostgreSQL the rows are locked as they are read; on SQLite a
     claim that changed fewer rows than it read raced another instance: all is rolled back.
     """
-    won = set(
-        await Schedule.filter(id__in=[s.id for s in schedules], next_due_at=instant)
-        .select_for_update()
-        .values_list("id", flat=True)
-    )
+    locked = Schedule.filter(id__in=[s.id for s in schedules], next_due_at=instant)
+    won = {row.id for row in await locked.select_for_update().only("id")}
     by_next: dict[datetime | None, list[int]] = {}
     for schedule in schedules:
         if schedule.id in won:
