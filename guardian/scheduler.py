@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
@@ -680,12 +680,8 @@ async def _claim_reports(
     the number of children. On PostgreSQL the rows are locked as they are read; on SQLite a
     claim that changed fewer rows than it read raced another instance: all is rolled back.
     """
-    locked = (
-        Schedule.filter(id__in=[s.id for s in schedules], next_due_at=instant)
-        .select_for_update()
-        .values_list("id", flat=True)
-    )
-    won = set(cast("list[int]", await locked))
+    locked = Schedule.filter(id__in=[s.id for s in schedules], next_due_at=instant)
+    won = {row.id for row in await locked.select_for_update().only("id")}
     by_next: dict[datetime | None, list[int]] = {}
     for schedule in schedules:
         if schedule.id in won:

@@ -263,9 +263,8 @@ async def _report_statements(folder: Path, start_guardian: Start, children: int)
     assert [len(r.body.split("Kid ")) - 1 for r in reports] == [children]  # Sam's, on each child
     await running.client.close()
     # The report's own transaction, from its claim to its commit (the deliverer runs meanwhile).
-    start = next(
-        n for n, sql in enumerate(run) if sql.startswith('SELECT "id" "0" FROM "schedules"')
-    )
+    claim = next(n for n, sql in enumerate(run) if sql.startswith('UPDATE "schedules"'))
+    start = max(n for n, sql in enumerate(run[:claim]) if sql == "BEGIN")
     return run.index("COMMIT", start) - start
 
 
