@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,7 +25,7 @@ from guardian import household as household_store
 from guardian.accounts import Principal
 from guardian.app import Guardian
 from guardian.household import HouseholdView, MemberView
-from guardian.models import AuditEntry, Household, PolicyEpoch
+from guardian.models import AuditEntry, Household
 from guardian.scheduler import reschedule
 from guardian.settings import Level, loc_path
 
@@ -128,7 +128,7 @@ class Admin:
             await self._record(action, target, change, [view, edited])
         await self.guardian.reload()
         if change.reschedule:
-            await _record_policies(view, self.view, now, change.reschedule)
+            await household_store.record_policies(view, self.view, now, change.reschedule)
             await reschedule(self.view, now, change.reschedule)
         self.guardian.nudge()
 
@@ -147,31 +147,6 @@ class Admin:
             before=change.before,
             after=change.after,
         )
-
-
-#: How long the policies members followed are kept: the activity chart goes back 31 days.
-EPOCHS_KEPT = timedelta(days=32)
-
-
-async def _record_policies(
-    before: HouseholdView, after: HouseholdView, now: datetime, members: Iterable[str]
-) -> None:
-    """Keep, for each member whose policy changed, the one in force until `now` (the activity
-    chart shades past days with it)."""
-    for member_id in members:
-        old, new = before.members.get(member_id), after.members.get(member_id)
-        if old is None or new is None:
-            continue
-        spec_before, spec_after = (
-            old.policy.model_dump(mode="json"),
-            new.policy.model_dump(mode="json"),
-        )
-        if spec_before != spec_after:
-            # Older than the longest activity chart (31 days): no longer needed.
-            await PolicyEpoch.filter(member_id=new.pk, since__lt=now - EPOCHS_KEPT).delete()
-            await PolicyEpoch.create(
-                member_id=new.pk, since=now, before=spec_before, after=spec_after
-            )
 
 
 async def audit_entries(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from guardian.delivery import privacy_url
@@ -30,6 +31,7 @@ KINDS: dict[str, str] = {
     "source": "Sources",
     "token": "API tokens",
     "user": "Logins",
+    "quiet": "Quiet hours tonight",
     "delivery": "Deliveries",
 }
 
@@ -52,6 +54,7 @@ FIELD_LABELS: dict[str, str] = {
     "report": "guardians' report time",
     "storm": "storm alert",
     "retention": "how long messages are kept",
+    "tonight": "tonight's quiet hours",
 }
 
 TRUST_WORDS = {
@@ -66,12 +69,16 @@ LEVEL_WORDS = {
 }
 NOTHING = "none"
 OFF = "off"
+#: Tonight's quiet hours in a before → after line.
+TONIGHT_SPAN = "{start} – {end}"
+TONIGHT_NONE = "no quiet hours"
 
 #: Sentences by action; {actor} made the change, {name} is what it changed.
 SENTENCES: dict[str, str] = {
     "contact.create": "{actor} added {name} as a contact",
     "contact.delete": "{actor} deleted the contact {name}",
     "contact.merge": "{actor} merged {other} into {name}",
+    "contact.unmerge": "{actor} undid the merge of {name} into {into}",
     "policy.create": "{actor} created the policy {name}",
     "policy.delete": "{actor} deleted the policy {name}",
     "channel.add": "{actor} added a channel for {name}: {channel}",
@@ -89,6 +96,14 @@ SENTENCES: dict[str, str] = {
     "which shows only {member}'s own page",
     "user.remove": "{actor} removed the dashboard login {name}",
     "household.import": "{actor} imported the household from a settings file",
+    # The quick controls (guardian.overrides); times are the household's local time.
+    "quiet.override.quiet_until": "{actor} made {name} quiet from now until {until}",
+    "quiet.override.quiet_until.kept": "{actor} kept {name}'s quiet hours on until {until}",
+    "quiet.override.pause_tonight": "{actor} paused {name}'s quiet hours for tonight",
+    "quiet.override.one_more_hour": "{actor} gave {name} one more hour of quiet, until {until}",
+    "quiet.undo.quiet_until": "{actor} undid {name}'s quiet time until {until}",
+    "quiet.undo.pause_tonight": "{actor} undid the pause of {name}'s quiet hours tonight",
+    "quiet.undo.one_more_hour": "{actor} undid {name}'s one more hour of quiet (until {until})",
     "trust.trusted": "{actor} made {name} trusted",
     "trust.muted": "{actor} muted {name}",
     "trust.normal": "{actor} made {name} a normal contact again",
@@ -165,7 +180,7 @@ def members_of(
     kind = kind_of(action)
     found: list[str] = []
     for view in views:
-        if kind in ("member", "channel") and target in view.members:
+        if kind in ("member", "channel", "quiet") and target in view.members:
             found.append(target)
         elif kind == "policy":
             found += [m.id for m in view.members.values() if m.policy_name == target]
@@ -305,6 +320,10 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
         and not (key == "name" and (entry.before is None or entry.after is None))
     ]
     facts = {"actor": actor, "name": name, "action": action}
+    if kind == "quiet":
+        quiet = _quiet_told(entry, view, facts)
+        if quiet is not None:
+            return quiet
     if action == "policy.update" and detail.get("created"):
         return Told(SENTENCES["policy.create"].format(**facts), lines)
     if action in ("contact.create", "contact.delete", "policy.delete"):
@@ -312,6 +331,10 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
     if action == "contact.merge":
         other = str(detail.get("name") or detail.get("from") or "")
         return Told(SENTENCES[action].format(other=other, **facts), lines)
+    if action == "contact.unmerge":
+        kept = view.contacts.get(str(detail.get("into", "")))
+        into = str(detail.get("into_name") or (kept.name if kept else detail.get("into", "")))
+        return Told(SENTENCES[action].format(into=into, **facts), lines)
     if action in ("channel.add", "channel.remove"):
         channel = str(detail.get("channel", ""))
         return Told(SENTENCES[action].format(channel=channel, **facts))
@@ -363,6 +386,42 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
     return Told(sentence, lines)
 
 
+def _quiet_told(entry: Entry, view: HouseholdView, facts: Mapping[str, str]) -> Told | None:
+    """A quick control, or its undoing: what it did in the household's local time, and
+    tonight's quiet hours before → after (None: an entry this function cannot tell)."""
+    control, found = entry.detail.get("control"), entry.detail.get("overrides")
+    which = f"{entry.action}.{control}"
+    if which not in SENTENCES or not isinstance(found, list) or not found:
+        return None
+    first = found[0] if isinstance(found[0], dict) else {}
+    until = _local_time(first.get("end"), view, "%H:%M")
+    before = (entry.before or {}).get("tonight")
+    if which == "quiet.override.quiet_until" and isinstance(before, dict) and before.get("now"):
+        which = "quiet.override.quiet_until.kept"
+    lines = []
+    if entry.before is not None and entry.after is not None:
+        was, now = _tonight_text(before, view), _tonight_text(entry.after.get("tonight"), view)
+        if was != now:
+            lines.append(Line("tonight", FIELD_LABELS["tonight"], was, now))
+    return Told(SENTENCES[which].format(until=until, **facts), lines)
+
+
+def _local_time(text: Any, view: HouseholdView, pattern: str) -> str:
+    try:
+        return datetime.fromisoformat(str(text)).astimezone(view.zone).strftime(pattern)
+    except ValueError:
+        return str(text)
+
+
+def _tonight_text(tonight: Any, view: HouseholdView) -> str:
+    if not isinstance(tonight, dict) or not tonight.get("start") or not tonight.get("end"):
+        return TONIGHT_NONE
+    return TONIGHT_SPAN.format(
+        start=_local_time(tonight["start"], view, "%a %H:%M"),
+        end=_local_time(tonight["end"], view, "%a %H:%M"),
+    )
+
+
 def _changed_fields(
     actor: str, entry: Entry, name: str, detail: Mapping[str, Any], view: HouseholdView
 ) -> str:
@@ -378,7 +437,7 @@ def _target_name(
     """What a person calls what the change was about: a member's or contact's name."""
     kind = kind_of(entry.action)
     target = entry.target
-    if kind in ("member", "channel"):
+    if kind in ("member", "channel", "quiet"):
         member = view.members.get(target)
         return member.name if member else str(after.get("name") or before.get("name") or target)
     if kind == "contact":

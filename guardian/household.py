@@ -9,14 +9,24 @@ changes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from guardian.contacts import contact_keys, match_keys
 from guardian.i18n import DEFAULT_LANGUAGE
-from guardian.models import Contact, Household, Member, Policy, QuietOverride, Source
+from guardian.models import (
+    Contact,
+    Household,
+    Member,
+    Policy,
+    PolicyEpoch,
+    QuietOverride,
+    Source,
+)
 from guardian.settings import PolicySettings
 from guardian.windows import Override
 
@@ -153,6 +163,31 @@ async def load(household_id: str) -> HouseholdView:
         revision=household.revision,
         language=household.language,
     )
+
+
+#: How long the policies members followed are kept: the activity chart goes back 31 days.
+EPOCHS_KEPT = timedelta(days=32)
+
+
+async def record_policies(
+    before: HouseholdView, after: HouseholdView, now: datetime, members: Iterable[str]
+) -> None:
+    """Keep, for each member whose policy changed, the one in force until `now` (the activity
+    chart shades past days with it). Admin changes and `guardian import` both record here."""
+    for member_id in members:
+        old, new = before.members.get(member_id), after.members.get(member_id)
+        if old is None or new is None:
+            continue
+        spec_before, spec_after = (
+            old.policy.model_dump(mode="json"),
+            new.policy.model_dump(mode="json"),
+        )
+        if spec_before != spec_after:
+            # Older than the longest activity chart (31 days): no longer needed.
+            await PolicyEpoch.filter(member_id=new.pk, since__lt=now - EPOCHS_KEPT).delete()
+            await PolicyEpoch.create(
+                member_id=new.pk, since=now, before=spec_before, after=spec_after
+            )
 
 
 async def member_overrides(household_id: str) -> dict[int, tuple[Override, ...]]:

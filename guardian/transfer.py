@@ -338,7 +338,12 @@ async def import_household(
         result = ImportResult(household=spec.id, household_change=change)
         counts = result.counts
         await _refuse_losing_waiting_work(household, settings)
+        before = await household_store.load(spec.id)
         await _write(household, settings, counts)
+        # The policies in force until now, as an admin change keeps them (guardian.admin): the
+        # activity chart shades the days before the import with them.
+        after = await household_store.load(spec.id)
+        await household_store.record_policies(before, after, now, after.members)
         await Household.filter(id=spec.id).update(revision=F("revision") + 1)
         if audit:
             await AuditEntry.create(

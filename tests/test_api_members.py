@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from guardian import accounts
 from guardian.dashboard.members import quiet_week
 from guardian.models import AuditEntry, Delivery, Schedule
 from guardian.policy import DEFAULT_SUMMARY_TIME
@@ -597,3 +598,27 @@ async def test_the_member_page_chooses_a_language(
     )
     assert 'id="language-error"' in wrong
     assert running.guardian.household().members["mia"].language == "fr"
+
+
+async def test_the_member_page_lists_their_logins(
+    write_settings: Any, start_guardian: Any, receiver: Receiver
+) -> None:
+    running, admin = await started(write_settings, start_guardian, receiver)
+    household = running.guardian.household().id
+    await accounts.add_user(household, "mia-phone", "a long password", NOW, member="mia")
+    await accounts.add_user(household, "sam-phone", "a long password", NOW, member="sam")
+    await admin.login()
+    client, answers = running.client, Answers()
+
+    page = await answers.html(await client.get("/members/mia"))
+    logins = page[page.index('id="logins"') : page.index('id="channels"')]
+    assert "<strong>mia-phone</strong>" in logins
+    assert "opens only Mia's own page" in logins
+    assert "sam-phone" not in logins and "<strong>sam</strong>" not in logins
+    assert 'href="/access#logins"' in logins
+
+    sam = await answers.html(await client.get("/members/sam"))
+    assert "<strong>sam-phone</strong>" in sam
+    assert "a guardian's login: the whole dashboard" in sam
+    await accounts.add_user(household, "noor", "a long password", NOW)  # no member: not listed
+    assert "noor" not in await answers.html(await client.get("/members/mia"))

@@ -12,6 +12,7 @@ from tests.conftest import at
 MONDAY = at("2026-11-23T10:00:00+01:00")
 TUESDAY = at("2026-11-24T10:00:00+01:00")
 WEDNESDAY = at("2026-11-25T23:30:00+01:00")  # 22:30 UTC: still Wednesday in Amsterdam
+EVENING = at("2026-11-24T22:00:00+01:00")  # a Tuesday, inside mia's quiet hours (21:30-07:00)
 
 
 async def _started(write_settings: Any, start_guardian: Any) -> Any:
@@ -167,7 +168,7 @@ async def test_entries_from_before_the_log_kept_before_and_after(
         "An admin (command line) imported the household from a settings file",
         "Sam changed Sophie's trust",
         "Sam changed school-night's settings",
-        "Sam: quiet.pause mia",
+        "Sam: quiet.pause Mia",
     ]
 
 
@@ -202,3 +203,59 @@ async def test_people_and_the_audit_filters_on_postgresql(
     ]
     assert [e["target"] for e in await _log(admin, "?since=2026-11-25")] == ["mia"]
     await running.client.close()
+
+
+async def test_quick_controls_and_an_undone_merge_read_as_sentences(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running = await start_guardian(write_settings(), EVENING)  # in mia's quiet hours
+    admin = await admin_client(running)
+    csrf = await admin.login()  # by session: the actor is Sam himself
+    session = {"X-CSRF-Token": csrf}
+
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        answer = await running.client.request(method, f"/api/v1{path}", json=body, headers=session)
+        assert answer.status < 300, await answer.text()
+        return await answer.json()
+
+    more = await call("POST", "/members/mia/quiet", {"control": "one_more_hour"})
+    await call("DELETE", f"/members/mia/quiet/{more['quiet']['overrides'][0]['id']}")
+    await call("POST", "/members/mia/quiet", {"control": "quiet_until", "until": "08:00"})
+    await call("POST", "/members/mia/quiet", {"control": "pause_tonight"})
+    await call("POST", "/contacts", {"id": "noor", "name": "Noor", "addresses": ["sms:+3160077"]})
+    await call("POST", "/contacts", {"id": "noor-b", "name": "Noor B."})
+    await running.client.post(
+        "/contacts/merge",
+        data={"keep": "noor-b", "from": "noor", "confirm": "yes", "csrf_token": csrf},
+    )
+    merge = await AuditEntry.filter(action="contact.merge").first()
+    assert merge is not None
+    await running.client.post(f"/contacts/merges/{merge.id}/undo", data={"csrf_token": csrf})
+
+    entries = await _log(admin)
+    assert [e["sentence"] for e in entries] == [
+        "Sam undid the merge of Noor into Noor B.",
+        "Sam merged Noor into Noor B.",
+        "Sam added Noor B. as a contact",
+        "Sam added Noor as a contact",
+        "Sam paused Mia's quiet hours for tonight",
+        "Sam kept Mia's quiet hours on until 08:00",
+        "Sam undid Mia's one more hour of quiet (until 08:00)",
+        "Sam gave Mia one more hour of quiet, until 08:00",
+    ]
+    tonight = {e["sentence"]: e["changes"] for e in entries if e["kind"] == "quiet"}
+    assert tonight["Sam gave Mia one more hour of quiet, until 08:00"] == [
+        {
+            "field": "tonight",
+            "label": "tonight's quiet hours",
+            "before": "Tue 21:30 – Wed 07:00",
+            "after": "Tue 21:30 – Wed 08:00",
+        }
+    ]
+    paused = tonight["Sam paused Mia's quiet hours for tonight"][0]
+    assert (paused["before"], paused["after"]) == ("Tue 21:30 – Wed 08:00", "Wed 21:30 – Thu 07:00")
+    assert [e["members"] for e in entries if e["kind"] == "quiet"] == [["mia"]] * 4
+    assert len(await _log(admin, "?kind=quiet&member=mia")) == 4
+    page = await (await running.client.get("/audit")).text()
+    assert "Sam undid the merge of Noor into Noor B." in page
+    assert "Tue 21:30 – Wed 07:00 → Tue 21:30 – Wed 08:00" in page

@@ -466,7 +466,13 @@ async def _unmerge(
                 sender_key=old_key, sender_label=name[:200]
             )
         await senders.rebuild(view, [old_key, new_key], admin.now())
-        change.detail = {"merge": entry.id, "name": name, "into": keep.id, "addresses": restored}
+        change.detail = {
+            "merge": entry.id,
+            "name": name,
+            "into": keep.id,
+            "into_name": keep.name,
+            "addresses": restored,
+        }
 
 
 # --- endpoints -------------------------------------------------------------------------------

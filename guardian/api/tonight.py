@@ -35,7 +35,14 @@ from guardian.scheduler import (
 )
 from guardian.settings import Level
 from guardian.summary import PREVIEW_CHARS
-from guardian.windows import Ambiguity, Override, occurrences, quiet_interval_at, resolve_local
+from guardian.windows import (
+    Ambiguity,
+    Override,
+    QuietPart,
+    occurrences,
+    quiet_interval_at,
+    resolve_local,
+)
 
 endpoints = Endpoints("tonight")
 
@@ -521,8 +528,32 @@ async def add_overrides(
                 for r in rows
             ],
         }
+        change.before, change.after = _tonight_change(admin, member, [*planned], [], now)
         change.reschedule = {member.id}
     return await quiet_state(admin, admin.member(member_id))
+
+
+def _tonight_change(
+    admin: Admin,
+    member: MemberView,
+    added: Sequence[Override],
+    removed: Sequence[Override],
+    now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tonight's quiet hours before and after a quick control (or its undoing), for the audit
+    log's before → after."""
+    windows = member.policy.windows()
+    after = [*(w for w in windows if w not in removed), *added]
+
+    def told(parts: Sequence[QuietPart]) -> dict[str, Any]:
+        coming = overrides.tonight(parts, admin.view.zone, now)
+        return {
+            "now": coming.quiet_now,
+            "start": coming.start.isoformat() if coming.start else None,
+            "end": coming.end.isoformat() if coming.end else None,
+        }
+
+    return {"tonight": told(windows)}, {"tonight": told(after)}
 
 
 async def undo_control(admin: Admin, member_id: str, override_id: str) -> QuietState:
@@ -544,8 +575,13 @@ async def undo_control(admin: Admin, member_id: str, override_id: str) -> QuietS
             }
             for r in await together
         ]
+        removed = [
+            Override("pause" if r.kind == "pause" else "quiet", r.start_at, r.end_at)
+            for r in await together
+        ]
         await together.delete()
         change.detail = {"control": row.control, "overrides": gone}
+        change.before, change.after = _tonight_change(admin, member, [], removed, admin.now())
         change.reschedule = {member.id}
     return await quiet_state(admin, admin.member(member_id))
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
 from guardian.api.tonight import quiet_state
+from guardian.api.users import user_list
 from guardian.dashboard import admin_of, error_page, render
 from guardian.dashboard.channel_forms import BY_ID, RAW, SERVICES, build, describe, kept
 from guardian.dashboard.forms import confirmed, first_error, plain_detail, plain_errors
@@ -134,6 +135,7 @@ async def _member_page(
         return error_page(request, error)
     tests = await api.last_tests(admin, admin.member(member_id))
     quiet = await quiet_state(admin, admin.member(member_id))  # the quick controls
+    logins = [u for u in (await user_list(admin)).items if u.member == member_id]
     problems = errors or {}
     channel_problems = channel_errors or {}
     focus = first_error(problems, ("name", "policy", "language"))
@@ -156,6 +158,7 @@ async def _member_page(
             "tested": request.query.get("tested", ""),
             "saved": request.query.get("saved", ""),
             "quiet": quiet.quiet,
+            "logins": logins,
             "quiet_changed": request.query.get("quiet") == "changed",
             "one_hour": ONE_HOUR,
             "services": SERVICES,
