@@ -48,9 +48,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def child_may(principal: Principal, method: str, path: str) -> bool:
     """Whether a child's login may make this request: read their own page and its API answers,
-    and log out. Nothing else, and no change at all."""
+    log out and choose the language of their page. Nothing else, and no change at all."""
     if method == "POST":
-        return path == "/logout"
+        return path in ("/logout", "/language")
     if method not in ("GET", "HEAD"):
         return False
     if path == "/api/v1/me" or principal.member is None:
@@ -131,7 +131,7 @@ def _secure(request: web.Request) -> bool:
     return request.secure or public_url.startswith("https://")
 
 
-def _local(target: str | None) -> str:
+def local_path(target: str | None) -> str:
     """Only a path on this site: a login link must not send anyone elsewhere.
 
     The check is made on the location as the redirect will send it: aiohttp passes it through
@@ -177,7 +177,7 @@ async def _login_form(
             "login_token": token,
             "error": error,
             "username": username,
-            "next": _local(request.query.get("next")),
+            "next": local_path(request.query.get("next")),
             "no_users": not await User.filter(household_id=household_id).exists(),
         },
         status=status,
@@ -232,7 +232,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     guardian.login_limiter.succeeded(keys, now, forget=user_key)
     token, _ = await accounts.open_session(user, now)
     log.info("%s logged in", user.username)
-    response = web.HTTPSeeOther(_local(str(form.get("next", "/"))))
+    response = web.HTTPSeeOther(local_path(str(form.get("next", "/"))))
     response.set_cookie(
         SESSION_COOKIE,
         token,

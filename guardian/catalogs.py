@@ -33,7 +33,7 @@ METHOD_MAP = [
     ("**.py", "python"),
     ("dashboard/templates/**.html", "jinja2.ext:babel_extract"),
 ]
-COMMENT_TAGS = ("TRANSLATORS:",)
+COMMENT_TAGS = ("TRANSLATORS:", "Translators:")
 HEADER = """\
 # Guardian's messages: one msgstr per msgid (one per plural form), in the reader's language.
 # Keep every {placeholder} as it is; see docs/translating.md. Refreshed by `make catalogs`.

@@ -14,7 +14,7 @@ from guardian.admin import AdminError
 from guardian.api.tonight import apply_control, undo_control
 from guardian.api.tonight import tonight as tonight_data
 from guardian.app import GUARDIAN
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.events import CLOSED
 from guardian.overrides import CONTROLS, ONE_HOUR, Control
 
@@ -71,7 +71,9 @@ async def quick_control(request: web.Request) -> web.StreamResponse:
         if error.status == 404:
             return error_page(request, error)
         said = next(iter(error.fields.values()), error.detail)
-        context = await _context(request, control_error=f"That did not work: {said}.")
+        # Translators: a quick control on Tonight failed; {problem} says why (a sentence's start).
+        failed = page_language(request).gettext("That did not work: {problem}.", problem=said)
+        context = await _context(request, control_error=failed)
         return render(request, "tonight.html", context, error.status)
     raise web.HTTPSeeOther(_back(data.get("back"), member_id))
 
