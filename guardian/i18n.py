@@ -48,6 +48,11 @@ DOMAIN = "guardian"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 
+def N_(message: str) -> str:  # gettext's name for "extract now, translate later"
+    """Marks a message for the catalogs where it is defined; it is translated where shown."""
+    return message
+
+
 def catalog_path(code: str) -> Path:
     return LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -69,6 +74,8 @@ class Language:
     translations: gettext.NullTranslations
 
     def gettext(self, message: str, /, **values: object) -> str:
+        if not message:  # gettext's "" is the catalog's header, never a message
+            return message
         return _filled(self.translations.gettext(message), values)
 
     def pgettext(self, context: str, message: str, /, **values: object) -> str:

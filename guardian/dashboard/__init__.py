@@ -14,6 +14,7 @@ render, so two readers in two languages never share them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,20 +22,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from guardian import i18n
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import Admin, AdminError
 from guardian.app import GUARDIAN
 from guardian.household import HouseholdView
-from guardian.i18n import Language
-
-
-def N_(message: str) -> str:  # gettext's name for "extract now, translate later"
-    """Marks a message for the catalogs where it is defined; it is translated where shown."""
-    return message
-
+from guardian.i18n import N_, Language
 
 HERE = Path(__file__).parent
 #: The navigation, in the order a parent needs it.
@@ -138,7 +133,7 @@ def gettext_callables(language: Language) -> dict[str, Any]:
 
     @jinja2.pass_context
     def gettext(context: Any, message: str, /, **values: Any) -> str:
-        return _filled(context, words.gettext(message), values)
+        return _filled(context, words.gettext(message) if message else message, values)
 
     @jinja2.pass_context
     def ngettext(context: Any, singular: str, plural: str, n: int, /, **values: Any) -> str:
@@ -155,11 +150,17 @@ def gettext_callables(language: Language) -> dict[str, Any]:
         text = words.npgettext(where, singular, plural, n)
         return _filled(context, text, {"n": n, **values})
 
+    def listed(items: Iterable[object]) -> Markup:
+        """`Mia, Tom and Sam` in the language, each item escaped (or kept, if markup): the
+        joining words are CLDR's, never a reader's."""
+        return Markup(language.list(str(escape(item)) for item in items))  # noqa: S704
+
     return {
         "gettext": gettext,
         "ngettext": ngettext,
         "pgettext": pgettext,
         "npgettext": npgettext,
+        "listed": listed,
         "lang": language,
     }
 
