@@ -22,6 +22,7 @@ from guardian import overrides, privacy
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import MemberView
+from guardian.i18n import DEFAULT_LANGUAGE
 from guardian.models import Delivery, Episode, Notification, QuietOverride, Schedule
 from guardian.overrides import KEPT, Control, ControlError
 from guardian.scheduler import SILENT_AFTER, held_item, last_messages, went_silent
@@ -135,10 +136,13 @@ class Tonight(BaseModel):
     failed_deliveries: int
 
 
-async def tonight(admin: Admin) -> Tonight:
+async def tonight(admin: Admin, language: str = DEFAULT_LANGUAGE) -> Tonight:
+    """Tonight for `admin`; the reasons of what got through in `language` (a page's)."""
     view = admin.view
     now = admin.now()
-    members = [await _member_tonight(admin, member, now) for member in view.members.values()]
+    members = [
+        await _member_tonight(admin, member, now, language) for member in view.members.values()
+    ]
     return Tonight(
         at=now,
         members=members,
@@ -184,7 +188,9 @@ async def calm(member: MemberView, since: datetime, until: datetime) -> Calm:
     return Calm(since=since, messages=messages, interruptions=interruptions)
 
 
-async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> MemberTonight:
+async def _member_tonight(
+    admin: Admin, member: MemberView, now: datetime, language: str
+) -> MemberTonight:
     view = admin.view
     level = admin.level_for(member)
     windows = member.policy.windows()
@@ -246,7 +252,7 @@ async def _member_tonight(admin: Admin, member: MemberView, now: datetime) -> Me
         since=since,
         got_through=[
             GotThrough(at=t.at, kind=t.kind, sender=t.sender, why=t.why)
-            for t in privacy.got_through(level, through, view)
+            for t in privacy.got_through(level, through, view, language)
         ],
         tonight=await calm(member, since, now + timedelta(microseconds=1)),
         week=await calm(member, week_since(admin, now), now + timedelta(microseconds=1)),

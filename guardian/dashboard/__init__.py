@@ -120,9 +120,9 @@ def admin_of(request: web.Request) -> Admin:
 
 def error_page(request: web.Request, error: AdminError) -> web.Response:
     """An error of the admin functions (404, 409, ...) as a page, with its status."""
-    return render(
-        request, "error.html", {"status": error.status, "message": error.detail}, error.status
-    )
+    t = page_language(request)
+    message = t.gettext(error.said[0], **error.said[1]) if error.said else t.gettext(error.detail)
+    return render(request, "error.html", {"status": error.status, "message": message}, error.status)
 
 
 def gettext_callables(language: Language) -> dict[str, Any]:

@@ -28,7 +28,7 @@ _BACK = re.compile(r"/(members/[a-z0-9][a-z0-9_-]{0,63})?")
 
 async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
     return {
-        "tonight": await tonight_data(admin_of(request)),
+        "tonight": await tonight_data(admin_of(request), page_language(request).code),
         "changed": request.query.get("changed", ""),
         "one_hour": ONE_HOUR,
         "control_error": None,
