@@ -86,7 +86,26 @@ def update() -> None:
         path = catalog_path(code)
         catalog = read(path) if path.is_file() else new_catalog(code)
         catalog.update(template, update_header_comment=False)
+        _no_borrowed_guesses(catalog, template)
         write(catalog, path)
+
+
+def _no_borrowed_guesses(catalog: Catalog, template: Catalog) -> None:
+    """Babel guesses a new message's translation from the most similar old one; that is a help
+    only when the old one changed into it (it left the code). A guess taken from a message the
+    code still has ("no person {key}" from "{n} person") is wrong: the new message starts empty."""
+    for message in _real(catalog):
+        if not (message.fuzzy and message.previous_id):
+            continue
+        old = message.previous_id
+        old_id: str | tuple[str, ...] = old[0] if len(old) == 1 else tuple(old)
+        if template.get(old_id, context=message.previous_context) is None:
+            continue  # a changed message: its old translation stays beside it, fuzzy
+        forms = catalog.num_plurals if message.pluralizable else 1
+        message.string = ("",) * forms if message.pluralizable else ""
+        message.flags.discard("fuzzy")
+        message.previous_id = []
+        message.previous_context = None
 
 
 def new_catalog(code: str) -> Catalog:
