@@ -94,18 +94,17 @@ def _no_borrowed_guesses(catalog: Catalog, template: Catalog) -> None:
     """Babel guesses a new message's translation from the most similar old one; that is a help
     only when the old one changed into it (it left the code). A guess taken from a message the
     code still has ("no person {key}" from "{n} person") is wrong: the new message starts empty."""
+    still = {m.id if isinstance(m.id, str) else tuple(m.id) for m in _real(template)}
     for message in _real(catalog):
         if not (message.fuzzy and message.previous_id):
             continue
-        old = message.previous_id
+        old = list(message.previous_id)
         old_id: str | tuple[str, ...] = old[0] if len(old) == 1 else tuple(old)
-        if template.get(old_id, context=message.previous_context) is None:
+        if old_id not in still:
             continue  # a changed message: its old translation stays beside it, fuzzy
-        forms = catalog.num_plurals if message.pluralizable else 1
-        message.string = ("",) * forms if message.pluralizable else ""
+        message.string = ("",) * catalog.num_plurals if message.pluralizable else ""
         message.flags.discard("fuzzy")
         message.previous_id = []
-        message.previous_context = None
 
 
 def new_catalog(code: str) -> Catalog:

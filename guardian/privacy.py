@@ -61,10 +61,13 @@ _UNKEPT_TITLES = {
 
 #: What guardians see on the dashboard of a member's messages, by the member's level.
 ON_THE_DASHBOARD: dict[str, str] = {
-    "counts": "how many messages came and when, but not who sent them and not what they said",
-    "senders": "how many messages came, when and from whom (names and group chat titles), "
-    "but not what they said",
-    "preview": "how many messages came, when, from whom, and the first 80 characters of each",
+    # Translators: the end of "On the dashboard, your guardians see ...: {seen}." to a child.
+    "counts": N_("how many messages came and when, but not who sent them and not what they said"),
+    "senders": N_(
+        "how many messages came, when and from whom (names and group chat titles), "
+        "but not what they said"
+    ),
+    "preview": N_("how many messages came, when, from whom, and the first 80 characters of each"),
 }
 
 
