@@ -286,9 +286,9 @@ def _listed(t: Language, names: list[str], conjunction: str = "and") -> str:
 
 
 def _what_guardians_see(policy: PolicySettings, t: Language) -> list[str]:
-    # Translators: the sentences of a child's transparency page speak to the child ("you").
     counts = policy.guardian_view == "counts"
     if policy.report is None:
+        # Translators: the sentences of a child's transparency page speak to the child ("you").
         sentences = [t.gettext("Your guardians do not get a daily report about you.")]
     else:
         sentences = [
@@ -315,9 +315,9 @@ def _what_guardians_see(policy: PolicySettings, t: Language) -> list[str]:
         ]
     storm = policy.storm
     if storm is not None and storm.alert_guardians:
-        # Translators: {count} is a number of messages, {within} a duration ("5 minutes").
-        # A "storm" is so many messages from one person in so short a time (the page says so).
         sentence = (
+            # Translators: {count} is a number of messages, {within} a duration ("5 minutes").
+            # A "storm" is so many messages from one person in so short a time (the page says so).
             N_(
                 "If {count} messages come from one person within {within} during quiet hours, "
                 "your guardians are told at once, without saying who, once per storm."
@@ -509,9 +509,9 @@ def _storm(policy: PolicySettings, t: Language = ENGLISH) -> str | None:
     storm = policy.storm
     if storm is None:
         return None
-    # Translators: a "storm" is many messages from one person in a short time; the sentence
-    # explains the word. {count} is a number of messages, {within} a duration ("5 minutes").
     if storm.alert_guardians:
+        # Translators: a "storm" is many messages from one person in a short time; the sentence
+        # explains the word. {count} is a number of messages, {within} a duration ("5 minutes").
         sentence = N_(
             "When {count} or more messages come from one person within {within} during quiet "
             "hours, that is a storm: your guardians are told at once."

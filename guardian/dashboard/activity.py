@@ -162,11 +162,12 @@ def chart(member: MemberActivity, zone: ZoneInfo, t: Language = ENGLISH) -> Char
     for (day, hour_of_day), (count, quiet, local) in sorted(grid.items()):
         shade = math.ceil(LEVELS * count / most) if count else 0
         weekday = f"{local:%a}" if t.code == i18n.SOURCE_LANGUAGE else t.formatted(local, None, "E")
+        clock = f"{hour_of_day:02d}"
         # Translators: one hour of the chart: "Tue 23:00 – 12 notifications".
         label = t.gettext(
             "{day} {hour}:00 – {notifications}",
             day=weekday,
-            hour=f"{hour_of_day:02d}",
+            hour=clock,
             notifications=_notifications(t, count),
         )
         cells.append(

@@ -27,15 +27,15 @@ routes = web.RouteTableDef()
 FILTERS = ("member", "status", "kind", "before_id")
 
 #: One word, and one badge colour, for each state: the colours mean the same on every page.
-# Translators: the state of one message Guardian sends (a badge on the Deliveries pages).
 STATUS_WORDS = {
+    # Translators: the state of one message Guardian sends (a badge on the Deliveries pages).
     "pending": (N_("waiting to send"), "warn"),
     "sending": (N_("sending"), "warn"),
     "sent": (N_("sent"), "sent"),
     "failed": (N_("failed"), "bad"),
 }
-# Translators: how sending to one channel (a phone app, an inbox) went, in a few words.
 CHANNEL_WORDS = {
+    # Translators: how sending to one channel (a phone app, an inbox) went, in a few words.
     "SUCCESS": (N_("delivered"), "sent"),
     "pending": (N_("waiting"), "warn"),
     "TIMEOUT": (N_("no answer in time"), "bad"),
