@@ -122,6 +122,8 @@ class Principal:
     member: str | None = None
     #: `child`: the login of a child, who sees only their own page and changes nothing.
     role: str = GUARDIAN_ROLE
+    #: The dashboard's language this login chose on the page; None for automatic.
+    language: str | None = None
 
     @property
     def is_child(self) -> bool:
@@ -282,6 +284,7 @@ async def session_principal(token: str, household_id: str, now: datetime) -> Pri
         session_id=session.id,
         member=user.member.slug if user.member else None,
         role=role_of(user),
+        language=user.language,
     )
 
 
@@ -318,6 +321,7 @@ async def token_principal(value: str, household_id: str, now: datetime) -> Princ
         via="token",
         member=user.member.slug if user.member else None,
         role=role_of(user),
+        language=user.language,
     )
 
 

@@ -25,26 +25,54 @@ from guardian import household as household_store
 from guardian.accounts import Principal
 from guardian.app import Guardian
 from guardian.household import HouseholdView, MemberView
+from guardian.i18n import N_
 from guardian.models import AuditEntry, Household
 from guardian.scheduler import reschedule
 from guardian.settings import Level, loc_path
 
 
 class AdminError(Exception):
-    """A change that cannot be made, answered as `{"error", "detail", "fields"}`."""
+    """A change that cannot be made, answered as `{"error", "detail", "fields"}`.
+
+    `said` is the detail as a page says it, in the reader's language: a catalog message and its
+    values (the API's answer stays `detail`, in English).
+    """
 
     def __init__(
-        self, status: int, error: str, detail: str, fields: Mapping[str, str] | None = None
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        fields: Mapping[str, str] | None = None,
+        said: tuple[str, Mapping[str, object]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
         self.fields = dict(fields or {})
+        self.said = said
+
+
+#: What a page says when something is not there; {key} is the id asked for, in quotes.
+NOT_FOUND = {
+    # Translators: an error page: nothing has the id asked for; {key} is it, quoted ('mia').
+    "member": N_("no member {key}"),
+    "contact": N_("no contact {key}"),
+    "delivery": N_("no delivery {key}"),
+    "login": N_("no login {key}"),
+    "merge": N_("no merge {key}"),
+    "person": N_("no person {key}"),
+    "policy": N_("no policy {key}"),
+    "quiet-hours change": N_("no quiet-hours change {key}"),
+    "source": N_("no source {key}"),
+    "token": N_("no token {key}"),
+}
 
 
 def not_found(what: str, key: str) -> AdminError:
-    return AdminError(404, "not_found", f"no {what} {key!r}")
+    said = (NOT_FOUND[what], {"key": repr(key)}) if what in NOT_FOUND else None
+    return AdminError(404, "not_found", f"no {what} {key!r}", said=said)
 
 
 def invalid(error: ValidationError, prefix: str = "") -> AdminError:

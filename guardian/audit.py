@@ -20,19 +20,22 @@ from typing import Any
 
 from guardian.delivery import privacy_url
 from guardian.household import HouseholdView
+from guardian.i18n import N_
 
 #: What the filter calls each kind of change (the part of the action before the dot).
 KINDS: dict[str, str] = {
-    "contact": "Contacts",
-    "member": "Members",
-    "channel": "Channels",
-    "policy": "Policies",
-    "household": "Household",
-    "source": "Sources",
-    "token": "API tokens",
-    "user": "Logins",
-    "quiet": "Quiet hours tonight",
-    "delivery": "Deliveries",
+    # Translators: the kinds of change in the Audit log's filter; an API token lets a program
+    # use Guardian's API.
+    "contact": N_("Contacts"),
+    "member": N_("Members"),
+    "channel": N_("Channels"),
+    "policy": N_("Policies"),
+    "household": N_("Household"),
+    "source": N_("Sources"),
+    "token": N_("API tokens"),
+    "user": N_("Logins"),
+    "quiet": N_("Quiet hours tonight"),
+    "delivery": N_("Deliveries"),
 }
 
 #: The fields of a change, as a sentence names them.

@@ -26,7 +26,8 @@ from guardian import accounts
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import AdminError
 from guardian.app import GUARDIAN
-from guardian.dashboard import error_page, render
+from guardian.dashboard import error_page, page_language, render
+from guardian.i18n import N_
 from guardian.ingest import error_response
 from guardian.models import User
 from guardian.proxies import client_address, limit_key
@@ -48,9 +49,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def child_may(principal: Principal, method: str, path: str) -> bool:
     """Whether a child's login may make this request: read their own page and its API answers,
-    and log out. Nothing else, and no change at all."""
+    log out and choose the language of their page. Nothing else, and no change at all."""
     if method == "POST":
-        return path == "/logout"
+        return path in ("/logout", "/language")
     if method not in ("GET", "HEAD"):
         return False
     if path == "/api/v1/me" or principal.member is None:
@@ -59,7 +60,8 @@ def child_may(principal: Principal, method: str, path: str) -> bool:
     return path in (f"{own}/transparency", f"/api/v1{own}/transparency", f"/api/v1{own}/summaries")
 
 
-CHILD_REFUSED = "This is for guardians. Your own page shows what your guardians see."
+# Translators: a child's login opened a page for guardians.
+CHILD_REFUSED = N_("This is for guardians. Your own page shows what your guardians see.")
 
 
 def is_api(request: web.Request) -> bool:
@@ -94,7 +96,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 return error_response(
                     403, "csrf", f"a session request must carry the {CSRF_HEADER} header"
                 )
-            expired = "This form has expired. Go back, reload, and retry."
+            expired = page_language(request).gettext(
+                "This form has expired. Go back, reload, and retry."
+            )
             return error_page(request, AdminError(403, "csrf", expired))
     request[PRINCIPAL] = principal
     if principal.is_child and not child_may(principal, request.method, path):
@@ -105,7 +109,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         log.warning("refused %s %s: %s is a child's login", request.method, path, who)
         if is_api(request) or path in BACKGROUND_PATHS:
             return error_response(403, "forbidden", "a child's login sees only their own page")
-        return error_page(request, AdminError(403, "forbidden", CHILD_REFUSED))
+        refused = page_language(request).gettext(CHILD_REFUSED)
+        return error_page(request, AdminError(403, "forbidden", refused))
     return await handler(request)
 
 
@@ -131,7 +136,7 @@ def _secure(request: web.Request) -> bool:
     return request.secure or public_url.startswith("https://")
 
 
-def _local(target: str | None) -> str:
+def local_path(target: str | None) -> str:
     """Only a path on this site: a login link must not send anyone elsewhere.
 
     The check is made on the location as the redirect will send it: aiohttp passes it through
@@ -177,7 +182,7 @@ async def _login_form(
             "login_token": token,
             "error": error,
             "username": username,
-            "next": _local(request.query.get("next")),
+            "next": local_path(request.query.get("next")),
             "no_users": not await User.filter(household_id=household_id).exists(),
         },
         status=status,
@@ -200,9 +205,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     if not accounts.same_token(request.cookies.get(LOGIN_COOKIE), str(form.get(CSRF_FIELD, ""))):
-        return await _login_form(
-            request, status=403, error="The form expired. Please try again.", username=username
-        )
+        expired = page_language(request).gettext("The form expired. Please try again.")
+        return await _login_form(request, status=403, error=expired, username=username)
     now = guardian.clock.now()
     client = client_address(
         request.remote, request.headers, guardian.settings.server.trusted_proxies
@@ -213,12 +217,14 @@ async def login(request: web.Request) -> web.StreamResponse:
     wait = guardian.login_limiter.take(keys, now)
     if wait:
         log.warning("login for %r from %s refused: too many attempts", username[:64], client)
-        response = await _login_form(
-            request,
-            status=429,
-            error=f"Too many failed attempts. Try again in {wait // 60 + 1} minutes.",
-            username=username,
+        minutes = wait // 60 + 1
+        # Translators: on the login page; {n} is how many minutes to wait.
+        later = page_language(request).ngettext(
+            "Too many failed attempts. Try again in {n} minute.",
+            "Too many failed attempts. Try again in {n} minutes.",
+            minutes,
         )
+        response = await _login_form(request, status=429, error=later, username=username)
         response.headers["Retry-After"] = str(wait)
         return response
     user = await accounts.check_password(
@@ -226,13 +232,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     )
     if user is None:
         log.warning("failed login for %r from %s", username[:64], client)
-        return await _login_form(
-            request, status=401, error="Wrong username or password.", username=username
-        )
+        wrong = page_language(request).gettext("Wrong username or password.")
+        return await _login_form(request, status=401, error=wrong, username=username)
     guardian.login_limiter.succeeded(keys, now, forget=user_key)
     token, _ = await accounts.open_session(user, now)
     log.info("%s logged in", user.username)
-    response = web.HTTPSeeOther(_local(str(form.get("next", "/"))))
+    response = web.HTTPSeeOther(local_path(str(form.get("next", "/"))))
     response.set_cookie(
         SESSION_COOKIE,
         token,

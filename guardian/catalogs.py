@@ -33,7 +33,7 @@ METHOD_MAP = [
     ("**.py", "python"),
     ("dashboard/templates/**.html", "jinja2.ext:babel_extract"),
 ]
-COMMENT_TAGS = ("TRANSLATORS:",)
+COMMENT_TAGS = ("TRANSLATORS:", "Translators:")
 HEADER = """\
 # Guardian's messages: one msgstr per msgid (one per plural form), in the reader's language.
 # Keep every {placeholder} as it is; see docs/translating.md. Refreshed by `make catalogs`.
@@ -86,7 +86,25 @@ def update() -> None:
         path = catalog_path(code)
         catalog = read(path) if path.is_file() else new_catalog(code)
         catalog.update(template, update_header_comment=False)
+        _no_borrowed_guesses(catalog, template)
         write(catalog, path)
+
+
+def _no_borrowed_guesses(catalog: Catalog, template: Catalog) -> None:
+    """Babel guesses a new message's translation from the most similar old one; that is a help
+    only when the old one changed into it (it left the code). A guess taken from a message the
+    code still has ("no person {key}" from "{n} person") is wrong: the new message starts empty."""
+    still = {m.id if isinstance(m.id, str) else tuple(m.id) for m in _real(template)}
+    for message in _real(catalog):
+        if not (message.fuzzy and message.previous_id):
+            continue
+        old = list(message.previous_id)
+        old_id: str | tuple[str, ...] = old[0] if len(old) == 1 else tuple(old)
+        if old_id not in still:
+            continue  # a changed message: its old translation stays beside it, fuzzy
+        message.string = ("",) * catalog.num_plurals if message.pluralizable else ""
+        message.flags.discard("fuzzy")
+        message.previous_id = []
 
 
 def new_catalog(code: str) -> Catalog:

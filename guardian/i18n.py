@@ -21,7 +21,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_interval, format_skeleton, format_time, format_timedelta
+from babel.dates import (
+    format_datetime,
+    format_interval,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+)
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -40,6 +46,11 @@ NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch", "fr": "Français"
 LOCALES = {"en": "en_GB", "nl": "nl_NL", "de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
 DOMAIN = "guardian"
 LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def N_(message: str) -> str:  # gettext's name for "extract now, translate later"
+    """Marks a message for the catalogs where it is defined; it is translated where shown."""
+    return message
 
 
 def catalog_path(code: str) -> Path:
@@ -63,6 +74,8 @@ class Language:
     translations: gettext.NullTranslations
 
     def gettext(self, message: str, /, **values: object) -> str:
+        if not message:  # gettext's "" is the catalog's header, never a message
+            return message
         return _filled(self.translations.gettext(message), values)
 
     def pgettext(self, context: str, message: str, /, **values: object) -> str:
@@ -91,6 +104,24 @@ class Language:
     def day_time(self, at: datetime, zone: ZoneInfo) -> str:
         """A weekday and a time: `Wed 23:50`, `wo 23:50`, `Mi., 23:50`."""
         return format_skeleton("EHm", at, tzinfo=zone, locale=self.locale)
+
+    def formatted(self, at: datetime, zone: ZoneInfo | None, skeleton: str) -> str:
+        """An instant as CLDR writes `skeleton` in this language: `EHm` is `di 22:10`, `yMMMd`
+        `24 nov 2026`. A date and a time CLDR has no one skeleton for (`MMMEdHm`, a whole
+        weekday `EEEEHm`) are each written in their own format, then joined as CLDR joins them."""
+        if skeleton in self.locale.datetime_skeletons:
+            return format_skeleton(skeleton, at, tzinfo=zone, locale=self.locale)
+        date = "".join(c for c in skeleton if c in "yMdE")
+        time = "".join(c for c in skeleton if c not in "yMdE")
+        if date == "EEEE":  # a skeleton's fields keep their width only in a pattern
+            day = format_datetime(at, "EEEE", tzinfo=zone, locale=self.locale)
+        else:
+            day = format_skeleton(date, at, tzinfo=zone, locale=self.locale)
+        if not time:
+            return day
+        clock = format_skeleton(time, at, tzinfo=zone, locale=self.locale)
+        joined: str = self.locale.datetime_formats["medium"]
+        return joined.replace("{1}", day).replace("{0}", clock)
 
     def list(self, items: Iterable[str]) -> str:
         """`Mia, Tom and Sam`, `Mia, Tom en Sam`, `Mia, Tom und Sam`."""

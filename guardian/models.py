@@ -303,6 +303,9 @@ class User(Model):
     # guardian or child: a child login stays one even if its member is removed.
     role = fields.CharField(max_length=16, default="guardian", db_default="guardian")
     created_at = fields.DatetimeField()
+    # The dashboard's language chosen with the switch on the page; null for automatic (the
+    # member's language, else the household's).
+    language = fields.CharField(max_length=8, null=True)
 
     class Meta:
         table = "users"

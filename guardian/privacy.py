@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
+from guardian import i18n
 from guardian.household import HouseholdView, MemberView
+from guardian.i18n import DEFAULT_LANGUAGE, N_
 from guardian.models import Delivery, Episode, Notification
 from guardian.scheduler import held_item
 from guardian.settings import Level
@@ -62,10 +64,13 @@ _UNKEPT_TITLES: dict[str, str] = {
 
 #: What guardians see on the dashboard of a member's messages, by the member's level.
 ON_THE_DASHBOARD: dict[str, str] = {
-    "counts": "how many messages came and when, but not who sent them and not what they said",
-    "senders": "how many messages came, when and from whom (names and group chat titles), "
-    "but not what they said",
-    "preview": "how many messages came, when, from whom, and the first 80 characters of each",
+    # Translators: the end of "On the dashboard, your guardians see ...: {seen}." to a child.
+    "counts": N_("how many messages came and when, but not who sent them and not what they said"),
+    "senders": N_(
+        "how many messages came, when and from whom (names and group chat titles), "
+        "but not what they said"
+    ),
+    "preview": N_("how many messages came, when, from whom, and the first 80 characters of each"),
 }
 
 
@@ -272,20 +277,26 @@ class Through:
 
 #: Why a message was passed on at once during the hours its policy keeps quiet: the quiet hours
 #: had been paused or ended early from the dashboard.
-PAUSED = "quiet hours were paused"
+# Translators: on Tonight, why a message was passed on at once ("passed on: quiet hours were
+# paused").
+PAUSED = N_("quiet hours were paused")
 
 
 def got_through(
-    level: Level, notifications: Sequence[Notification], view: HouseholdView
+    level: Level,
+    notifications: Sequence[Notification],
+    view: HouseholdView,
+    language: str = DEFAULT_LANGUAGE,
 ) -> list[Through]:
-    """The pushed `notifications` as a viewer at `level` sees them, newest first."""
+    """The pushed `notifications` as a viewer at `level` sees them, newest first, their reasons
+    in `language`."""
     found = []
     for n in sorted(notifications, key=lambda n: n.received_at, reverse=True):
         item = held_item(n, view)
         if n.status == NotificationStatus.BREAKTHROUGH:
-            why = reason_at_level(n.reason or "", level)
+            why = reason_at_level(n.reason or "", level, language=language)
             kind: Literal["breakthrough", "forward"] = "breakthrough"
         else:
-            why, kind = PAUSED, "forward"
+            why, kind = i18n.language(language).gettext(PAUSED), "forward"
         found.append(Through(n.received_at, kind, who(level, item.sender_label), why))
     return found

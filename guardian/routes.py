@@ -24,6 +24,7 @@ from guardian.dashboard import activity as activity_pages
 from guardian.dashboard import audit as audit_pages
 from guardian.dashboard import contacts as contact_pages
 from guardian.dashboard import deliveries as delivery_pages
+from guardian.dashboard import language as language_pages
 from guardian.dashboard import members as member_pages
 from guardian.dashboard import people as people_pages
 from guardian.dashboard import source_edit as source_edit_pages
@@ -59,4 +60,5 @@ def setup_admin(app: web.Application) -> None:
         activity_pages.routes,
         transparency_pages.routes,
         audit_pages.routes,
+        language_pages.routes,
     )

@@ -219,6 +219,8 @@ async def test_transparency_page_is_calm_and_read_only(
     assert "Sun–Thu 21:30–07:00" in html
     assert "Every day at 07:30 your guardians get a short report about you" in html
     assert '<pre class="sent">Guardian report: Mia' in html
-    assert html.count("<form") == 1 and 'action="/logout"' in html  # no admin controls
-    # The log-out button is the one that sends anything (the other opens the phone's menu).
-    assert html.count("<button") == 2 and html.count('<button type="submit"') == 1
+    # No admin controls: only the header's language switch and log-out.
+    assert html.count("<form") == 2 and 'action="/logout"' in html
+    assert 'action="/language"' in html
+    # Log-out and the language's Change send something; the other opens the phone's menu.
+    assert html.count("<button") == 3 and html.count('<button type="submit"') == 2

@@ -103,3 +103,41 @@ def test_the_catalogs_are_package_data() -> None:
     files = [p.relative_to(package).as_posix() for p in i18n.LOCALE_DIR.rglob("*") if p.is_file()]
     assert files
     assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
+
+
+def test_the_dashboards_messages_are_extracted_from_its_templates_and_code() -> None:
+    template = catalogs.extract()
+
+    def where(message: str | tuple[str, str], context: str | None = None) -> list[str]:
+        found = template.get(message, context=context)
+        assert found is not None, message
+        return [path for path, _ in found.locations]
+
+    assert "guardian/dashboard/templates/tonight.html" in where("Tonight")
+    assert "guardian/dashboard/__init__.py" in where("Tonight")  # the navigation's link
+    assert "guardian/dashboard/people.py" in where("Saved the name {name}.")
+    assert "guardian/dashboard/templates/base.html" in where("Change", "language menu")
+    failed = ("{n} message could not be delivered", "{n} messages could not be delivered")
+    assert "guardian/dashboard/templates/tonight_members.html" in where(failed)
+    logout = template.get("Log out {username}")
+    assert logout is not None and "python-brace-format" in logout.flags
+    assert logout.auto_comments == [
+        'the logout button; {username} is the login\'s name (e.g. "anna").'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [("missing", "missing"), ("fuzzy", "fuzzy"), ("placeholder", "placeholders ['naam']")],
+)
+def test_a_dashboard_message_broken_in_a_catalog_is_caught(broken: str, said: str) -> None:
+    template = catalogs.extract()
+    catalog = catalogs.read(i18n.catalog_path("nl"))
+    message = "Log out {username}"
+    del catalog[message]
+    if broken == "fuzzy":
+        catalog.add(message, "{username} afmelden", flags={"fuzzy"})
+    elif broken == "placeholder":
+        catalog.add(message, "{naam} afmelden")
+    found = [p for p in catalogs.catalog_problems("nl", catalog, template) if f"{message!r}" in p]
+    assert len(found) == 1 and said in found[0], found

@@ -12,13 +12,15 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_day_names
 from pydantic import BaseModel, Field, ValidationError
 
-from guardian import privacy
+from guardian import i18n, privacy
 from guardian.admin import Admin, AdminError
 from guardian.api import Call, Endpoints
 from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
+from guardian.i18n import N_, Language
 from guardian.models import Delivery, Notification, PolicyEpoch
 from guardian.policy import REPEATED
 from guardian.settings import Level, PolicySettings
@@ -211,10 +213,11 @@ class Transparency(BaseModel):
     retention: str
 
 
-def days_text(days: frozenset[int]) -> str:
+def days_text(days: frozenset[int], t: Language | None = None) -> str:
     """{0, 1, 2, 3, 6} → `Sun–Thu`; runs of days wrap around the week, as windows do."""
     if len(days) == 7:
-        return "every day"
+        # Translators: quiet hours on all seven days ("every day 21:00–07:00").
+        return t.gettext("every day") if t is not None else "every day"
     runs: list[list[int]] = []
     # Start just after a day that is not in the set, so that a run over Sunday stays whole.
     first = next(d for d in range(7) if (d - 1) % 7 not in days and d in days)
@@ -226,14 +229,18 @@ def days_text(days: frozenset[int]) -> str:
             runs[-1].append(day)
         else:
             runs.append([day])
+    labels = DAY_LABELS
+    if t is not None and t.code != i18n.SOURCE_LANGUAGE:  # CLDR's: `ma`, `Mo.`, `lun.`
+        names = get_day_names("abbreviated", locale=t.locale)
+        labels = tuple(names[day] for day in range(7))
     parts = []
     for run in runs:
         if len(run) == 1:
-            parts.append(DAY_LABELS[run[0]])
+            parts.append(labels[run[0]])
         elif len(run) == 2:
-            parts.append(f"{DAY_LABELS[run[0]]}, {DAY_LABELS[run[1]]}")
+            parts.append(f"{labels[run[0]]}, {labels[run[1]]}")
         else:
-            parts.append(f"{DAY_LABELS[run[0]]}–{DAY_LABELS[run[-1]]}")
+            parts.append(f"{labels[run[0]]}–{labels[run[-1]]}")
     return ", ".join(parts)
 
 
@@ -253,47 +260,96 @@ def _hhmm(wall: time) -> str:
 
 
 _SEEN_AT_LEVEL = {
-    "counts": "It does not say who sent them, and not what they said.",
-    "senders": "It also says who sent them (names and group chat titles), but not what they said.",
-    "preview": "It also says who sent them, and shows the first 80 characters of the newest "
-    "message from each person or group chat whose messages were waiting.",
+    # Translators: the transparency page, to a child: what their guardians' daily report says.
+    "counts": N_("It does not say who sent them, and not what they said."),
+    "senders": N_(
+        "It also says who sent them (names and group chat titles), but not what they said."
+    ),
+    "preview": N_(
+        "It also says who sent them, and shows the first 80 characters of the newest "
+        "message from each person or group chat whose messages were waiting."
+    ),
 }
+#: The language of the API's sentences; the dashboard's transparency page asks for the child's.
+ENGLISH = i18n.language(i18n.SOURCE_LANGUAGE)
 
 
-def _what_guardians_see(policy: PolicySettings) -> list[str]:
+def _spoken(t: Language, delta: timedelta) -> str:
+    """A duration in a sentence of `t`: English as `spoken` says it, others as CLDR does."""
+    return spoken(delta) if t.code == i18n.SOURCE_LANGUAGE else t.duration(delta)
+
+
+def _listed(t: Language, names: list[str], conjunction: str = "and") -> str:
+    if t.code == i18n.SOURCE_LANGUAGE or conjunction != "and":
+        return _names(names, conjunction) if t.code == i18n.SOURCE_LANGUAGE else ", ".join(names)
+    return t.list(names)
+
+
+def _what_guardians_see(policy: PolicySettings, t: Language) -> list[str]:
     counts = policy.guardian_view == "counts"
     if policy.report is None:
-        sentences = ["Your guardians do not get a daily report about you."]
+        # Translators: the sentences of a child's transparency page speak to the child ("you").
+        sentences = [t.gettext("Your guardians do not get a daily report about you.")]
     else:
         sentences = [
-            f"Every day at {_hhmm(policy.report)} your guardians get a short report about you, "
-            "about the time since the last one.",
-            "It says how many messages you received, how many waited for a summary and how "
-            "many were passed on at once, and how many arrived during quiet hours.",
-            _SEEN_AT_LEVEL[policy.guardian_view],
-            "If a message broke through quiet hours, it says when and why"
-            + (", but not who sent it or which word it was." if counts else ", and who sent it."),
-            "If one of your channels could not be reached, it says which one.",
+            # Translators: {time} is a time of day (21:00).
+            t.gettext(
+                "Every day at {time} your guardians get a short report about you, "
+                "about the time since the last one.",
+                time=_hhmm(policy.report),
+            ),
+            t.gettext(
+                "It says how many messages you received, how many waited for a summary and how "
+                "many were passed on at once, and how many arrived during quiet hours."
+            ),
+            t.gettext(_SEEN_AT_LEVEL[policy.guardian_view]),
+            t.gettext(
+                "If a message broke through quiet hours, it says when and why, but not who sent "
+                "it or which word it was."
+            )
+            if counts
+            else t.gettext(
+                "If a message broke through quiet hours, it says when and why, and who sent it."
+            ),
+            t.gettext("If one of your channels could not be reached, it says which one."),
         ]
     storm = policy.storm
     if storm is not None and storm.alert_guardians:
-        who = "without saying who" if counts else "with the sender's name"
-        sentences.append(
-            f"If {storm.count} messages come from one person within {spoken(storm.within)} "
-            f"during quiet hours, your guardians are told at once, {who}, once per storm."
+        sentence = (
+            # Translators: {count} is a number of messages, {within} a duration ("5 minutes").
+            # A "storm" is so many messages from one person in so short a time (the page says so).
+            N_(
+                "If {count} messages come from one person within {within} during quiet hours, "
+                "your guardians are told at once, without saying who, once per storm."
+            )
+            if counts
+            else N_(
+                "If {count} messages come from one person within {within} during quiet hours, "
+                "your guardians are told at once, with the sender's name, once per storm."
+            )
         )
+        sentences.append(t.gettext(sentence, count=storm.count, within=_spoken(t, storm.within)))
+    # Translators: {seen} is what guardians see, e.g. "how many messages came and when, but
+    # not who sent them and not what they said".
     sentences.append(
-        "On the dashboard, your guardians see the same of the messages waiting for you and of "
-        f"what Guardian sent you: {privacy.ON_THE_DASHBOARD[policy.guardian_view]}."
+        t.gettext(
+            "On the dashboard, your guardians see the same of the messages waiting for you and "
+            "of what Guardian sent you: {seen}.",
+            seen=t.gettext(privacy.ON_THE_DASHBOARD[policy.guardian_view]),
+        )
     )
     if policy.guardian_view == "preview":
-        sentences.append("Your guardians never see more than this.")
+        sentences.append(t.gettext("Your guardians never see more than this."))
     else:
-        sentences.append("Your guardians never see more than this: never what your messages say.")
+        sentences.append(
+            t.gettext("Your guardians never see more than this: never what your messages say.")
+        )
     return sentences
 
 
-def _breakthrough(view: HouseholdView, policy: PolicySettings) -> BreakthroughRules:
+def _breakthrough(
+    view: HouseholdView, policy: PolicySettings, t: Language = ENGLISH
+) -> BreakthroughRules:
     trusted = sorted(c.name for c in view.contacts.values() if c.trust == "trusted")
     muted = sorted(c.name for c in view.contacts.values() if c.trust == "muted")
     keywords = list(policy.breakthrough.keywords)
@@ -305,17 +361,38 @@ def _breakthrough(view: HouseholdView, policy: PolicySettings) -> BreakthroughRu
     )
     sentences = []
     if trusted:
-        sentences.append(f"Messages from {_names(trusted)} always come through at once.")
+        # Translators: {names} is a list of contacts' names ("Oma and Opa").
+        sentences.append(
+            t.gettext(
+                "Messages from {names} always come through at once.", names=_listed(t, trusted)
+            )
+        )
     if keywords:
-        words = _names([f"“{k}”" for k in keywords], "or")
-        sentences.append(f"A message with the word {words} comes through at once.")
-    if rule is not None:
-        sentences.append(f"When someone sends {rule}, their message comes through at once.")
+        # Translators: {words} is one or more quoted words, joined by "or" (“help” or “sos”).
+        words = _listed(t, [f"“{k}”" for k in keywords], "or")
+        sentences.append(
+            t.gettext("A message with the word {words} comes through at once.", words=words)
+        )
+    if repeated is not None:
+        # Translators: {count} is a number of messages, {within} a duration ("5 minutes").
+        sentences.append(
+            t.gettext(
+                "When someone sends {count} messages from the same person within {within}, "
+                "their message comes through at once.",
+                count=repeated.count,
+                within=_spoken(t, repeated.within),
+            )
+        )
     if not sentences:
-        sentences.append("Nothing breaks through quiet hours: every message waits for them to end.")
+        sentences.append(
+            t.gettext("Nothing breaks through quiet hours: every message waits for them to end.")
+        )
     if muted:
         sentences.append(
-            f"Messages from {_names(muted)} are never pushed; they wait for the next summary."
+            t.gettext(
+                "Messages from {names} are never pushed; they wait for the next summary.",
+                names=_listed(t, muted),
+            )
         )
     return BreakthroughRules(
         trusted_contacts=trusted,
@@ -391,8 +468,9 @@ def dashboard_example(child: MemberView, view: HouseholdView) -> str:
     return f"{seen.title}\n{seen.body}"
 
 
-async def transparency(admin: Admin, member_id: str) -> Transparency:
-    """What a child's guardians see about them, and when, from the child's real policy."""
+async def transparency(admin: Admin, member_id: str, t: Language = ENGLISH) -> Transparency:
+    """What a child's guardians see about them, and when, from the child's real policy, in
+    sentences of `t` (the API's are English; the dashboard's page is in the child's language)."""
     member = admin.member(member_id)
     if member.role != "child":
         raise AdminError(
@@ -405,38 +483,45 @@ async def transparency(admin: Admin, member_id: str) -> Transparency:
         member=member.id,
         name=member.name,
         quiet_hours=[
-            f"{days_text(q.window().days)} {_hhmm(q.start)}–{_hhmm(q.end)}" for q in policy.quiet
+            f"{days_text(q.window().days, t)} {_hhmm(q.start)}–{_hhmm(q.end)}" for q in policy.quiet
         ],
         summaries=[_hhmm(t) for t in policy.summaries],
         report=_hhmm(policy.report) if policy.report else None,
         content=policy.content,
         guardian_view=policy.guardian_view,
-        what_guardians_see=_what_guardians_see(policy),
+        what_guardians_see=_what_guardians_see(policy, t),
         example_report=example_report(member, admin.view) if policy.report else None,
         example_on_the_dashboard=dashboard_example(member, admin.view),
-        breakthrough=_breakthrough(admin.view, policy),
-        storm=_storm(policy),
+        breakthrough=_breakthrough(admin.view, policy, t),
+        storm=_storm(policy, t),
         retention_days=policy.retention,
-        retention=(
+        retention=t.ngettext(
             "Guardian keeps the text of a message only until it has been passed on or "
-            f"summarised; after that only who sent it and when, for {policy.retention} days."
+            "summarised; after that only who sent it and when, for {n} day.",
+            "Guardian keeps the text of a message only until it has been passed on or "
+            "summarised; after that only who sent it and when, for {n} days.",
+            policy.retention,
         ),
     )
 
 
-def _storm(policy: PolicySettings) -> str | None:
+def _storm(policy: PolicySettings, t: Language = ENGLISH) -> str | None:
     storm = policy.storm
     if storm is None:
         return None
-    told = (
-        "your guardians are told at once"
-        if storm.alert_guardians
-        else "it is mentioned in your guardians' report"
-    )
-    return (
-        f"When {storm.count} or more messages come from one person within "
-        f"{spoken(storm.within)} during quiet hours, that is a storm: {told}."
-    )
+    if storm.alert_guardians:
+        # Translators: a "storm" is many messages from one person in a short time; the sentence
+        # explains the word. {count} is a number of messages, {within} a duration ("5 minutes").
+        sentence = N_(
+            "When {count} or more messages come from one person within {within} during quiet "
+            "hours, that is a storm: your guardians are told at once."
+        )
+    else:
+        sentence = N_(
+            "When {count} or more messages come from one person within {within} during quiet "
+            "hours, that is a storm: it is mentioned in your guardians' report."
+        )
+    return t.gettext(sentence, count=storm.count, within=_spoken(t, storm.within))
 
 
 @endpoints.route("GET", "/members/{member_id}/transparency", response=Transparency)

@@ -25,6 +25,7 @@ from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.contacts import canonical, is_e164, signal_parts
 from guardian.household import ContactView, HouseholdView, MemberView
+from guardian.i18n import N_
 from guardian.models import AuditEntry, Contact, Episode, Notification
 from guardian.settings import Slug
 
@@ -32,9 +33,10 @@ endpoints = Endpoints("contacts")
 
 Trust = Literal["trusted", "normal", "muted"]
 TRUST_HELP = {
-    "trusted": "breaks through quiet hours and bursts",
-    "normal": "follows the policy",
-    "muted": "never pushed, always counted in the next summary",
+    # Translators: what a contact's trust means, shown as a button's tooltip and in the form.
+    "trusted": N_("breaks through quiet hours and bursts"),
+    "normal": N_("follows the policy"),
+    "muted": N_("never pushed, always counted in the next summary"),
 }
 #: As long as a stored sender address may be.
 MAX_ADDRESS = 300

@@ -23,6 +23,7 @@ from guardian import overrides, privacy
 from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import MemberView
+from guardian.i18n import DEFAULT_LANGUAGE
 from guardian.models import Delivery, Episode, Notification, QuietOverride, Schedule
 from guardian.overrides import KEPT, Control, ControlError
 from guardian.scheduler import (
@@ -150,11 +151,14 @@ class Tonight(BaseModel):
     failed_deliveries: int
 
 
-async def tonight(admin: Admin) -> Tonight:
+async def tonight(admin: Admin, language: str = DEFAULT_LANGUAGE) -> Tonight:
+    """Tonight for `admin`; the reasons of what got through in `language` (a page's)."""
     view = admin.view
     now = admin.now()
     found = await _gather(admin, list(view.members.values()), now)
-    members = [_member_tonight(admin, member, now, found) for member in view.members.values()]
+    members = [
+        _member_tonight(admin, member, now, found, language) for member in view.members.values()
+    ]
     return Tonight(
         at=now,
         members=members,
@@ -302,7 +306,7 @@ async def held_counts(admin: Admin, pks: Sequence[int]) -> dict[int, Held]:
 
 
 def _member_tonight(
-    admin: Admin, member: MemberView, now: datetime, found: _Found
+    admin: Admin, member: MemberView, now: datetime, found: _Found, language: str
 ) -> MemberTonight:
     view = admin.view
     level = admin.level_for(member)
@@ -347,7 +351,7 @@ def _member_tonight(
         since=found.since[member.pk],
         got_through=[
             GotThrough(at=t.at, kind=t.kind, sender=t.sender, why=t.why)
-            for t in privacy.got_through(level, through, view)
+            for t in privacy.got_through(level, through, view, language)
         ],
         tonight=found.tonight[member.pk],
         week=found.week[member.pk],

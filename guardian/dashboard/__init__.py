@@ -3,37 +3,51 @@
 Each area is one module with a `routes` table; its pages read and change the household through
 the same functions as the admin API (`guardian.api.*`), so the two never disagree. Templates
 autoescape everything: message text and sender names are shown as text, whatever they contain.
+
+Pages are in the reader's language (`page_language`): the one their login chose with the switch
+in the header, else their member's, else the household's. Templates write their words as
+`{{ _("Quiet until {time}", time=...) }}` and `{{ ngettext("{n} message", "{n} messages", n) }}`
+(Jinja's i18n extension, newstyle: the call fills the placeholders, escaping each value);
+`gettext`, `ngettext`, `pgettext` and `npgettext` are the request's language's, passed to each
+render, so two readers in two languages never share them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
+from guardian import i18n
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import Admin, AdminError
 from guardian.app import GUARDIAN
-from guardian.durations import format_duration
+from guardian.household import HouseholdView
+from guardian.i18n import N_, Language
 
 HERE = Path(__file__).parent
 #: The navigation, in the order a parent needs it.
 NAV = (
-    ("/", "Tonight"),
-    ("/members", "Members"),
-    ("/people", "People"),
-    ("/contacts", "Contacts"),
-    ("/sources", "Sources"),
-    ("/deliveries", "Deliveries"),
-    ("/activity", "Activity"),
-    ("/access", "Access"),
-    ("/audit", "Audit log"),
+    # Translators: the navigation's links, at the top of every page: keep them short.
+    ("/", N_("Tonight")),
+    ("/members", N_("Members")),
+    ("/people", N_("People")),
+    ("/contacts", N_("Contacts")),
+    ("/sources", N_("Sources")),
+    ("/deliveries", N_("Deliveries")),
+    ("/activity", N_("Activity")),
+    ("/access", N_("Access")),
+    ("/audit", N_("Audit log")),
 )
 #: A child's login has one page, their own.
-CHILD_NAV_LABEL = "My page"
+# Translators: the only link in the navigation of a child's login: their own page.
+CHILD_NAV_LABEL = N_("My page")
 
 
 def nav_for(principal: Principal | None) -> tuple[tuple[str, str], ...]:
@@ -45,14 +59,52 @@ def nav_for(principal: Principal | None) -> tuple[tuple[str, str], ...]:
 
 
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+LANGUAGE = web.RequestKey("language", Language)
+
+
+def reader_language(principal: Principal | None, household: HouseholdView | None) -> str:
+    """The language a reader's pages are in: the one their login chose, else their member's,
+    else the household's (also before anyone logged in)."""
+    if principal is not None and principal.language in i18n.LANGUAGES:
+        return principal.language
+    if household is None:
+        return i18n.DEFAULT_LANGUAGE
+    member = household.members.get(principal.member or "") if principal else None
+    found = member.language if member is not None else household.language
+    return found if found in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+
+def automatic_language(principal: Principal | None, household: HouseholdView | None) -> str:
+    """What "automatic" means for this reader: their member's language, else the household's."""
+    if principal is not None and principal.language is not None:
+        principal = replace(principal, language=None)
+    return reader_language(principal, household)
+
+
+def page_language(request: web.Request) -> Language:
+    """The language of the request's pages and of the texts its handlers write."""
+    found = request.get(LANGUAGE)
+    if found is None:
+        household = request.app[GUARDIAN].view
+        found = i18n.language(reader_language(request.get(PRINCIPAL), household))
+        request[LANGUAGE] = found
+    return found
 
 
 def render(
-    request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+    request: web.Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status: int = 200,
+    *,
+    language: Language | None = None,
 ) -> web.Response:
-    """A page from `template` with `context` and what every page shows (who, the CSRF token)."""
+    """A page from `template` with `context` and what every page shows (who, the CSRF token),
+    in the reader's language, or in `language` (the transparency page: the child's)."""
     environment = request.app[TEMPLATES]
-    html = environment.get_template(template).render({**_context(request), **(context or {})})
+    words = language or page_language(request)
+    page = {**_context(request), **gettext_callables(words), **(context or {})}
+    html = environment.get_template(template).render(page)
     response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -68,9 +120,55 @@ def admin_of(request: web.Request) -> Admin:
 
 def error_page(request: web.Request, error: AdminError) -> web.Response:
     """An error of the admin functions (404, 409, ...) as a page, with its status."""
-    return render(
-        request, "error.html", {"status": error.status, "message": error.detail}, error.status
-    )
+    t = page_language(request)
+    message = t.gettext(error.said[0], **error.said[1]) if error.said else t.gettext(error.detail)
+    return render(request, "error.html", {"status": error.status, "message": message}, error.status)
+
+
+def gettext_callables(language: Language) -> dict[str, Any]:
+    """`gettext`, `ngettext`, `pgettext`, `npgettext` (and `lang`) for one render, newstyle: the
+    call fills `{placeholders}` from its keyword arguments. With autoescaping, the translation
+    is escaped as text and each value too, unless it is markup the template built."""
+    words = language.translations
+
+    @jinja2.pass_context
+    def gettext(context: Any, message: str, /, **values: Any) -> str:
+        return _filled(context, words.gettext(message) if message else message, values)
+
+    @jinja2.pass_context
+    def ngettext(context: Any, singular: str, plural: str, n: int, /, **values: Any) -> str:
+        return _filled(context, words.ngettext(singular, plural, n), {"n": n, **values})
+
+    @jinja2.pass_context
+    def pgettext(context: Any, where: str, message: str, /, **values: Any) -> str:
+        return _filled(context, words.pgettext(where, message), values)
+
+    @jinja2.pass_context
+    def npgettext(
+        context: Any, where: str, singular: str, plural: str, n: int, /, **values: Any
+    ) -> str:
+        text = words.npgettext(where, singular, plural, n)
+        return _filled(context, text, {"n": n, **values})
+
+    def listed(items: Iterable[object]) -> Markup:
+        """`Mia, Tom and Sam` in the language, each item escaped (or kept, if markup): the
+        joining words are CLDR's, never a reader's."""
+        return Markup(language.list(str(escape(item)) for item in items))  # noqa: S704
+
+    return {
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "pgettext": pgettext,
+        "npgettext": npgettext,
+        "listed": listed,
+        "lang": language,
+    }
+
+
+def _filled(context: Any, text: str, values: dict[str, Any]) -> str:
+    if context.eval_ctx.autoescape:
+        text = escape(text)
+    return text.format(**values) if values else text
 
 
 #: Scripts and styles only from this site; inline scripts are refused, so markup that slipped
@@ -91,7 +189,12 @@ def _context(request: web.Request) -> dict[str, Any]:
         "household": guardian.view,
         "nav": nav_for(principal),
         "path": request.path,
+        "path_qs": request.path_qs,
         "now": guardian.clock.now(),
+        "reader": page_language(request),
+        "language_names": i18n.NAMES,
+        "language_choice": principal.language if principal else None,
+        "automatic_language": automatic_language(principal, guardian.view),
     }
 
 
@@ -100,10 +203,13 @@ def setup(app: web.Application, *page_routes: web.RouteTableDef) -> None:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The callables come with each render (gettext_callables); newstyle is how they are called.
+    environment.newstyle_gettext = True  # type: ignore[attr-defined]
     app[TEMPLATES] = environment
     environment.filters["local"] = _local
-    environment.filters["duration"] = format_duration
+    environment.filters["duration"] = _duration
     environment.globals["zone_of"] = lambda request: request.app[GUARDIAN].household().zone
     app.router.add_static("/static/", HERE / "static")
     app.router.add_get("/favicon.ico", _favicon)
@@ -125,11 +231,38 @@ async def _favicon(request: web.Request) -> web.Response:
     )
 
 
+#: The styles pages show instants in, each as the CLDR skeleton other languages write it with
+#: (`Tue 22:10` is `di 22:10`, `Di., 22:10`). English keeps the strftime text, as the pages
+#: always read; a style not here (`%Y%m%d`) is for comparing, never shown.
+SKELETONS = {
+    "%H:%M": "Hm",
+    "%a": "E",
+    "%a %H:%M": "EHm",
+    "%a %H:%M:%S": "EHms",
+    "%A %H:%M": "EEEEHm",
+    "%a %d %b %H:%M": "MMMEdHm",
+    "%a %d %b %H:%M:%S": "MMMEdHms",
+    "%d %b %Y": "yMMMd",
+    "%a %d %b %Y %H:%M": "yMMMEdHm",
+    "%Y-%m-%d %H:%M": "yMdHm",
+}
+
+
 @jinja2.pass_context
 def _local(context: Any, instant: datetime | None, style: str = "%a %H:%M") -> str:
-    """An instant in the household's time zone: `Tue 22:10`."""
+    """An instant in the household's time zone, in the page's language: `Tue 22:10`."""
     if instant is None:
         return "—"
     household = context.get("household")
     zone = household.zone if household is not None else None
-    return instant.astimezone(zone).strftime(style)
+    language: Language | None = context.get("lang")
+    if language is None or language.code == i18n.SOURCE_LANGUAGE or style not in SKELETONS:
+        return instant.astimezone(zone).strftime(style)
+    return language.formatted(instant, zone, SKELETONS[style])
+
+
+@jinja2.pass_context
+def _duration(context: Any, delta: timedelta) -> str:
+    """`3 minutes` in the page's language (English as the settings write it: `1h30m`)."""
+    language: Language = context.get("lang") or i18n.language(i18n.SOURCE_LANGUAGE)
+    return language.duration(delta)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from guardian.api.activity import ActivityQuery, MemberActivity, activity
-from guardian.dashboard import admin_of, render
+from guardian import i18n
+from guardian.api.activity import ENGLISH, ActivityQuery, MemberActivity, activity
+from guardian.dashboard import admin_of, page_language, render
+from guardian.i18n import Language
 
 routes = web.RouteTableDef()
 
@@ -69,24 +71,38 @@ class CalmChart:
     description: str
 
 
-def _interruptions(n: int) -> str:
-    return "1 interruption" if n == 1 else f"{n} interruptions"
+def _interruptions(t: Language, n: int) -> str:
+    # Translators: an interruption is a message that reached the member's phone.
+    return t.ngettext("{n} interruption", "{n} interruptions", n)
 
 
-def _messages(n: int) -> str:
-    return "1 message" if n == 1 else f"{n} messages"
+def _messages(t: Language, n: int) -> str:
+    return t.ngettext("{n} message", "{n} messages", n)
 
 
-def calm_chart(member: MemberActivity) -> CalmChart:
+def _day(t: Language, day: date, skeleton: str = "Ed") -> str:
+    """`Tue 24` (English as before; other languages as CLDR writes a weekday and a day)."""
+    if t.code == i18n.SOURCE_LANGUAGE:
+        return f"{day:%a %d}" if skeleton == "Ed" else f"{day:%a %d %b}"
+    return t.formatted(datetime.combine(day, time()), None, skeleton)
+
+
+def calm_chart(member: MemberActivity, t: Language = ENGLISH) -> CalmChart:
     """Per day, how many messages came and how many of them interrupted (reached the phone)."""
     most = max((max(d.messages, d.interruptions) for d in member.days), default=0) or 1
     bars = []
     for i, d in enumerate(member.days):
-        words = f"{d.day:%a %d}: {_messages(d.messages)}, {_interruptions(d.interruptions)}"
+        # Translators: one day of the chart: "Tue 24: 58 messages, 3 interruptions".
+        words = t.gettext(
+            "{day}: {messages}, {interruptions}",
+            day=_day(t, d.day),
+            messages=_messages(t, d.messages),
+            interruptions=_interruptions(t, d.interruptions),
+        )
         bars.append(
             Bar(
                 x=i * DAY_WIDTH + 4,
-                label=f"{d.day:%a %d}",
+                label=_day(t, d.day),
                 messages=d.messages,
                 interruptions=d.interruptions,
                 messages_height=round(BAR_HEIGHT * d.messages / most, 1),
@@ -126,11 +142,11 @@ class Chart:
     description: str
 
 
-def _notifications(n: int) -> str:
-    return "1 notification" if n == 1 else f"{n} notifications"
+def _notifications(t: Language, n: int) -> str:
+    return t.ngettext("{n} notification", "{n} notifications", n)
 
 
-def chart(member: MemberActivity, zone: ZoneInfo) -> Chart:
+def chart(member: MemberActivity, zone: ZoneInfo, t: Language = ENGLISH) -> Chart:
     """The member's hours as a days × 24 grid of cells, in local time."""
     grid: dict[tuple[date, int], tuple[int, bool, datetime]] = {}
     for hour in member.hours:
@@ -141,11 +157,19 @@ def chart(member: MemberActivity, zone: ZoneInfo) -> Chart:
         grid[key] = (count + hour.count, quiet or hour.quiet, first)
     days = sorted({day for day, _ in grid})
     most = max((count for count, _, _ in grid.values()), default=0)
-    rows = [Row(HEADER + i * CELL, f"{day:%a %d}") for i, day in enumerate(days)]
+    rows = [Row(HEADER + i * CELL, _day(t, day)) for i, day in enumerate(days)]
     cells = []
     for (day, hour_of_day), (count, quiet, local) in sorted(grid.items()):
         shade = math.ceil(LEVELS * count / most) if count else 0
-        label = f"{local:%a} {hour_of_day:02d}:00 – {_notifications(count)}"
+        weekday = f"{local:%a}" if t.code == i18n.SOURCE_LANGUAGE else t.formatted(local, None, "E")
+        clock = f"{hour_of_day:02d}"
+        # Translators: one hour of the chart: "Tue 23:00 – 12 notifications".
+        label = t.gettext(
+            "{day} {hour}:00 – {notifications}",
+            day=weekday,
+            hour=clock,
+            notifications=_notifications(t, count),
+        )
         cells.append(
             Cell(
                 x=LABEL_WIDTH + hour_of_day * CELL,
@@ -153,24 +177,33 @@ def chart(member: MemberActivity, zone: ZoneInfo) -> Chart:
                 count=count,
                 quiet=quiet,
                 shade=shade,
-                label=label + (" (quiet hours)" if quiet else ""),
+                label=t.gettext("{hour} (quiet hours)", hour=label) if quiet else label,
                 row=days.index(day),
                 column=hour_of_day,
-                day=f"{local:%a %d %b}",
+                day=_day(t, day, "MMMEd"),
             )
         )
     busiest = sorted((c for c in cells if c.count), key=lambda c: -c.count)[:5]
     quiet_total = sum(c.count for c in cells if c.quiet)
     summary = (
-        f"{_notifications(member.total)} in total, {quiet_total} of them in quiet hours"
+        t.gettext(
+            "{notifications} in total, {quiet} of them in quiet hours",
+            notifications=_notifications(t, member.total),
+            quiet=quiet_total,
+        )
         if member.total
-        else "No notifications"
+        else t.gettext("No notifications")
     )
-    busiest_text = f" The busiest hour: {busiest[0].label}." if busiest else ""
+    busiest_text = (
+        " " + t.gettext("The busiest hour: {hour}.", hour=busiest[0].label) if busiest else ""
+    )
     description = (
-        f"Each row is a day, each column an hour of the day, 00:00 to 23:00, local time. "
-        f"Darker cells had more notifications; hatched cells are quiet hours, as they were "
-        f"on that day. {summary}.{busiest_text}"
+        t.gettext(
+            "Each row is a day, each column an hour of the day, 00:00 to 23:00, local time. "
+            "Darker cells had more notifications; hatched cells are quiet hours, as they were "
+            "on that day."
+        )
+        + f" {summary}.{busiest_text}"
     )
     return Chart(
         member=member,
@@ -193,10 +226,15 @@ async def activity_page(request: web.Request) -> web.Response:
     try:
         days = ActivityQuery.model_validate(dict(request.query)).days
     except ValidationError:
-        error, status, days = "Choose between 1 and 31 days.", 422, 7
+        error, status, days = (
+            page_language(request).gettext("Choose between 1 and 31 days."),
+            422,
+            7,
+        )
     found = await activity(admin, days)
     zone = admin.view.zone
-    charts = [(chart(member, zone), calm_chart(member)) for member in found.members]
+    t = page_language(request)
+    charts = [(chart(member, zone, t), calm_chart(member, t)) for member in found.members]
     context = {
         "charts": charts,
         "days": days,

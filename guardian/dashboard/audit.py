@@ -21,20 +21,24 @@ from guardian.api.household import (
     token_list,
 )
 from guardian.api.users import UserIn, add_login, remove_login, user_list
-from guardian.dashboard import admin_of, render
+from guardian.dashboard import admin_of, page_language, render
 from guardian.dashboard.contacts import _field_errors
+from guardian.i18n import N_
 
 routes = web.RouteTableDef()
 
 #: The entries one page of the log shows.
 PAGE_ENTRIES = 200
 FILTERS = ("member", "kind", "since", "until")
-TOKEN_NAME_NEEDED = "Give the token a name (1–100 characters)."  # noqa: S105 - not a secret
+# Translators: an error beside the name of a new API token.
+TOKEN_NAME_NEEDED = N_("Give the token a name (1–100 characters).")
 LOGIN_CONFIRMATIONS = {
-    "added": "Added the login {name}.",
-    "added-child": "Added the login {name}. It shows only {member}'s own page, and changes "
-    "nothing.",
-    "removed": "Removed the login {name}.",
+    # Translators: confirmations on the Access page; {name} is a login's name, {member} a child's.
+    "added": N_("Added the login {name}."),
+    "added-child": N_(
+        "Added the login {name}. It shows only {member}'s own page, and changes nothing."
+    ),
+    "removed": N_("Removed the login {name}."),
 }
 
 
@@ -76,8 +80,10 @@ async def _access(request: web.Request, status: int = 200, **context: Any) -> we
     saved = request.query.get("saved", "")
     confirmation = None
     if saved in LOGIN_CONFIRMATIONS:
-        confirmation = LOGIN_CONFIRMATIONS[saved].format(
-            name=request.query.get("name", ""), member=request.query.get("member", "")
+        confirmation = page_language(request).gettext(
+            LOGIN_CONFIRMATIONS[saved],
+            name=request.query.get("name", ""),
+            member=request.query.get("member", ""),
         )
     members = sorted(admin.view.members.values(), key=lambda m: m.name.casefold())
     return render(
@@ -110,7 +116,8 @@ async def add_token(request: web.Request) -> web.Response:
     try:
         name = TokenIn.model_validate({"name": str(form.get("name", "")).strip()}).name
     except ValidationError:
-        return await _access(request, 422, token_error=TOKEN_NAME_NEEDED)
+        needed = page_language(request).gettext(TOKEN_NAME_NEEDED)
+        return await _access(request, 422, token_error=needed)
     created = await create_token(admin_of(request), name)
     # The value is shown once, in this answer: not in a redirect, not cached.
     response = await _access(request, new_token=created)
@@ -148,7 +155,8 @@ async def add_login_form(request: web.Request) -> web.Response:
             raise invalid(error) from None
         added = await add_login(admin, new)
     except AdminError as error:
-        return await _access(request, error.status, login=typed, login_errors=_field_errors(error))
+        errors = _field_errors(error, page_language(request))
+        return await _access(request, error.status, login=typed, login_errors=errors)
     saved = "added-child" if added.role == "child" else "added"
     done = {"saved": saved, "name": added.username, "member": added.name or ""}
     raise web.HTTPSeeOther("/access?" + urlencode(done) + "#logins")

@@ -29,7 +29,7 @@ from guardian.api.contacts import (
     undoable_merges,
     update_contact,
 )
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.dashboard.forms import (
     NOT_CONFIRMED,
     confirmed,
@@ -37,22 +37,25 @@ from guardian.dashboard.forms import (
     plain_detail,
     plain_errors,
 )
+from guardian.i18n import N_, Language
 
 routes = web.RouteTableDef()
 
 #: The confirmation shown after a change, by the `saved` query value.
 CONFIRMATIONS = {
-    "added": "Added {name}.",
-    "saved": "Saved {name}.",
-    "deleted": "Deleted {other}.",
-    "merged": "Merged {other} into {name}.",
-    "unmerged": "Undone: {other} is a contact of their own again.",
+    # Translators: confirmations on the Contacts page; {name} and {other} are contacts' names.
+    "added": N_("Added {name}."),
+    "saved": N_("Saved {name}."),
+    "deleted": N_("Deleted {other}."),
+    "merged": N_("Merged {other} into {name}."),
+    "unmerged": N_("Undone: {other} is a contact of their own again."),
 }
 #: What each trust level does, in a parent's words.
 TRUST_WORDS = {
-    "trusted": "always reaches the phone at once, even in quiet hours",
-    "normal": "follows the member's quiet hours and limits",
-    "muted": "never reaches the phone, only counted in the next summary",
+    # Translators: what a contact's trust does, beside each choice in the contact's form.
+    "trusted": N_("always reaches the phone at once, even in quiet hours"),
+    "normal": N_("follows the member's quiet hours and limits"),
+    "muted": N_("never reaches the phone, only counted in the next summary"),
 }
 #: The order of each form's fields: the first with an error gets the focus.
 NEW_FIELDS = ("form", "name", "id", "addresses", "trust")
@@ -60,30 +63,37 @@ ROW_FIELDS = ("form", "trust", "name", "addresses", "confirm")
 MERGE_FIELDS = ("form", "keep", "from", "confirm")
 
 
-def _field_errors(error: AdminError) -> dict[str, str]:
+def _field_errors(error: AdminError, t: Language) -> dict[str, str]:
     """API field paths (`addresses[2]`) as the page's fields (`addresses`), in plain words."""
     fields: dict[str, str] = {}
     for path, message in (error.fields or {"form": error.detail}).items():
         name = re.sub(r"[\[.].*$", "", path) or "form"
-        plain = _address_words(message) if name == "addresses" else plain_detail(message)
+        plain = _address_words(message, t) if name == "addresses" else plain_detail(message, t)
         fields[name] = f"{fields[name]} {plain}" if name in fields else plain
     return fields
 
 
-def _address_words(message: str) -> str:
+def _address_words(message: str, t: Language) -> str:
     """An address refused by the API, said so that a parent knows what to type instead."""
     shape = re.match(r"(?:Value error, )?not a network:address pair: '?(.*?)'?\.?$", message, re.I)
     if not shape:
-        return plain_detail(message)
+        return plain_detail(message, t)
     typed = shape.group(1)
     number = re.sub(r"[\s().-]", "", typed)
     if re.fullmatch(r"\+?[0-9]{6,15}", number):  # a phone number without its network
         example = f"sms:{number}" if number.startswith("+") else "sms:+31612345678"
-    else:
-        example = "sms:+31612345678, telegram:99887766 or email:sophie@example.org"
-    return (
-        f"“{typed}” is not an address Guardian knows. Write the network, a colon, then the "
-        f"number or account, like {example}."
+        # Translators: {example} is one address to copy ("sms:+31612345678").
+        return t.gettext(
+            "“{typed}” is not an address Guardian knows. Write the network, a colon, then the "
+            "number or account, like {example}.",
+            typed=typed,
+            example=example,
+        )
+    # Translators: {typed} is what was typed; the three addresses are examples to copy.
+    return t.gettext(
+        "“{typed}” is not an address Guardian knows. Write the network, a colon, then the "
+        "number or account, like sms:+31612345678, telegram:99887766 or email:sophie@example.org.",
+        typed=typed,
     )
 
 
@@ -96,11 +106,11 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {key: str(value) for key, value in (await request.post()).items()}
 
 
-def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
+def _validated(model: type[BaseModel], data: dict[str, Any], t: Language) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        fields = plain_errors(error)  # addresses are said by _field_errors
+        fields = plain_errors(error, t=t)  # addresses are said by _field_errors
         raise AdminError(422, "invalid", "; ".join(fields.values()), fields) from None
 
 
@@ -120,11 +130,14 @@ async def _page(
     merge_errors: dict[str, str] | None = None,
 ) -> web.Response:
     admin = admin_of(request)
+    t = page_language(request)
     saved = request.query.get("saved", "")
     confirmation = None
     if saved in CONFIRMATIONS:
-        confirmation = CONFIRMATIONS[saved].format(
-            name=request.query.get("name", ""), other=request.query.get("other", "")
+        confirmation = t.gettext(
+            CONFIRMATIONS[saved],
+            name=request.query.get("name", ""),
+            other=request.query.get("other", ""),
         )
     listed = await contact_list(admin)
     row_id = (row or {}).get("id", "")
@@ -159,12 +172,14 @@ async def contacts_page(request: web.Request) -> web.Response:
 @routes.post("/contacts")
 async def add_contact(request: web.Request) -> web.Response:
     form = await _form(request)
+    t = page_language(request)
     new = {key: form.get(key, "") for key in ("id", "name", "addresses", "trust")}
     data = {**new, "addresses": _addresses(new["addresses"]), "trust": new["trust"] or "normal"}
     try:
-        contact = await create_contact(admin_of(request), _validated(ContactIn, data))
+        contact = await create_contact(admin_of(request), _validated(ContactIn, data, t))
     except AdminError as error:
-        return await _page(request, status=error.status, new=new, new_errors=_field_errors(error))
+        errors = _field_errors(error, t)
+        return await _page(request, status=error.status, new=new, new_errors=errors)
     raise _done("added", name=contact.name)
 
 
@@ -177,23 +192,27 @@ async def merge_contact(request: web.Request) -> web.Response:
     admin = admin_of(request)
     contacts = admin.view.contacts
     other = contacts.get(merge["from"])
+    t = page_language(request)
     try:
         problems: dict[str, str] = {}
         if merge["keep"] not in contacts:
-            problems["keep"] = "Choose the contact to keep."
+            # Translators: errors of the form that merges two contacts into one.
+            problems["keep"] = t.gettext("Choose the contact to keep.")
         if merge["from"] not in contacts:
-            problems["from"] = "Choose the contact to merge into it."
+            problems["from"] = t.gettext("Choose the contact to merge into it.")
         elif merge["from"] == merge["keep"]:
-            problems["from"] = "Choose a different contact: a contact cannot be merged into itself."
+            problems["from"] = t.gettext(
+                "Choose a different contact: a contact cannot be merged into itself."
+            )
         if not problems and not confirmed(form):
-            problems["confirm"] = NOT_CONFIRMED
+            problems["confirm"] = t.gettext(NOT_CONFIRMED)
         if problems:
             raise AdminError(422, "invalid", "; ".join(problems.values()), problems)
-        body = _validated(MergeIn, {"from": merge["from"]})
+        body = _validated(MergeIn, {"from": merge["from"]}, t)
         kept = await merge_contacts(admin, merge["keep"], body.from_)
     except AdminError as error:
         return await _page(
-            request, status=error.status, merge=merge, merge_errors=_field_errors(error)
+            request, status=error.status, merge=merge, merge_errors=_field_errors(error, t)
         )
     raise _done("merged", name=kept.name, other=other.name if other else merge["from"])
 
@@ -220,9 +239,10 @@ async def edit_contact(request: web.Request) -> web.Response:
     data: dict[str, Any] = dict(row)
     if "addresses" in data:
         data["addresses"] = _addresses(data["addresses"])
+    t = page_language(request)
     try:
         contact = await update_contact(
-            admin_of(request), contact_id, _validated(ContactPatch, data)
+            admin_of(request), contact_id, _validated(ContactPatch, data, t)
         )
     except AdminError as error:
         if error.status == 404:
@@ -231,7 +251,7 @@ async def edit_contact(request: web.Request) -> web.Response:
             request,
             status=error.status,
             row={"id": contact_id, **row},
-            row_errors=_field_errors(error),
+            row_errors=_field_errors(error, t),
         )
     raise _done("saved", name=contact.name)
 
@@ -246,7 +266,7 @@ async def remove_contact(request: web.Request) -> web.Response:
             request,
             status=422,
             row={"id": contact_id, "delete": "1"},
-            row_errors={"confirm": NOT_CONFIRMED},
+            row_errors={"confirm": page_language(request).gettext(NOT_CONFIRMED)},
         )
     try:
         await delete_contact(admin, contact_id)

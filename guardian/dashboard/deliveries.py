@@ -3,6 +3,8 @@ guardians (guardian.privacy), and a retry for failed ones."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -10,12 +12,15 @@ from guardian.admin import AdminError, invalid
 from guardian.api.deliveries import (
     KINDS,
     STATUSES,
+    DeliveryOut,
     DeliveryQuery,
     delivery_detail,
     delivery_list,
     retry_delivery,
 )
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
+from guardian.dashboard.channel_forms import describe
+from guardian.i18n import N_, Language
 from guardian.privacy import ON_THE_DASHBOARD
 
 routes = web.RouteTableDef()
@@ -23,35 +28,44 @@ FILTERS = ("member", "status", "kind", "before_id")
 
 #: One word, and one badge colour, for each state: the colours mean the same on every page.
 STATUS_WORDS = {
-    "pending": ("waiting to send", "warn"),
-    "sending": ("sending", "warn"),
-    "sent": ("sent", "sent"),
-    "failed": ("failed", "bad"),
+    # Translators: the state of one message Guardian sends (a badge on the Deliveries pages).
+    "pending": (N_("waiting to send"), "warn"),
+    "sending": (N_("sending"), "warn"),
+    "sent": (N_("sent"), "sent"),
+    "failed": (N_("failed"), "bad"),
 }
 CHANNEL_WORDS = {
-    "SUCCESS": ("delivered", "sent"),
-    "pending": ("waiting", "warn"),
-    "TIMEOUT": ("no answer in time", "bad"),
-    "FAILURE": ("failed", "bad"),
-    "MISCONFIGURED": ("not set up right", "bad"),
-    "NOMATCH": ("not understood", "bad"),
+    # Translators: how sending to one channel (a phone app, an inbox) went, in a few words.
+    "SUCCESS": (N_("delivered"), "sent"),
+    "pending": (N_("waiting"), "warn"),
+    "TIMEOUT": (N_("no answer in time"), "bad"),
+    "FAILURE": (N_("could not be reached"), "bad"),
+    "MISCONFIGURED": (N_("not set up right"), "bad"),
+    "NOMATCH": (N_("not understood"), "bad"),
 }
 KIND_WORDS = {
-    "forward": "Passed on",
-    "summary": "Summary",
-    "burst": "Burst notice",
-    "breakthrough": "Urgent message",
-    "report": "Guardian report",
-    "storm": "Storm alert",
-    "test": "Test",
+    # Translators: what kind of message Guardian sent: a message passed on to the member.
+    "forward": N_("Passed on"),
+    "summary": N_("Summary"),
+    # Translators: a notice that many messages came at once.
+    "burst": N_("Many messages at once"),
+    # Translators: a message that came through quiet hours.
+    "breakthrough": N_("Urgent message"),
+    "report": N_("Guardian report"),
+    # Translators: guardians told that one person sent very many messages in a short time.
+    "storm": N_("Alert: very many messages from one person"),
+    "test": N_("Test"),
 }
 #: Why a channel did not take a message, in a parent's words.
 WHY_NOT = {
-    "TIMEOUT": "the service did not answer in time",
-    "FAILURE": "the service refused it or could not be reached",
-    "MISCONFIGURED": "the channel is not set up right",
-    "NOMATCH": "the channel's address is not understood",
+    "TIMEOUT": N_("the service did not answer in time"),
+    "FAILURE": N_("the service refused it or could not be reached"),
+    "MISCONFIGURED": N_("the channel is not set up right"),
+    "NOMATCH": N_("the channel's address is not understood"),
 }
+N_("it was not delivered")  # a test's reason when its channel said nothing known
+_GAVE_UP_TRIES = re.compile(r"gave up after (\d+) attempts")
+_GAVE_UP_AFTER = re.compile(r"gave up after (\S+)")
 WORDS = {
     "status_words": STATUS_WORDS,
     "channel_words": CHANNEL_WORDS,
@@ -110,10 +124,14 @@ async def _detail(
     except AdminError as missing:
         return error_page(request, missing)
     member = admin.view.members.get(found.member)
+    name = member.name if member else found.member
+    t = page_language(request)
     context = {
         "delivery": found,
+        "channel_names": {c.channel: channel_name(t, name, c.channel) for c in found.channels},
+        "problem": problem(t, found, name),
         "privacy_note": ON_THE_DASHBOARD.get(found.shown_at, ""),
-        "member_name": member.name if member else found.member,
+        "member_name": name,
         "retried": request.query.get("retried") == "1",
         "error": error,
         **WORDS,
@@ -129,5 +147,41 @@ async def retry(request: web.Request) -> web.Response:
     except AdminError as error:
         if error.status == 404:
             return error_page(request, error)
-        return await _detail(request, error.status, error.detail)
+        t = page_language(request)
+        return await _detail(request, error.status, t.gettext(error.detail))
     raise web.HTTPSeeOther(f"/deliveries/{retried.id}?retried=1")
+
+
+def channel_name(t: Language, member: str, channel: str) -> str:
+    """A channel as a parent names it, from its masked address: `Mia’s ntfy`, `Mia’s E-mail`."""
+    service, _ = describe(channel)
+    # Translators: one channel of a member: {name} is the member, {service} the app or service
+    # ("Mia’s Telegram", "Mia’s E-mail").
+    return t.gettext("{name}’s {service}", name=member, service=t.gettext(service))
+
+
+def problem(t: Language, delivery: DeliveryOut, member: str) -> str | None:
+    """What went wrong, in plain words: which channel, and what happened to it there."""
+    said = delivery.last_error
+    if not said:
+        return None
+    if said == "the member has no channels":
+        return t.gettext("{name} has no channels to send to.", name=member)
+    if tries := _GAVE_UP_TRIES.fullmatch(said):
+        n = int(tries[1])
+        return t.ngettext("gave up after {n} attempt", "gave up after {n} attempts", n)
+    if after := _GAVE_UP_AFTER.fullmatch(said):
+        # Translators: {time} is how long Guardian kept trying, as settings write it (2h, 35m).
+        return t.gettext("gave up after {time}", time=after[1])
+    failing = [c for c in delivery.channels if c.status not in ("SUCCESS", "pending")]
+    if not failing:
+        return said
+    # Translators: one channel and what happened there: "Mia’s ntfy: could not be reached".
+    return "; ".join(
+        t.gettext(
+            "{channel}: {what}",
+            channel=channel_name(t, member, c.channel),
+            what=t.gettext(CHANNEL_WORDS.get(c.status, (N_("not delivered"), ""))[0]),
+        )
+        for c in failing
+    )

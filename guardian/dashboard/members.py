@@ -18,10 +18,10 @@ from guardian.admin import Admin, AdminError, invalid
 from guardian.api import members as api
 from guardian.api.tonight import quiet_state
 from guardian.api.users import user_list
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.dashboard.channel_forms import BY_ID, RAW, SERVICES, build, describe, kept
 from guardian.dashboard.forms import confirmed, first_error, plain_detail, plain_errors
-from guardian.i18n import LANGUAGES, NAMES
+from guardian.i18n import LANGUAGES, N_, NAMES
 from guardian.overrides import ONE_HOUR
 from guardian.settings import PolicySettings
 from guardian.windows import DAY_LABELS, DAY_NAMES, occurrences, parse_days
@@ -29,14 +29,16 @@ from guardian.windows import DAY_LABELS, DAY_NAMES, occurrences, parse_days
 routes = web.RouteTableDef()
 
 LEVELS = (
-    ("counts", "only how many messages, from how many people."),
-    ("senders", "who wrote and in which conversation, no message text."),
-    ("preview", "senders plus the start of each message."),
+    # Translators: what a level of privacy shows (after its name and a colon).
+    ("counts", N_("only how many messages, from how many people.")),
+    ("senders", N_("who wrote and in which conversation, no message text.")),
+    ("preview", N_("senders plus the start of each message.")),
 )
 LEVEL_NAMES = {
-    "counts": "Counts only",
-    "senders": "Who wrote",
-    "preview": "Who wrote and a preview",
+    # Translators: the names of the levels of privacy: what guardians (or the member) see.
+    "counts": N_("Counts only"),
+    "senders": N_("Who wrote"),
+    "preview": N_("Who wrote and a preview"),
 }
 #: A Monday, in UTC: the week the grid draws. Wall-clock quiet hours, without a zone's DST.
 _WEEK = datetime(2024, 1, 1, tzinfo=UTC)
@@ -198,12 +200,13 @@ async def member_save(request: web.Request) -> web.StreamResponse:
         patch = api.MemberPatch.model_validate(fields)
         await api.update_member(admin_of(request), member_id, patch)
     except ValidationError as error:
-        problems = plain_errors(error)
+        problems = plain_errors(error, t=page_language(request))
         return await _member_page(request, member_id, status=422, form=form, errors=problems)
     except AdminError as error:
         if error.status != 422:
             return error_page(request, error)
-        problems = {name: plain_detail(message) for name, message in error.fields.items()}
+        t = page_language(request)
+        problems = {name: plain_detail(message, t) for name, message in error.fields.items()}
         return await _member_page(request, member_id, status=422, form=form, errors=problems)
     raise web.HTTPSeeOther(f"/members/{member_id}?saved=member")
 
@@ -220,7 +223,7 @@ async def channel_add(request: web.Request) -> web.StreamResponse:
         if service == RAW:
             url = posted.get("url", "").strip()
             if not url:
-                message = "Fill in the channel's Apprise URL, or use one of the forms above."
+                message = N_("Fill in the channel's Apprise URL, or use one of the forms above.")
                 raise AdminError(422, "invalid", message, {"url": message})
         else:
             built, problems = build(service, posted)
@@ -234,7 +237,8 @@ async def channel_add(request: web.Request) -> web.StreamResponse:
         problems = dict(error.fields or {"form": error.detail})
         if service != RAW and "url" in problems:  # refused as a whole: said above the form
             problems["form"] = problems.pop("url")
-        plain = {name: plain_detail(message) for name, message in problems.items()}
+        t = page_language(request)
+        plain = {name: plain_detail(message, t) for name, message in problems.items()}
         # A channel's URL and its secrets are not echoed back into the page, even when refused.
         return await _member_page(
             request,

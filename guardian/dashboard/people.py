@@ -15,21 +15,23 @@ from pydantic import ValidationError
 from guardian.admin import AdminError, invalid
 from guardian.api.contacts import TRUST_HELP
 from guardian.api.people import PersonIn, act, people
-from guardian.dashboard import admin_of, render
+from guardian.dashboard import admin_of, page_language, render
 from guardian.dashboard.contacts import _field_errors
+from guardian.i18n import N_
 
 routes = web.RouteTableDef()
 
 #: The confirmation after each step, by the `saved` query value.
 CONFIRMATIONS = {
-    "name": "Saved the name {name}.",
-    "trusted": "{name} is trusted now: their messages break through quiet hours.",
-    "normal": "{name} follows the policy now.",
-    "muted": "{name} is muted now: never pushed, counted in summaries.",
-    "link": "Linked: {name} now has the addresses these messages came from.",
+    # Translators: confirmations on the People page; {name} is the person's name.
+    "name": N_("Saved the name {name}."),
+    "trusted": N_("{name} is trusted now: their messages break through quiet hours."),
+    "normal": N_("{name} follows the policy now."),
+    "muted": N_("{name} is muted now: never pushed, counted in summaries."),
+    "link": N_("Linked: {name} now has the addresses these messages came from."),
 }
 #: What a mistake in a field says on the page (the API's messages name the rule instead).
-PLAIN_ERRORS = {"name": "Type a name: up to 200 characters, on one line."}
+PLAIN_ERRORS = {"name": N_("Type a name: up to 200 characters, on one line.")}
 #: The buttons' steps: a trust to set, or naming and linking.
 TRUST_STEPS = ("trusted", "normal", "muted")
 
@@ -52,16 +54,18 @@ async def _page(
     errors: dict[str, str] | None = None,
 ) -> web.Response:
     admin = admin_of(request)
+    t = page_language(request)
     listed = await people(admin)
     saved = request.query.get("saved", "")
     confirmation = None
     if saved in CONFIRMATIONS:
-        confirmation = CONFIRMATIONS[saved].format(name=request.query.get("name", ""))
+        confirmation = t.gettext(CONFIRMATIONS[saved], name=request.query.get("name", ""))
+    names = {m.id: m.name for m in admin.view.members.values()}
     contacts = sorted(admin.view.contacts.values(), key=lambda c: (c.name.casefold(), c.id))
     context = {
         "people": listed.items,
         "unlisted": [admin.view.members[m].name for m in listed.unlisted],
-        "names": {m.id: m.name for m in admin.view.members.values()},
+        "member_names": lambda ids: ", ".join(names.get(m, m) for m in ids),
         "contacts": contacts,
         "trust_help": TRUST_HELP,
         "confirmation": confirmation,
@@ -81,19 +85,24 @@ async def people_page(request: web.Request) -> web.Response:
 async def person_step(request: web.Request) -> web.Response:
     form = {key: str(value) for key, value in (await request.post()).items()}
     action = form.get("action", "name")
+    t = page_language(request)
     try:
         if action == "link" and not form.get("link"):
-            message = "choose the contact they are"
+            # Translators: an error beside the menu of contacts on the People page.
+            message = t.gettext("Choose the contact they are.")
             raise AdminError(422, "invalid", message, {"link": message})
         try:
             step = PersonIn.model_validate(_step(form))
         except ValidationError as error:
             problem = invalid(error)
-            plain = {f: PLAIN_ERRORS.get(f, m) for f, m in problem.fields.items()}
+            plain = {
+                f: t.gettext(PLAIN_ERRORS[f]) if f in PLAIN_ERRORS else m
+                for f, m in problem.fields.items()
+            }
             raise AdminError(problem.status, problem.error, problem.detail, plain) from None
         done = await act(admin_of(request), step)
     except AdminError as error:
-        fields = _field_errors(error)
+        fields = _field_errors(error, t)
         if "form" in fields and action in ("name", "link"):
             fields = {action: fields.pop("form"), **fields}
         return await _page(request, status=error.status, typed=form, errors=fields)

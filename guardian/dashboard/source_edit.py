@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from guardian.admin import AdminError, invalid
+from guardian.admin import AdminError, invalid, not_found
 from guardian.api.sources import (
     SourceEdit,
     SourceIn,
@@ -24,16 +24,17 @@ from guardian.api.sources import (
     remove_source,
     update_source,
 )
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.household import SourceView
+from guardian.i18n import N_, Language
 from guardian.plugin import PluginClass
 
 routes = web.RouteTableDef()
 
 #: What a parent reads for each kind of plugin.
 KINDS = {
-    "push": "The network sends each message to Guardian (it needs Guardian's web address).",
-    "pull": "Guardian reads the account itself (no web address needed).",
+    "push": N_("The network sends each message to Guardian (it needs Guardian's web address)."),
+    "pull": N_("Guardian reads the account itself (no web address needed)."),
 }
 
 
@@ -186,17 +187,22 @@ def _form(request: web.Request, plugin_name: str) -> Form | None:
 
 
 #: Pydantic's words, as a parent reads them next to the field.
-PLAIN = {"Field required": "This is needed: fill it in."}
+PLAIN = {"Field required": N_("This is needed: fill it in.")}
 
 
-def _field_errors(error: AdminError) -> dict[str, str]:
+def _field_errors(t: Language, error: AdminError) -> dict[str, str]:
     """The API's field paths (`settings.password`) as the form's names (`s.password`)."""
     return {
         (
             f"s.{path.removeprefix('settings.')}" if path.startswith("settings.") else path
-        ): PLAIN.get(message, message)
-        for path, message in (error.fields or {"form": error.detail}).items()
+        ): t.gettext(PLAIN[message]) if message in PLAIN else message
+        for path, message in (error.fields or {"form": _said(t, error)}).items()
     }
+
+
+def _said(t: Language, error: AdminError) -> str:
+    """An error's sentence in the page's language (the API's English detail otherwise)."""
+    return t.gettext(error.said[0], **error.said[1]) if error.said else t.gettext(error.detail)
 
 
 @routes.get("/sources/new")
@@ -230,7 +236,7 @@ async def create_source_page(request: web.Request) -> web.Response:
         form.values |= {
             f.name: str(posted.get(f"s.{f.name}", "")) for f in form.fields if f.kind != "password"
         }
-        form.errors = _field_errors(error)
+        form.errors = _field_errors(page_language(request), error)
         return _page(request, source=None, form=form, basics=basics, status=error.status)
     raise web.HTTPSeeOther(f"/sources#source-{basics['id']}")
 
@@ -240,7 +246,7 @@ async def edit_source_page(request: web.Request) -> web.Response:
     admin = admin_of(request)
     source = admin.view.sources.get(request.match_info["source_id"])
     if source is None:
-        return error_page(request, AdminError(404, "not_found", "no such source"))
+        return error_page(request, not_found("source", request.match_info["source_id"]))
     form = _form(request, source.plugin)
     if form is not None:
         form.values = values_of(form.fields, source.settings)
@@ -262,7 +268,7 @@ async def update_source_page(request: web.Request) -> web.Response:
     admin = admin_of(request)
     source = admin.view.sources.get(request.match_info["source_id"])
     if source is None:
-        return error_page(request, AdminError(404, "not_found", "no such source"))
+        return error_page(request, not_found("source", request.match_info["source_id"]))
     posted = await request.post()
     basics = {
         **_basics(source),
@@ -271,7 +277,14 @@ async def update_source_page(request: web.Request) -> web.Response:
     }
     form = _form(request, source.plugin)
     if form is None:
-        error = AdminError(409, "plugin_missing", f"the {source.plugin} plugin is not installed")
+        # Translators: {name} is what a source connects to (imap, slack), as settings.toml says.
+        missing = N_("Guardian cannot connect to {name} here: that part is not installed.")
+        error = AdminError(
+            409,
+            "plugin_missing",
+            f"the {source.plugin} plugin is not installed",
+            said=(missing, {"name": source.plugin}),
+        )
         return error_page(request, error)
     try:
         settings = settings_from(form.fields, posted)
@@ -286,7 +299,7 @@ async def update_source_page(request: web.Request) -> web.Response:
         form.values = {
             f.name: str(posted.get(f"s.{f.name}", "")) for f in form.fields if f.kind != "password"
         }
-        form.errors = _field_errors(error)
+        form.errors = _field_errors(page_language(request), error)
         return _page(request, source=source.id, form=form, basics=basics, status=error.status)
     raise web.HTTPSeeOther(f"/sources#source-{source.id}")
 
@@ -297,9 +310,8 @@ async def remove_source_page(request: web.Request) -> web.Response:
     source_id = request.match_info["source_id"]
     posted = await request.post()
     if posted.get("confirm") != "yes":
-        error = AdminError(
-            422, "unconfirmed", "Tick the box to confirm: messages from it stop reaching Guardian."
-        )
+        text = N_("Tick the box to confirm: messages from it stop reaching Guardian.")
+        error = AdminError(422, "unconfirmed", text, said=(text, {}))
         return await _edit_with_error(request, source_id, error)
     try:
         await remove_source(admin, source_id)
@@ -314,10 +326,10 @@ async def _edit_with_error(request: web.Request, source_id: str, error: AdminErr
     admin = admin_of(request)
     source = admin.view.sources.get(source_id)
     if source is None:
-        return error_page(request, AdminError(404, "not_found", "no such source"))
+        return error_page(request, not_found("source", request.match_info["source_id"]))
     form = _form(request, source.plugin)
     if form is not None:
         form.values = values_of(form.fields, source.settings)
-        form.errors = {"remove": error.detail}
+        form.errors = {"remove": _said(page_language(request), error)}
     basics = _basics(source)
     return _page(request, source=source.id, form=form, basics=basics, status=error.status)

@@ -21,7 +21,7 @@ from guardian.api.sources import (
     rotate_secret,
     source_list,
 )
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.dashboard.forms import NOT_CONFIRMED, confirmed, plain_detail
 from guardian.dashboard.source_steps import network_of, secret_name
 
@@ -65,10 +65,12 @@ async def rotate_page(request: web.Request) -> web.Response:
     field = str(posted.get("field", "")) or None
     value = str(posted.get("value", "")) or None
     admin = admin_of(request)
+    t = page_language(request)
     try:
         _source(admin, source_id)  # an unknown source is a 404, confirmed or not
         if not confirmed(posted):
-            raise AdminError(422, "invalid", NOT_CONFIRMED, {"confirm": NOT_CONFIRMED})
+            tick = t.gettext(NOT_CONFIRMED)
+            raise AdminError(422, "invalid", tick, {"confirm": tick})
         try:
             rotate = RotateIn.model_validate({"field": field, "value": value})
         except ValidationError as error:
@@ -84,7 +86,7 @@ async def rotate_page(request: web.Request) -> web.Response:
             failed=source_id,
             form={"field": field or ""},
             errors={
-                path if path in ("field", "value", "confirm") else "form": plain_detail(message)
+                path if path in ("field", "value", "confirm") else "form": plain_detail(message, t)
                 for path, message in (error.fields or {"form": error.detail}).items()
             },
         )

@@ -13,7 +13,7 @@ from guardian.admin import AdminError
 from guardian.api.tonight import apply_control, undo_control
 from guardian.api.tonight import tonight as tonight_data
 from guardian.app import GUARDIAN
-from guardian.dashboard import admin_of, error_page, render
+from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.events import CLOSED
 from guardian.overrides import CONTROLS, ONE_HOUR, Control
 
@@ -27,7 +27,7 @@ _BACK = re.compile(r"/(members/[a-z0-9][a-z0-9_-]{0,63})?")
 
 async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
     return {
-        "tonight": await tonight_data(admin_of(request)),
+        "tonight": await tonight_data(admin_of(request), page_language(request).code),
         "changed": request.query.get("changed", ""),
         "one_hour": ONE_HOUR,
         "control_error": None,
@@ -70,7 +70,9 @@ async def quick_control(request: web.Request) -> web.StreamResponse:
         if error.status == 404:
             return error_page(request, error)
         said = next(iter(error.fields.values()), error.detail)
-        context = await _context(request, control_error=f"That did not work: {said}.")
+        # Translators: a quick control on Tonight failed; {problem} says why (a sentence's start).
+        failed = page_language(request).gettext("That did not work: {problem}.", problem=said)
+        context = await _context(request, control_error=failed)
         return render(request, "tonight.html", context, error.status)
     raise web.HTTPSeeOther(_back(data.get("back"), member_id))
 

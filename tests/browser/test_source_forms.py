@@ -99,19 +99,28 @@ async def test_a_parent_adds_changes_and_removes_a_mailbox_on_a_phone(
     assert stored.settings["password"] == imap_server.user.password
     await fits(page)
 
-    # Removing needs the box ticked (the browser asks first; the server refuses without it).
+    # Removing asks first, in the dialog the other irreversible actions use, saying what
+    # happens; Cancel keeps the source, and the focus goes back to the button.
     await page.goto(dashboard.url("/sources/mia-mail/edit"))
     remove = page.get_by_role("button", name="Remove mia-mail")
+    await expect(page.get_by_label("I understand")).to_be_hidden()  # the dialog asks instead
     await remove.click()
-    assert await Source.filter(slug="mia-mail").exists()  # the required box stopped it
-    await page.get_by_label("I understand").check()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Remove mia-mail?")
+    await expect(dialog).to_contain_text("no longer reach Guardian")
+    await expect(dialog).to_contain_text("cannot be undone")
     await screenshot(page, "source-remove")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    await expect(remove).to_be_focused()
+    assert await Source.filter(slug="mia-mail").exists()
+    await remove.click()
     async with page.expect_navigation():
-        await remove.click()
+        await dialog.get_by_role("button", name="Yes, remove mia-mail").click()
     assert not await Source.filter(slug="mia-mail").exists()
     actions = (
         await AuditEntry.filter(target="mia-mail").order_by("id").values_list("action", flat=True)
     )
     assert actions == ["source.add", "source.update", "source.remove"]
-    # The one error the browser logs is the refused first try's 422, as answered on purpose.
+    # The one error the browser logs is a refused form's 422, as answered on purpose.
     assert [e for e in page_errors if "status of 422" not in e] == []

@@ -2,9 +2,15 @@
 // without it: the menu folds on a phone, tables get their column names as labels, copy buttons
 // copy, and an action that cannot be undone asks first in a <dialog> (without this script the
 // form's required "I understand" checkbox asks instead, and the server refuses without it).
-// Text is always set with textContent: nothing from a page is ever parsed as HTML here.
+// Text is always set with textContent: nothing from a page is ever parsed as HTML here. Its
+// words come from the page (data-word-* on <body>), in the page's language.
 (function () {
   "use strict";
+
+  // The page's words for what this script writes, in the page's language (<body data-word-*>).
+  function word(name, english) {
+    return document.body.getAttribute("data-word-" + name) || english;
+  }
 
   // --- the header's menu on a phone ----------------------------------------------------------
   function menu() {
@@ -60,7 +66,7 @@
         button.addEventListener("click", function () {
           var text = field.value !== undefined ? field.value : field.textContent;
           function done(ok) {
-            button.textContent = ok ? "Copied" : "Select and copy it";
+            button.textContent = word(ok ? "copied" : "copy-by-hand", ok ? "Copied" : "Select and copy it");
             setTimeout(function () { button.textContent = label; }, 2500);
           }
           if (navigator.clipboard && window.isSecureContext) {
@@ -102,7 +108,7 @@
     no.type = "button";
     no.className = "secondary";
     no.id = "confirm-cancel";
-    no.textContent = "Cancel";
+    no.textContent = word("cancel", "Cancel");
     actions.appendChild(yes);
     actions.appendChild(no);
     dialog.appendChild(title);
