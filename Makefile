@@ -50,7 +50,7 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory axe; \
 	  else echo "npm is missing: the axe-core accessibility checks will be skipped"; fi
-	timeout --signal=INT --kill-after=30 1200 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
+	timeout --signal=INT --kill-after=30 1800 $(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 # After changing a message in the code: refresh guardian/locale/ (see docs/translating.md).
 catalogs: $(STAMP)
