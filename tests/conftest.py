@@ -167,6 +167,19 @@ def smtp() -> Iterator[Mailbox]:
         controller.stop()
 
 
+def children_toml(count: int, policy: str, channels: bool = False) -> str:
+    """`count` more children (kid0, kid1, ...) on `policy`, each with a webhook phone of its own;
+    with `channels`, an explicit empty channel list."""
+    listed = "channels = []\n" if channels else ""
+    return "".join(
+        f'\n[[members]]\nid = "kid{n}"\nname = "Kid {n}"\nrole = "child"\n'
+        f'policy = "{policy}"\n{listed}'
+        f'\n[[sources]]\nid = "kid{n}-phone"\nplugin = "webhook"\nmember = "kid{n}"\n'
+        f'secret = "{SECRET}"\n'
+        for n in range(count)
+    )
+
+
 def settings_toml(
     db_path: Path,
     *,

@@ -13,7 +13,7 @@ from guardian.plugin import PluginRegistry
 from guardian.scheduler import child_activity
 from guardian.settings import load_settings
 from tests.admin import admin_client
-from tests.conftest import SECRET, at, message, settings_toml
+from tests.conftest import at, children_toml, message, settings_toml
 from tests.queries import statements
 
 EVENING = at("2026-11-24T22:00:00+01:00")  # a Tuesday, inside mia's quiet hours (21:30-07:00)
@@ -216,21 +216,11 @@ async def test_a_guardian_sees_their_own_notifications_at_their_own_level(
     assert levels == {"mia": "counts", "sam": "senders"}  # mia: guardian_view; sam: content
 
 
-def _children(count: int) -> str:
-    """`count` more children on Mia's policy, each with a phone of their own."""
-    return "".join(
-        f'\n[[members]]\nid = "kid{n}"\nname = "Kid {n}"\nrole = "child"\n'
-        f'policy = "school-night"\nchannels = []\n'
-        f'\n[[sources]]\nid = "kid{n}-phone"\nplugin = "webhook"\nmember = "kid{n}"\n'
-        f'secret = "{SECRET}"\n'
-        for n in range(count)
-    )
-
-
 async def _tonight_statements(folder: Path, start_guardian: Any, children: int) -> int:
     folder.mkdir()
     path = folder / "settings.toml"
-    path.write_text(settings_toml(folder / "guardian.db", extra=_children(children)))
+    extra = children_toml(children, "school-night", channels=True)
+    path.write_text(settings_toml(folder / "guardian.db", extra=extra))
     settings = load_settings(path, PluginRegistry.discover().settings_models())
     running = await start_guardian(settings, EVENING)
     admin = await admin_client(running)

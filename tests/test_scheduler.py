@@ -24,7 +24,7 @@ from guardian.policy import DEFAULT_SUMMARY_TIME
 from guardian.scheduler import purge
 from guardian.settings import Settings, load_settings
 from tests.admin import admin_client
-from tests.conftest import SECRET, Receiver, Running, at, message, settings_toml
+from tests.conftest import Receiver, Running, at, children_toml, message, settings_toml
 from tests.queries import statements
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -236,12 +236,7 @@ def _reported_children(count: int) -> str:
         '\n[policies.reported]\nreport = "07:30"\n'
         'quiet = [{ days = "daily", start = "21:30", end = "07:00" }]\n'
     )
-    return policy + "".join(
-        f'\n[[members]]\nid = "kid{n}"\nname = "Kid {n}"\nrole = "child"\npolicy = "reported"\n'
-        f'\n[[sources]]\nid = "kid{n}-phone"\nplugin = "webhook"\nmember = "kid{n}"\n'
-        f'secret = "{SECRET}"\n'
-        for n in range(count)
-    )
+    return policy + children_toml(count, "reported")
 
 
 async def _report_statements(folder: Path, start_guardian: Start, children: int) -> int:
