@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
@@ -80,7 +81,7 @@ def storage_failure(error: BaseException) -> bool:
 
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": _with_defaults(url)},
+        "connections": {"default": _connection(url)},
         "apps": {
             APP: {
                 "models": ["guardian.models"],
@@ -91,6 +92,19 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+#: tortoise's clients with transactions that are safe to cancel (guardian/engines).
+ENGINES = {
+    "tortoise.backends.sqlite": "guardian.engines.sqlite",
+    "tortoise.backends.asyncpg": "guardian.engines.asyncpg",
+}
+
+
+def _connection(url: str) -> dict[str, Any]:
+    expanded: dict[str, Any] = expand_db_url(_with_defaults(url))
+    expanded["engine"] = ENGINES.get(expanded["engine"], expanded["engine"])
+    return expanded
 
 
 def sqlite_path(url: str) -> str:
@@ -202,6 +216,9 @@ async def opened(url: str, *, apply_migrations: bool = True) -> AsyncIterator[To
     EXECUTOR_CACHE.clear()
     context = await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     try:
+        # Connected now, not at the first query: tortoise connects a client lazily, while
+        # holding its lock, and a task cancelled then would keep the lock (guardian/engines).
+        await context.connections.get("default").execute_query("SELECT 1")
         yield context
     finally:
         await context.close_connections()
