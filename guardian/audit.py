@@ -13,14 +13,17 @@ translated in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from guardian.delivery import privacy_url
 from guardian.household import HouseholdView
-from guardian.i18n import N_
+from guardian.i18n import NAMES, N_, Language, language
+
+ENGLISH = language("en")
 
 #: What the filter calls each kind of change (the part of the action before the dot).
 KINDS: dict[str, str] = {
@@ -40,87 +43,115 @@ KINDS: dict[str, str] = {
 
 #: The fields of a change, as a sentence names them.
 FIELD_LABELS: dict[str, str] = {
-    "name": "name",
-    "trust": "trust",
-    "addresses": "addresses",
-    "policy": "policy",
-    "language": "language",
-    "channels": "channels",
-    "timezone": "time zone",
-    "quiet": "quiet hours",
-    "summaries": "summary times",
-    "burst": "burst limit",
-    "breakthrough.keywords": "urgent words",
-    "breakthrough.repeated": "repeated-contact rule",
-    "content": "what the member's own summaries show",
-    "guardian_view": "what guardians see",
-    "report": "guardians' report time",
-    "storm": "storm alert",
-    "retention": "how long messages are kept",
-    "tonight": "tonight's quiet hours",
+    # Translators: the settings a change in the Audit log is about, as in "Sam changed Mia's
+    # quiet hours from ... to ...".
+    "name": N_("name"),
+    "trust": N_("trust"),
+    "addresses": N_("addresses"),
+    "policy": N_("policy"),
+    "language": N_("language"),
+    "channels": N_("channels"),
+    "timezone": N_("time zone"),
+    "quiet": N_("quiet hours"),
+    "summaries": N_("summary times"),
+    "burst": N_("burst limit"),
+    "breakthrough.keywords": N_("urgent words"),
+    "breakthrough.repeated": N_("repeated-contact rule"),
+    "content": N_("what the member's own summaries show"),
+    "guardian_view": N_("what guardians see"),
+    "report": N_("guardians' report time"),
+    "storm": N_("storm alert"),
+    "retention": N_("how long messages are kept"),
+    "tonight": N_("tonight's quiet hours"),
+    "settings": N_("settings"),
 }
 
 TRUST_WORDS = {
-    "trusted": "trusted (breaks through quiet hours)",
-    "normal": "normal (follows the policy)",
-    "muted": "muted (never pushed)",
+    # Translators: a contact's trust, as the Audit log shows it before → after.
+    "trusted": N_("trusted (breaks through quiet hours)"),
+    "normal": N_("normal (follows the policy)"),
+    "muted": N_("muted (never pushed)"),
 }
 LEVEL_WORDS = {
-    "counts": "how many messages only",
-    "senders": "how many and from whom",
-    "preview": "from whom, with the start of each message",
+    # Translators: what a summary or a guardians' report shows, as the Audit log shows it.
+    "counts": N_("how many messages only"),
+    "senders": N_("how many and from whom"),
+    "preview": N_("from whom, with the start of each message"),
 }
-NOTHING = "none"
-OFF = "off"
-#: Tonight's quiet hours in a before → after line.
-TONIGHT_SPAN = "{start} – {end}"
-TONIGHT_NONE = "no quiet hours"
+# Translators: the Audit log's word for a setting that was empty before or after a change.
+NOTHING = N_("none")
+# Translators: the Audit log's word for a rule (burst, storm, repeated contact) switched off.
+OFF = N_("off")
+# Translators: tonight's quiet hours in the Audit log, from a weekday and time to another.
+TONIGHT_SPAN = N_("{start} – {end}")
+TONIGHT_NONE = N_("no quiet hours")
 
 #: Sentences by action; {actor} made the change, {name} is what it changed.
 SENTENCES: dict[str, str] = {
-    "contact.create": "{actor} added {name} as a contact",
-    "contact.delete": "{actor} deleted the contact {name}",
-    "contact.merge": "{actor} merged {other} into {name}",
-    "contact.unmerge": "{actor} undid the merge of {name} into {into}",
-    "policy.create": "{actor} created the policy {name}",
-    "policy.delete": "{actor} deleted the policy {name}",
-    "channel.add": "{actor} added a channel for {name}: {channel}",
-    "channel.remove": "{actor} removed a channel of {name}: {channel}",
-    "channel.test.ok": "{actor} sent a test message to {name}'s channel {channel}: it worked",
-    "channel.test.failed": "{actor} sent a test message to {name}'s channel {channel}: "
-    "it failed ({status})",
-    "source.rotate": "{actor} gave the source {name} a new {field}",
-    "token.create": "{actor} created the API token “{name}”",
-    "token.revoke": "{actor} revoked the API token “{name}”",
-    "delivery.retry": "{actor} sent {name} again",
-    "user.add": "{actor} added the dashboard login {name}",
-    "user.add.member": "{actor} gave {member} the dashboard login {name}",
-    "user.add.child": "{actor} gave {member} the dashboard login {name}, "
-    "which shows only {member}'s own page",
-    "user.remove": "{actor} removed the dashboard login {name}",
-    "household.import": "{actor} imported the household from a settings file",
+    # Translators: the Audit log's sentences. {actor} is who made the change (a person's
+    # name, or "An admin (command line)"); {name} is the member, contact, policy, login or
+    # token it was about. Each is shown followed by a full stop.
+    "contact.create": N_("{actor} added {name} as a contact"),
+    "contact.delete": N_("{actor} deleted the contact {name}"),
+    "contact.merge": N_("{actor} merged {other} into {name}"),
+    "contact.unmerge": N_("{actor} undid the merge of {name} into {into}"),
+    "policy.create": N_("{actor} created the policy {name}"),
+    "policy.delete": N_("{actor} deleted the policy {name}"),
+    # Translators: {channel} is where Guardian sends, written as an address.
+    "channel.add": N_("{actor} added a channel for {name}: {channel}"),
+    "channel.remove": N_("{actor} removed a channel of {name}: {channel}"),
+    "channel.test.ok": N_("{actor} sent a test message to {name}'s channel {channel}: it worked"),
+    # Translators: {status} is the channel's answer as Apprise names it (FAILURE, TIMEOUT).
+    "channel.test.failed": N_(
+        "{actor} sent a test message to {name}'s channel {channel}: it failed ({status})"
+    ),
+    # Translators: {field} is what was renewed: a secret, a token.
+    "source.rotate": N_("{actor} gave the source {name} a new {field}"),
+    "token.create": N_("{actor} created the API token “{name}”"),
+    "token.revoke": N_("{actor} revoked the API token “{name}”"),
+    "delivery.retry": N_("{actor} sent {name} again"),
+    "user.add": N_("{actor} added the dashboard login {name}"),
+    "user.add.member": N_("{actor} gave {member} the dashboard login {name}"),
+    "user.add.child": N_(
+        "{actor} gave {member} the dashboard login {name}, which shows only {member}'s own page"
+    ),
+    "user.remove": N_("{actor} removed the dashboard login {name}"),
+    "household.import": N_("{actor} imported the household from a settings file"),
     # The quick controls (guardian.overrides); times are the household's local time.
-    "quiet.override.quiet_until": "{actor} made {name} quiet from now until {until}",
-    "quiet.override.quiet_until.kept": "{actor} kept {name}'s quiet hours on until {until}",
-    "quiet.override.pause_tonight": "{actor} paused {name}'s quiet hours for tonight",
-    "quiet.override.one_more_hour": "{actor} gave {name} one more hour of quiet, until {until}",
-    "quiet.undo.quiet_until": "{actor} undid {name}'s quiet time until {until}",
-    "quiet.undo.pause_tonight": "{actor} undid the pause of {name}'s quiet hours tonight",
-    "quiet.undo.one_more_hour": "{actor} undid {name}'s one more hour of quiet (until {until})",
-    "trust.trusted": "{actor} made {name} trusted",
-    "trust.muted": "{actor} muted {name}",
-    "trust.normal": "{actor} made {name} a normal contact again",
-    "rename": "{actor} renamed {before} to {after}",
-    "rename.household": "{actor} renamed the household from {before} to {after}",
-    "one": "{actor} changed {whose} {label} from {before} to {after}",
-    "several": "{actor} changed {whose} {labels}",
-    "nothing": "{actor} saved {whose} settings unchanged",
-    "unknown": "{actor}: {action} {name}",
+    # Translators: the quick controls of tonight's quiet hours; {until} is a time of day.
+    "quiet.override.quiet_until": N_("{actor} made {name} quiet from now until {until}"),
+    "quiet.override.quiet_until.kept": N_("{actor} kept {name}'s quiet hours on until {until}"),
+    "quiet.override.pause_tonight": N_("{actor} paused {name}'s quiet hours for tonight"),
+    "quiet.override.one_more_hour": N_("{actor} gave {name} one more hour of quiet, until {until}"),
+    "quiet.undo.quiet_until": N_("{actor} undid {name}'s quiet time until {until}"),
+    "quiet.undo.pause_tonight": N_("{actor} undid the pause of {name}'s quiet hours tonight"),
+    "quiet.undo.one_more_hour": N_("{actor} undid {name}'s one more hour of quiet (until {until})"),
+    "trust.trusted": N_("{actor} made {name} trusted"),
+    "trust.muted": N_("{actor} muted {name}"),
+    "trust.normal": N_("{actor} made {name} a normal contact again"),
+    "rename": N_("{actor} renamed {before} to {after}"),
+    "rename.household": N_("{actor} renamed the household from {before} to {after}"),
+    # Translators: {label} is one setting ("quiet hours"), {before} and {after} its values.
+    "one": N_("{actor} changed {name}'s {label} from {before} to {after}"),
+    "one.household": N_("{actor} changed the household's {label} from {before} to {after}"),
+    # Translators: {labels} is a list of settings ("quiet hours and burst limit").
+    "several": N_("{actor} changed {name}'s {labels}"),
+    "several.household": N_("{actor} changed the household's {labels}"),
+    "nothing": N_("{actor} saved {name}'s settings unchanged"),
+    "nothing.household": N_("{actor} saved the household's settings unchanged"),
+    # Translators: a change the log cannot put in words: {action} is its technical name.
+    "unknown": N_("{actor}: {action} {name}"),
 }
-THE_HOUSEHOLD = "the household"
-COMMAND_LINE = "An admin (command line)"
-BY_SCRIPT = "{name} (by script)"
-AND = "and"
+# Translators: who made a change, when it was made with the `guardian` command.
+COMMAND_LINE = N_("An admin (command line)")
+# Translators: who made a change, when a program made it with {name}'s API token.
+BY_SCRIPT = N_("{name} (by script)")
+#: What a source's rotation renews, as `source.rotate` names it.
+ROTATED = {
+    # Translators: what "gave the source ... a new" renews.
+    "secret": N_("secret"),
+    "token": N_("token"),
+}
 
 
 # --- what a change was before and after --------------------------------------------------------
@@ -235,77 +266,89 @@ class Entry:
     after: Mapping[str, Any] | None
 
 
-def actor_label(actor: str, names: Mapping[str, str]) -> str:
+def actor_label(actor: str, names: Mapping[str, str], t: Language = ENGLISH) -> str:
     """`sam (session)` → `Sam`; `sam (token)` → `Sam (by script)`; `cli` → the command line.
     `names` maps a username to the name of the member it belongs to."""
     if actor == "cli":
-        return COMMAND_LINE
+        return t.gettext(COMMAND_LINE)
     username, _, via = actor.partition(" (")
     name = names.get(username, username)
-    return BY_SCRIPT.format(name=name) if via.startswith("token") else name
+    return t.gettext(BY_SCRIPT, name=name) if via.startswith("token") else name
 
 
-def value_text(key: str, value: Any) -> str:
+def value_text(key: str, value: Any, t: Language = ENGLISH) -> str:
     """A setting's value as a person reads it."""
     if value is None or value == []:
-        return OFF if key in ("burst", "storm", "breakthrough.repeated") else NOTHING
+        return t.gettext(OFF if key in ("burst", "storm", "breakthrough.repeated") else NOTHING)
     if key == "trust":
-        return TRUST_WORDS.get(str(value), str(value))
+        return _word(TRUST_WORDS, value, t)
     if key in ("content", "guardian_view"):
-        return LEVEL_WORDS.get(str(value), str(value))
+        return _word(LEVEL_WORDS, value, t)
+    if key == "language":
+        return NAMES.get(str(value), str(value))  # each language by its own name
     if key == "quiet" and isinstance(value, list):
-        return "; ".join(_window_text(w) for w in value)
+        return "; ".join(_window_text(w, t) for w in value)
     if key == "burst" and isinstance(value, dict):
-        return (
-            f"{value.get('limit')} messages per {value.get('per')}, "
-            f"a notice every {value.get('notice_every')}"
+        # Translators: a burst limit in the Audit log; {per} and {every} are durations as
+        # the settings write them (10m, 1h).
+        return t.gettext(
+            "{limit} messages per {per}, a notice every {every}",
+            limit=value.get("limit"),
+            per=value.get("per"),
+            every=value.get("notice_every"),
         )
-    if key == "breakthrough.repeated" and isinstance(value, dict):
-        return f"{value.get('count')} messages within {value.get('within')}"
-    if key == "storm" and isinstance(value, dict):
-        text = f"{value.get('count')} messages within {value.get('within')}"
-        return text + (", guardians told at once" if value.get("alert_guardians") else "")
+    if key in ("breakthrough.repeated", "storm") and isinstance(value, dict):
+        # Translators: a repeated-contact rule or a storm alert; {within} is a duration (2m).
+        text = t.gettext(
+            "{count} messages within {within}", count=value.get("count"), within=value.get("within")
+        )
+        if key == "storm" and value.get("alert_guardians"):
+            # Translators: a storm alert that tells the guardians as soon as it starts.
+            text = t.gettext("{rule}, guardians told at once", rule=text)
+        return text
     if key == "breakthrough.keywords" and isinstance(value, list):
         return ", ".join(f"“{k}”" for k in value)
-    if key == "retention":
-        return f"{value} days"
+    if key == "retention" and isinstance(value, int) and not isinstance(value, bool):
+        # Translators: how long messages are kept.
+        return t.ngettext("{n} day", "{n} days", value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return t.gettext("yes") if value else t.gettext("no")
     return str(value)
 
 
-def _window_text(window: Any) -> str:
+def _word(words: Mapping[str, str], value: Any, t: Language) -> str:
+    found = words.get(str(value))
+    return t.gettext(found) if found is not None else str(value)
+
+
+def _window_text(window: Any, t: Language) -> str:
     from guardian.api.activity import days_text  # the transparency page's words for days
     from guardian.windows import parse_days
 
     if not isinstance(window, dict):
         return str(window)
     try:
-        days = days_text(parse_days(str(window.get("days", "daily"))))
+        days = days_text(parse_days(str(window.get("days", "daily"))), t)
     except ValueError:
         days = str(window.get("days"))
     return f"{days} {window.get('start')}–{window.get('end')}"
 
 
-def _list(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} {AND} {words[-1]}"
+def _about(entry: Entry, which: str) -> str:
+    """The sentence `which`, or its household form: "the household's", never "acme's"."""
+    return f"{which}.household" if kind_of(entry.action) == "household" else which
 
 
-def _whose(entry: Entry, name: str) -> str:
-    if kind_of(entry.action) == "household":
-        return f"{THE_HOUSEHOLD}'s"
-    return f"{name}'s"
-
-
-def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
-    """An audit entry as a sentence, with its before → after lines."""
-    actor = actor_label(entry.actor, names)
+def told(
+    entry: Entry, names: Mapping[str, str], view: HouseholdView, t: Language = ENGLISH
+) -> Told:
+    """An audit entry as a sentence in `t`'s language, with its before → after lines (their
+    labels are the English message ids, translated where they are shown)."""
+    actor = actor_label(entry.actor, names, t)
     action, detail = entry.action, entry.detail
     kind = kind_of(action)
     before, after = dict(entry.before or {}), dict(entry.after or {})
@@ -314,8 +357,8 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
         Line(
             key,
             FIELD_LABELS.get(key, key),
-            value_text(key, before.get(key)),
-            value_text(key, after.get(key)),
+            value_text(key, before.get(key), t),
+            value_text(key, after.get(key), t),
         )
         for key in (after or before)
         if before.get(key) != after.get(key)
@@ -323,73 +366,72 @@ def told(entry: Entry, names: Mapping[str, str], view: HouseholdView) -> Told:
         and not (key == "name" and (entry.before is None or entry.after is None))
     ]
     facts = {"actor": actor, "name": name, "action": action}
+
+    def said(which: str, **more: object) -> str:
+        return t.gettext(SENTENCES[which], **facts, **more)
+
     if kind == "quiet":
-        quiet = _quiet_told(entry, view, facts)
+        quiet = _quiet_told(entry, view, t, said)
         if quiet is not None:
             return quiet
     if action == "policy.update" and detail.get("created"):
-        return Told(SENTENCES["policy.create"].format(**facts), lines)
+        return Told(said("policy.create"), lines)
     if action in ("contact.create", "contact.delete", "policy.delete"):
-        return Told(SENTENCES[action].format(**facts), lines)
+        return Told(said(action), lines)
     if action == "contact.merge":
         other = str(detail.get("name") or detail.get("from") or "")
-        return Told(SENTENCES[action].format(other=other, **facts), lines)
+        return Told(said(action, other=other), lines)
     if action == "contact.unmerge":
         kept = view.contacts.get(str(detail.get("into", "")))
         into = str(detail.get("into_name") or (kept.name if kept else detail.get("into", "")))
-        return Told(SENTENCES[action].format(into=into, **facts), lines)
+        return Told(said(action, into=into), lines)
     if action in ("channel.add", "channel.remove"):
-        channel = str(detail.get("channel", ""))
-        return Told(SENTENCES[action].format(channel=channel, **facts))
+        return Told(said(action, channel=str(detail.get("channel", ""))))
     if action == "channel.test":
         ok = detail.get("status") == "SUCCESS"
-        sentence = SENTENCES["channel.test.ok" if ok else "channel.test.failed"]
         channel, status = str(detail.get("channel", "")), str(detail.get("status", ""))
-        return Told(sentence.format(channel=channel, status=status, **facts))
+        which = "channel.test.ok" if ok else "channel.test.failed"
+        return Told(said(which, channel=channel, status=status))
     if action == "source.rotate":
-        return Told(SENTENCES[action].format(field=detail.get("field", "secret"), **facts))
+        field_name = str(detail.get("field", "secret"))
+        return Told(said(action, field=_word(ROTATED, field_name, t)))
     if action == "delivery.retry":
-        return Told(SENTENCES[action].format(**{**facts, "name": name.replace(":", " ")}))
+        return Told(t.gettext(SENTENCES[action], **{**facts, "name": name.replace(":", " ")}))
     if action in ("token.create", "token.revoke", "user.remove", "household.import"):
-        return Told(SENTENCES[action].format(**facts))
+        return Told(said(action))
     if action == "user.add":
         member_id = detail.get("member")
         if not member_id:
-            return Told(SENTENCES[action].format(**facts))
+            return Told(said(action))
         member = view.members.get(str(member_id))
         shown = member.name if member else str(member_id)
         which = "user.add.child" if detail.get("role") == "child" else "user.add.member"
-        return Told(SENTENCES[which].format(member=shown, **facts))
+        return Told(said(which, member=shown))
     if entry.before is None and entry.after is None:
         if kind in ("contact", "member", "policy", "household"):
-            return Told(_changed_fields(actor, entry, name, detail, view), lines)
-        return Told(SENTENCES["unknown"].format(**facts))
+            return Told(_changed_fields(entry, detail, t, said), lines)
+        return Told(said("unknown"))
     if not lines:
-        return Told(SENTENCES["nothing"].format(actor=actor, whose=_whose(entry, name)))
+        return Told(said(_about(entry, "nothing")))
     if len(lines) == 1:
         line = lines[0]
         if line.field == "trust" and kind == "contact":
             trust = str(after.get("trust"))
             if f"trust.{trust}" in SENTENCES:
-                return Told(SENTENCES[f"trust.{trust}"].format(**facts), lines)
+                return Told(said(f"trust.{trust}"), lines)
         if line.field == "name":
             which = "rename.household" if kind == "household" else "rename"
-            sentence = SENTENCES[which].format(actor=actor, before=line.before, after=line.after)
-            return Told(sentence, lines)
-        sentence = SENTENCES["one"].format(
-            actor=actor,
-            whose=_whose(entry, name),
-            label=line.label,
-            before=line.before,
-            after=line.after,
-        )
+            return Told(said(which, before=line.before, after=line.after), lines)
+        label = t.gettext(line.label)
+        sentence = said(_about(entry, "one"), label=label, before=line.before, after=line.after)
         return Told(sentence, lines)
-    labels = _list([line.label for line in lines])
-    sentence = SENTENCES["several"].format(actor=actor, whose=_whose(entry, name), labels=labels)
-    return Told(sentence, lines)
+    labels = t.list(t.gettext(line.label) for line in lines)
+    return Told(said(_about(entry, "several"), labels=labels), lines)
 
 
-def _quiet_told(entry: Entry, view: HouseholdView, facts: Mapping[str, str]) -> Told | None:
+def _quiet_told(
+    entry: Entry, view: HouseholdView, t: Language, said: Callable[..., str]
+) -> Told | None:
     """A quick control, or its undoing: what it did in the household's local time, and
     tonight's quiet hours before → after (None: an entry this function cannot tell)."""
     control, found = entry.detail.get("control"), entry.detail.get("overrides")
@@ -397,41 +439,43 @@ def _quiet_told(entry: Entry, view: HouseholdView, facts: Mapping[str, str]) -> 
     if which not in SENTENCES or not isinstance(found, list) or not found:
         return None
     first = found[0] if isinstance(found[0], dict) else {}
-    until = _local_time(first.get("end"), view, "%H:%M")
+    until = _local(first.get("end"), view, t.time)
     before = (entry.before or {}).get("tonight")
     if which == "quiet.override.quiet_until" and isinstance(before, dict) and before.get("now"):
         which = "quiet.override.quiet_until.kept"
     lines = []
     if entry.before is not None and entry.after is not None:
-        was, now = _tonight_text(before, view), _tonight_text(entry.after.get("tonight"), view)
+        was = _tonight_text(before, view, t)
+        now = _tonight_text(entry.after.get("tonight"), view, t)
         if was != now:
             lines.append(Line("tonight", FIELD_LABELS["tonight"], was, now))
-    return Told(SENTENCES[which].format(until=until, **facts), lines)
+    return Told(said(which, until=until), lines)
 
 
-def _local_time(text: Any, view: HouseholdView, pattern: str) -> str:
+def _local(text: Any, view: HouseholdView, shown: Callable[[datetime, ZoneInfo], str]) -> str:
     try:
-        return datetime.fromisoformat(str(text)).astimezone(view.zone).strftime(pattern)
+        return shown(datetime.fromisoformat(str(text)), view.zone)
     except ValueError:
         return str(text)
 
 
-def _tonight_text(tonight: Any, view: HouseholdView) -> str:
+def _tonight_text(tonight: Any, view: HouseholdView, t: Language) -> str:
     if not isinstance(tonight, dict) or not tonight.get("start") or not tonight.get("end"):
-        return TONIGHT_NONE
-    return TONIGHT_SPAN.format(
-        start=_local_time(tonight["start"], view, "%a %H:%M"),
-        end=_local_time(tonight["end"], view, "%a %H:%M"),
+        return t.gettext(TONIGHT_NONE)
+    return t.gettext(
+        TONIGHT_SPAN,
+        start=_local(tonight["start"], view, t.day_time),
+        end=_local(tonight["end"], view, t.day_time),
     )
 
 
 def _changed_fields(
-    actor: str, entry: Entry, name: str, detail: Mapping[str, Any], view: HouseholdView
+    entry: Entry, detail: Mapping[str, Any], t: Language, said: Callable[..., str]
 ) -> str:
     """An entry from before the log kept before → after: what changed, from its detail."""
     keys = [k for k in detail if k not in ("spec", "created")] or ["settings"]
-    labels = _list([FIELD_LABELS.get(k, k) for k in keys])
-    return SENTENCES["several"].format(actor=actor, whose=_whose(entry, name), labels=labels)
+    labels = t.list(t.gettext(FIELD_LABELS[k]) if k in FIELD_LABELS else k for k in keys)
+    return said(_about(entry, "several"), labels=labels)
 
 
 def _target_name(

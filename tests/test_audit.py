@@ -259,3 +259,32 @@ async def test_quick_controls_and_an_undone_merge_read_as_sentences(
     page = await (await running.client.get("/audit")).text()
     assert "Sam undid the merge of Noor into Noor B." in page
     assert "Tue 21:30 – Wed 07:00 → Tue 21:30 – Wed 08:00" in page
+
+
+async def test_the_audit_page_reads_in_the_readers_language_and_the_api_in_english(
+    write_settings: Any, start_guardian: Any
+) -> None:
+    running, admin = await _started(write_settings, start_guardian)
+    assert (await admin.patch("/household", {"language": "nl"})).status == 200
+    policy = (await (await admin.get("/policies/school-night")).json())["spec"]
+    later = {**policy, "quiet": [{"days": "mon-thu,sun", "start": "22:00", "end": "07:00"}]}
+    assert (await admin.put("/policies/school-night", later)).status == 200
+    await admin.login()  # admin_client's `sam` belongs to no member: the household's language
+    page = await (await running.client.get("/audit")).text()
+    assert '<html lang="nl">' in page
+    # Dutch words, CLDR's Dutch weekdays, and no English possessive glued onto a name.
+    assert (
+        "Sam (via een script) heeft stille uren van school-night gewijzigd "
+        "van zo–do 21:30–07:00 in zo–do 22:00–07:00."
+    ) in page
+    assert (
+        "Sam (via een script) heeft taal van het huishouden gewijzigd van English in Nederlands."
+    ) in page
+    assert "changed" not in page and "school-night's" not in page
+    # The API keeps its English sentences, whatever the household reads.
+    sentences = [e["sentence"] for e in await _log(admin)]
+    assert sentences == [
+        "Sam (by script) changed school-night's quiet hours "
+        "from Sun–Thu 21:30–07:00 to Sun–Thu 22:00–07:00",
+        "Sam (by script) changed the household's language from English to Nederlands",
+    ]

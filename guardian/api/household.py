@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from guardian import accounts, audit
+from guardian import accounts, audit, i18n
 from guardian.admin import Admin, AdminError, audit_entries, not_found
 from guardian.api import Call, Endpoints
 from guardian.api.members import Language
@@ -145,7 +145,13 @@ def _day_start(admin: Admin, day: date) -> datetime:
     return resolve_local(day, time(0), admin.view.zone, Ambiguity.EARLIER)
 
 
-async def audit_log(admin: Admin, limit: int = 100, query: AuditQuery | None = None) -> AuditLog:
+async def audit_log(
+    admin: Admin,
+    limit: int = 100,
+    query: AuditQuery | None = None,
+    t: i18n.Language = audit.ENGLISH,
+) -> AuditLog:
+    """The log as sentences in `t`'s language (the API's is English, as its other texts)."""
     query = query or AuditQuery(limit=limit)
     view = admin.view
     entries = await audit_entries(
@@ -160,7 +166,7 @@ async def audit_log(admin: Admin, limit: int = 100, query: AuditQuery | None = N
     items = []
     for e in entries:
         entry = audit.Entry(e.actor, e.action, e.target, e.detail or {}, e.before, e.after)
-        told = audit.told(entry, names, view)
+        told = audit.told(entry, names, view, t)
         items.append(
             AuditEntryOut(
                 at=e.at,
@@ -172,7 +178,7 @@ async def audit_log(admin: Admin, limit: int = 100, query: AuditQuery | None = N
                 members=audit.members_from_column(e.members),
                 before=e.before,
                 after=e.after,
-                who=audit.actor_label(e.actor, names),
+                who=audit.actor_label(e.actor, names, t),
                 sentence=told.sentence,
                 changes=[AuditChangeOut(**vars(line)) for line in told.lines],
             )

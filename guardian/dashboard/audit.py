@@ -62,7 +62,7 @@ async def audit_page(request: web.Request) -> web.Response:
         query = AuditQuery(limit=PAGE_ENTRIES)
     members = sorted(admin.view.members.values(), key=lambda m: m.name.casefold())
     context = {
-        "entries": (await audit_log(admin, query=query)).items,
+        "entries": (await audit_log(admin, query=query, t=page_language(request))).items,
         "chosen": chosen,
         "errors": errors,
         "filtered": any(chosen.values()) and not errors,
