@@ -56,11 +56,16 @@ OF_NOTIFICATIONS = frozenset(
 
 #: What a delivery is called when the notifications it covered are no longer kept.
 _UNKEPT_TITLES: dict[str, str] = {
-    DeliveryKind.FORWARD: "New message",
-    DeliveryKind.BREAKTHROUGH: "Urgent message",
-    DeliveryKind.SUMMARY: "Summary",
-    DeliveryKind.BURST: "More messages",
+    # Translators: the title of a delivery on the dashboard when the messages it was made of
+    # are no longer kept.
+    DeliveryKind.FORWARD: N_("New message"),
+    DeliveryKind.BREAKTHROUGH: N_("Urgent message"),
+    DeliveryKind.SUMMARY: N_("Summary"),
+    DeliveryKind.BURST: N_("More messages"),
 }
+UNKEPT_TITLE = N_("Message")
+# Translators: the text of a delivery whose messages are no longer kept.
+UNKEPT = N_("What it said is no longer kept.")
 
 #: What guardians see on the dashboard of a member's messages, by the member's level.
 ON_THE_DASHBOARD: dict[str, str] = {
@@ -144,27 +149,37 @@ class Facts:
 
 
 def shown(
-    sent: Sent, level: Shown, covered: Sequence[Item], zone: ZoneInfo, facts: Facts = Facts()
+    sent: Sent,
+    level: Shown,
+    covered: Sequence[Item],
+    zone: ZoneInfo,
+    facts: Facts = Facts(),
+    language: str = DEFAULT_LANGUAGE,
 ) -> Seen:
     """`sent` as a viewer at `level` sees it; `covered` are the notifications it was made of
-    (their text may be gone: below `preview` it is never needed)."""
+    (their text may be gone: below `preview` it is never needed). Made again, it is in
+    `language`, its member's, as what was sent is."""
     if level == "sent" or sent.kind not in OF_NOTIFICATIONS:
         return Seen(sent.title, sent.body, sent.body_markdown, SENT)
-    again, markdown = _rendered_again(sent, level, covered, zone, facts)
+    again, markdown = _rendered_again(sent, level, covered, zone, facts, language)
     return Seen(again.title, again.body, markdown, level)
 
 
 def _rendered_again(
-    sent: Sent, level: Level, covered: Sequence[Item], zone: ZoneInfo, facts: Facts
+    sent: Sent, level: Level, covered: Sequence[Item], zone: ZoneInfo, facts: Facts, language: str
 ) -> tuple[Rendered, str | None]:
     items = sorted(covered, key=lambda i: i.at)
     if not items:
-        title = _UNKEPT_TITLES.get(sent.kind, "Message")
-        return Rendered(title, "What it said is no longer kept."), None
+        t = i18n.language(language)
+        title = t.gettext(_UNKEPT_TITLES.get(sent.kind, UNKEPT_TITLE))
+        return Rendered(title, t.gettext(UNKEPT)), None
     if sent.kind == DeliveryKind.FORWARD:
-        return render_forward(items[0], level), None
+        return render_forward(items[0], level, language=language), None
     if sent.kind == DeliveryKind.BREAKTHROUGH:
-        return render_breakthrough(items[0], level, facts.reason, quiet=facts.quiet), None
+        again = render_breakthrough(
+            items[0], level, facts.reason, quiet=facts.quiet, language=language
+        )
+        return again, None
     if sent.kind == DeliveryKind.BURST:
         notice = render_burst_notice(
             items[-1].sender_label,
@@ -174,10 +189,12 @@ def _rendered_again(
             zone,
             level,
             final=facts.final,
+            language=language,
         )
         return notice, None
-    markdown = render_summary(items, level, zone, markdown=True).body
-    return render_summary(items, level, zone), markdown if sent.body_markdown else None
+    markdown = render_summary(items, level, zone, markdown=True, language=language).body
+    body = render_summary(items, level, zone, language=language)
+    return body, markdown if sent.body_markdown else None
 
 
 def _covered_id(delivery: Delivery) -> uuid.UUID | None:
@@ -228,9 +245,14 @@ async def seen_deliveries(
                 items,
                 view.zone,
                 _facts(delivery, single, covered, members, view, ended),
+                _language_of(members.get(delivery.member_id), view),
             )
         )
     return seen
+
+
+def _language_of(member: MemberView | None, view: HouseholdView) -> str:
+    return member.language if member is not None else view.language
 
 
 def _facts(

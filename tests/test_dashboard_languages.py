@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from markupsafe import escape
+
 from guardian import accounts, i18n
+from guardian.api import activity
 from guardian.models import User
 from tests.admin import PASSWORD, AdminClient, _field, admin_client
 from tests.conftest import Receiver, at, message
@@ -134,6 +137,9 @@ async def test_the_transparency_page_is_in_the_childs_language(
     running, admin = await _household(write_settings, start_guardian, receiver)
     assert (await admin.patch("/members/mia", {"language": "de"})).status == 200
     assert (await admin.patch("/members/sam", {"language": "nl"})).status == 200
+    policy = (await (await admin.get("/policies/school-night")).json())["spec"]
+    reported = {**policy, "report": "07:30", "guardian_view": "senders"}
+    assert (await admin.put("/policies/school-night", reported)).status == 200
     await _login_as_sam(admin)
     page = await (await running.client.get("/members/mia/transparency")).text()
     assert _lang(page) == "de"
@@ -144,6 +150,13 @@ async def test_the_transparency_page_is_in_the_childs_language(
     shown = dutch.gettext("This page is in {name}’s language.", name="Mia")
     assert shown in page
     assert 'href="/members/mia/transparency?language=nl"' in page
+    # The examples too: the made-up report and delivery, as Guardian would write them to her.
+    view = running.guardian.view
+    mia = view.members["mia"]
+    for example in (activity.example_report, activity.dashboard_example):
+        in_german = example(mia, view, german)
+        assert in_german != example(mia, view, i18n.language("en"))
+        assert str(escape(in_german)) in page
     theirs = await (await running.client.get("/members/mia/transparency?language=nl")).text()
     assert _lang(theirs) == "nl"
     assert _h1(theirs) == dutch.gettext("What your guardians see about you, and when")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from guardian import i18n
 from guardian.household import MemberView
 from guardian.models import Delivery
 from guardian.privacy import SENT, Facts, Sent, delivery_level, level_for, shown
@@ -141,6 +142,25 @@ def test_a_delivery_is_rendered_again_at_the_viewers_level(level: str) -> None:
     summary = cases[3][0]
     markdown = shown(summary, level, erased(items), ZONE).body_markdown
     assert markdown == render_summary(items, level, ZONE, markdown=True).body
+
+
+@pytest.mark.parametrize("language", ["nl", "de"])
+def test_a_delivery_made_again_is_in_its_members_language(language: str) -> None:
+    """What was sent to a Dutch child was Dutch; shown to a guardian at `counts`, it is made
+    again in Dutch too, not in English; one whose messages are gone says so in Dutch."""
+    items = [item(0), item(1), item(2)]
+    sent = Sent("summary", *_text(render_summary(items, "preview", ZONE, language=language)))
+    seen = shown(sent, "counts", erased(items), ZONE, Facts(), language)
+    expected = render_summary(items, "counts", ZONE, language=language)
+    assert (seen.title, seen.body) == (expected.title, expected.body)
+    assert seen.body != render_summary(items, "counts", ZONE).body
+    gone = shown(sent, "counts", [], ZONE, Facts(), language)
+    t = i18n.language(language)
+    assert (gone.title, gone.body) == (
+        t.gettext("Summary"),
+        t.gettext("What it said is no longer kept."),
+    )
+    assert gone.body != "What it said is no longer kept."
 
 
 def _text(rendered: Any) -> tuple[str, str]:

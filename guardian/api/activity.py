@@ -409,26 +409,44 @@ def _names(names: list[str], conjunction: str = "and") -> str:
     return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
-def example_report(child: MemberView, view: HouseholdView) -> str:
+#: The made-up evening of the transparency page's examples.
+EXAMPLE_TEXTS = {
+    # Translators: messages a child's friends might send, in the examples of the transparency
+    # page (a guardian sees them only as Guardian shows them at the child's level).
+    "homework": N_("did you finish the maths homework?"),
+    "never mind": N_("ok never mind, see you tomorrow"),
+    "video": N_("look at this video"),
+    "training": N_("training moved to 16:00 on Friday"),
+}
+# Translators: the name of a group chat in the examples of the transparency page.
+EXAMPLE_TEAM = N_("Football team")
+# Translators: a trusted contact in the examples of the transparency page.
+EXAMPLE_GRANDMA = N_("Grandma")
+
+
+def example_report(child: MemberView, view: HouseholdView, t: Language = ENGLISH) -> str:
     """The report a guardian would get at the child's level, from a made-up evening, rendered
-    by the same function that renders the real ones."""
+    by the same function that renders the real ones, in `t`'s language."""
     zone = view.zone
+    team = t.gettext(EXAMPLE_TEAM)
 
     def evening(hour: int, minute: int) -> datetime:
         return datetime.combine(EXAMPLE_DAY, time(hour, minute), tzinfo=zone)
 
     def item(who: str, text: str, at: datetime, chat: str | None = None) -> Item:
         key = f"sms:{who.lower()}"
-        return Item(key, who, "sms", text, at, chat, chat and f"sms:{chat}", chat is not None)
+        said = t.gettext(EXAMPLE_TEXTS[text])
+        return Item(key, who, "sms", said, at, chat, chat and f"sms:{chat}", chat is not None)
 
     held = [
-        item("Alex", "did you finish the maths homework?", evening(22, 5)),
-        item("Alex", "ok never mind, see you tomorrow", evening(22, 40)),
-        item("Robin", "look at this video", evening(21, 50), "Football team"),
-        item("Kim", "training moved to 16:00 on Friday", evening(22, 15), "Football team"),
+        item("Alex", "homework", evening(22, 5)),
+        item("Alex", "never mind", evening(22, 40)),
+        item("Robin", "video", evening(21, 50), team),
+        item("Kim", "training", evening(22, 15), team),
     ]
     policy = child.policy
-    # The example breaks through the way a real message could, by the first rule there is.
+    # The example breaks through the way a real message could, by the first rule there is;
+    # its reason is written as the database keeps it, and told in `t` by the report.
     rules = policy.breakthrough
     reasons = [f"keyword “{k}”" for k in rules.keywords[:1]]
     if any(c.trust == "trusted" for c in view.contacts.values()):
@@ -436,7 +454,8 @@ def example_report(child: MemberView, view: HouseholdView) -> str:
     if rules.repeated is not None:
         within = format_duration(rules.repeated.within)
         reasons.append(f"{REPEATED}: {rules.repeated.count} messages within {within}")
-    breakthroughs = [BreakthroughNote("Grandma", reason, evening(23, 10)) for reason in reasons[:1]]
+    grandma = t.gettext(EXAMPLE_GRANDMA)
+    breakthroughs = [BreakthroughNote(grandma, reason, evening(23, 10)) for reason in reasons[:1]]
     storms = []
     if policy.storm is not None:
         storms = [ReportEpisode("Alex", policy.storm.count, evening(22, 5), evening(22, 40))]
@@ -452,19 +471,20 @@ def example_report(child: MemberView, view: HouseholdView) -> str:
         failed_channels=[],
         held_items=held,
     )
-    rendered = render_report([sample], zone)
+    rendered = render_report([sample], zone, language=t.code)
     return f"{rendered.title}\n\n{rendered.body}"
 
 
-def dashboard_example(child: MemberView, view: HouseholdView) -> str:
+def dashboard_example(child: MemberView, view: HouseholdView, t: Language = ENGLISH) -> str:
     """A made-up message passed on to the child, as their guardians see it among the
     deliveries, by the function that shows them the real ones (guardian.privacy)."""
     zone = view.zone
     at = datetime.combine(EXAMPLE_DAY, time(16, 5), tzinfo=zone)
-    item = Item("sms:alex", "Alex", "sms", "did you finish the maths homework?", at)
-    sent = render_forward(item, child.policy.content)
+    item = Item("sms:alex", "Alex", "sms", t.gettext(EXAMPLE_TEXTS["homework"]), at)
+    sent = render_forward(item, child.policy.content, language=t.code)
     level = privacy.delivery_level(None, child)
-    seen = privacy.shown(privacy.Sent("forward", sent.title, sent.body), level, [item], zone)
+    forward = privacy.Sent("forward", sent.title, sent.body)
+    seen = privacy.shown(forward, level, [item], zone, language=t.code)
     return f"{seen.title}\n{seen.body}"
 
 
@@ -490,8 +510,8 @@ async def transparency(admin: Admin, member_id: str, t: Language = ENGLISH) -> T
         content=policy.content,
         guardian_view=policy.guardian_view,
         what_guardians_see=_what_guardians_see(policy, t),
-        example_report=example_report(member, admin.view) if policy.report else None,
-        example_on_the_dashboard=dashboard_example(member, admin.view),
+        example_report=example_report(member, admin.view, t) if policy.report else None,
+        example_on_the_dashboard=dashboard_example(member, admin.view, t),
         breakthrough=_breakthrough(admin.view, policy, t),
         storm=_storm(policy, t),
         retention_days=policy.retention,
