@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from guardian.delivery import privacy_url
 from guardian.household import HouseholdView
-from guardian.i18n import NAMES, N_, Language, language
+from guardian.i18n import N_, NAMES, Language, language
 
 ENGLISH = language("en")
 
