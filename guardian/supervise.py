@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from guardian.clock import Clock
+from guardian.durations import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ FIRST_BACKOFF = timedelta(seconds=1)
 MAX_BACKOFF = timedelta(minutes=1)
 #: Running this long without failing resets the backoff.
 HEALTHY_AFTER = timedelta(minutes=5)
+#: How long a cancelled task may take to end before stopping goes on without it.
+STOP_GRACE = timedelta(seconds=5)
 
 
 @dataclass
@@ -92,13 +96,44 @@ class Supervisor:
     def down(self) -> list[str]:
         return [name for name, state in self.tasks.items() if not state.running]
 
-    async def stop(self, names: list[str] | None = None) -> None:
-        """Cancel the tasks (all, or those named) and wait for them to end."""
+    async def stop(self, names: list[str] | None = None, grace: timedelta = STOP_GRACE) -> None:
+        """Cancel the tasks (all, or those named) and wait up to `grace` for them to end. One
+        that does not is logged with where it waits, and left behind: a shutdown never hangs."""
         chosen = [self.tasks[n] for n in names] if names is not None else list(self.tasks.values())
         tasks = [state.task for state in chosen if state.task is not None]
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            await stopped(tasks, grace, "background task")
         for state in chosen:
             state.running = False
+
+
+async def stopped(tasks: Iterable[asyncio.Task[Any]], grace: timedelta, what: str) -> bool:
+    """Wait up to `grace` for cancelled `tasks` to end; False (and an error naming each that
+    did not, with the awaits it is stuck in) if some did not."""
+    _, stuck = await asyncio.wait(list(tasks), timeout=grace.total_seconds())
+    for task in stuck:
+        log.error(
+            "%s %s did not stop within %s of being cancelled; going on without it. "
+            "It waits in:\n%s",
+            what,
+            task.get_name(),
+            format_duration(grace),
+            waiting_in(task),
+        )
+    return not stuck
+
+
+def waiting_in(task: asyncio.Task[Any]) -> str:
+    """The chain of awaits a task is suspended in, outermost first (a task's own stack shows
+    only its outermost coroutine)."""
+    lines = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return "\n".join(lines) or f"  {task!r}"

@@ -120,3 +120,38 @@ async def test_one_members_failing_summary_stops_no_other(
     [summary] = await Delivery.filter(kind="summary")
     assert summary.member_id == running.guardian.household().members["sam"].pk  # type: ignore[attr-defined]
     assert scheduler.last_tick == morning + timedelta(minutes=1)
+
+
+async def test_a_task_that_ignores_its_cancellation_cannot_hang_the_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopping waits a grace for each cancelled task; one that does not end (a library that
+    swallowed the cancellation, a lock that is never released) is named in the log with the
+    awaits it is stuck in, and the shutdown goes on."""
+    supervisor = Supervisor(VirtualClock(NIGHT))
+    ignored = asyncio.Event()
+
+    async def deaf_to_one_cancel() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            ignored.set()
+        await stuck_here()
+
+    async def stuck_here() -> None:
+        await asyncio.sleep(3600)
+
+    state = supervisor.start("deaf", deaf_to_one_cancel)
+    await settle()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with caplog.at_level(logging.ERROR, "guardian.supervise"):
+        await supervisor.stop(grace=timedelta(seconds=0.2))
+    assert loop.time() - began < 2
+    assert ignored.is_set()
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error.startswith("background task deaf did not stop within")
+    assert "in stuck_here" in error  # where it waits, not only that it does
+    assert state.task is not None and not state.task.done()
+    state.task.cancel()  # the second cancellation it heeds
+    await asyncio.gather(state.task, return_exceptions=True)
