@@ -439,7 +439,7 @@ def _quiet_told(
     if which not in SENTENCES or not isinstance(found, list) or not found:
         return None
     first = found[0] if isinstance(found[0], dict) else {}
-    until = _local(first.get("end"), view, t.time)
+    until = _local_text(first.get("end"), view, t.time)
     before = (entry.before or {}).get("tonight")
     if which == "quiet.override.quiet_until" and isinstance(before, dict) and before.get("now"):
         which = "quiet.override.quiet_until.kept"
@@ -452,7 +452,7 @@ def _quiet_told(
     return Told(said(which, until=until), lines)
 
 
-def _local(text: Any, view: HouseholdView, shown: Callable[[datetime, ZoneInfo], str]) -> str:
+def _local_text(text: Any, view: HouseholdView, shown: Callable[[datetime, ZoneInfo], str]) -> str:
     try:
         return shown(datetime.fromisoformat(str(text)), view.zone)
     except ValueError:
@@ -464,8 +464,8 @@ def _tonight_text(tonight: Any, view: HouseholdView, t: Language) -> str:
         return t.gettext(TONIGHT_NONE)
     return t.gettext(
         TONIGHT_SPAN,
-        start=_local(tonight["start"], view, t.day_time),
-        end=_local(tonight["end"], view, t.day_time),
+        start=_local_text(tonight["start"], view, t.day_time),
+        end=_local_text(tonight["end"], view, t.day_time),
     )
 
 

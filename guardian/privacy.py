@@ -193,8 +193,8 @@ def _rendered_again(
         )
         return notice, None
     markdown = render_summary(items, level, zone, markdown=True, language=language).body
-    body = render_summary(items, level, zone, language=language)
-    return body, markdown if sent.body_markdown else None
+    summary = render_summary(items, level, zone, language=language)
+    return summary, markdown if sent.body_markdown else None
 
 
 def _covered_id(delivery: Delivery) -> uuid.UUID | None:

@@ -10,8 +10,8 @@ from guardian.engines import CancelSafeTransaction
 
 class CancelSafeSqliteClient(SqliteClient):
     def _in_transaction(self) -> TransactionContext:
-        # The connection is open before anything asks for a transaction (Guardian migrates
-        # and seeds at start): the transaction never waits to connect while holding the lock.
+        # The connection is open before anything asks for a transaction (`database.opened`
+        # connects at once): the transaction never waits to connect while holding the lock.
         return CancelSafeTransaction(super()._in_transaction())
 
 
