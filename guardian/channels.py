@@ -18,7 +18,9 @@ of 2.3, the version installed here):
 - `email/base.py` (`mailto://`) and `deltachat.py` read PGP keys from `pgppub=` and `pgpprv=`;
 - `fcm/__init__.py` reads a service account from `keyfile=`; `vapid/` reads `keyfile=` and
   reads and writes the subscription file `subfile=`;
-- `ntfy.py` and others take attachments (`attach=`), and any `file://` value names a file.
+- `ntfy.py` and others take attachments (`attach=`), and any `file://` value names a file;
+- `Apprise.add` reads a string as several URLs (`utils/parse.py`, `parse_urls`, splits on commas
+  and spaces before a scheme): one channel could carry a second service.
 Guardian's own `console://` (guardian.delivery) prints, and appends to `var/deliveries.log`
 when asked with `?file=var/deliveries.log`: that one file, never another.
 """
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from apprise import plugins as apprise_plugins
 from apprise.manager_plugins import NotificationManager
+from apprise.utils.parse import parse_urls
 
 #: The one file a channel writes to: the demo's log of what `console://` delivered.
 CONSOLE_FILE = "var/deliveries.log"
@@ -92,15 +95,21 @@ def apprise_silenced() -> Iterator[None]:
         apprise_log.setLevel(level)
 
 
-def _apprise_view(url: str) -> tuple[list[str], dict[str, str]]:
-    """The names of the Apprise service class behind `url` and of the classes it is built on
-    (also for native forms such as `https://discord.com/api/webhooks/...`), and the
-    parameters as Apprise reads them."""
+def apprise_reading(url: str) -> dict[str, Any] | None:
+    """Apprise's reading of `url`: its service (`schema`) and parameters, as `Apprise.add`
+    reads them; None for a URL it cannot read. Read silently (Apprise would log the URL)."""
     with apprise_silenced():
         try:
             parsed: dict[str, Any] | None = apprise_plugins.url_to_dict(url)  # type: ignore[no-untyped-call]
         except Exception:  # a malformed URL can make a service's parser raise
             parsed = None
+    return parsed or None
+
+
+def _apprise_view(parsed: dict[str, Any] | None) -> tuple[list[str], dict[str, str]]:
+    """The names of the Apprise service class behind a URL Apprise read (also for native forms
+    such as `https://discord.com/api/webhooks/...`) and of the classes it is built on, and the
+    parameters as Apprise reads them."""
     if not parsed:
         return [], {}
     schema = parsed.get("schema")
@@ -123,7 +132,15 @@ def refusal(url: str) -> str | None:
     """Why Guardian will not send to `url`: it would touch the server's files or run
     something there. None for a URL that only reaches a person. Never contains the URL (a
     secret), only its scheme and the names of its parameters."""
+    return refusal_of(url, apprise_reading(url.strip()))
+
+
+def refusal_of(url: str, parsed: dict[str, Any] | None) -> str | None:
+    """`refusal(url)` for a URL that Apprise has read already (`apprise_reading(url)`)."""
     url = url.strip()
+    # What Apprise.add would make of it: several services (a word that is no URL is not one).
+    if len(parse_urls(url, store_unparseable=False)) > 1:  # type: ignore[no-untyped-call]
+        return "a channel is one address: give each address its own channel"
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     own = _parameters(url)
     if scheme == CONSOLE_SCHEME:
@@ -136,7 +153,7 @@ def refusal(url: str) -> str | None:
         return None
     if scheme in ON_THE_SERVER:
         return f"{scheme}:// {ON_THE_SERVER[scheme]}"
-    lineage, parameters = _apprise_view(url)
+    lineage, parameters = _apprise_view(parsed)
     for name in lineage:
         if name in ON_THE_SERVER_CLASSES:
             local = ON_THE_SERVER_CLASSES[name]

@@ -21,6 +21,8 @@ SAFE = [
     "tgram://123456789:abcdefg_hijklmnop/12315544",
     "pover://userkeyuserkeyuserkeyuserkeyus@apptokenapptokenapptokenappt",
     "discord://123456/abcdefg",
+    # Commas inside one URL's parameters are not a second address.
+    "mailtos://user:password@example.org?to=mia@example.org,sam@example.org",
     # A WhatsApp template is a name at Meta, not a file here.
     "whatsapp://token@1234567890/31612345678?template=hello_world",
     "ntfy://topic?click=https://example.org/",
@@ -71,6 +73,11 @@ REFUSED = [
     ("ntfy://topic?click=file:///etc/passwd", "click= is a file:// URL"),
     # Apprise also splits parameters on `;`.
     ("ntfy://topic?x=1;attach=/etc/passwd", "attach= adds attachments"),
+    # Apprise.add reads a string as a list of URLs (apprise.utils.parse.parse_urls splits on
+    # commas and spaces before a scheme): one channel must not smuggle in a second service.
+    ("json://127.0.0.1:9/mia, syslog://", "a channel is one address"),
+    ("json://127.0.0.1:9/mia syslog://", "a channel is one address"),
+    ("ntfy://topic,ntfy://other", "a channel is one address"),
 ]
 
 
@@ -121,5 +128,19 @@ async def test_a_refused_channel_stored_before_the_rule_is_never_sent_to(
     assert (result.status, result.detail) == (
         MISCONFIGURED,
         "refused: attach= adds attachments: a channel sends messages, never files",
+    )
+    assert receiver.received == []
+
+
+async def test_a_stored_channel_with_a_second_address_is_never_sent_to(
+    receiver: Receiver,
+) -> None:
+    """Apprise.add would have sent to both addresses, the second never checked."""
+    sender = AppriseSender(timeout=timedelta(seconds=5))
+    stored = f"{receiver.channel('mia')}, {receiver.channel('other')}"
+    result = await sender.send(stored, Message("title", "body"))
+    assert (result.status, result.detail) == (
+        MISCONFIGURED,
+        "refused: a channel is one address: give each address its own channel",
     )
     assert receiver.received == []
