@@ -1,10 +1,10 @@
 """Delivery through Apprise: claim a due delivery, send it outside any transaction, record it.
 
-Each channel (Apprise URL) has its own Apprise object, built once and reused, and its own
-result: a retry sends only to the channels that have not succeeded yet. A failed delivery is
-retried with exponential backoff from the database, so retries survive a restart. A channel
-that Apprise cannot parse, or that matches no service, is reported as misconfigured and not
-retried; it is never counted as a success.
+Each channel (Apprise URL) is read by Apprise once, and its service built once and reused.
+Each channel has its own result: a retry sends only to the channels that have not succeeded
+yet. A failed delivery is retried with exponential backoff from the database, so retries
+survive a restart. A channel that Apprise cannot parse, or that matches no service, is
+reported as misconfigured and not retried; it is never counted as a success.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from guardian.channels import (
     CONSOLE_FILE,
     NO_ANSWER,
     NOT_UNDERSTOOD,
+    apprise_reading,
     failure_reason,
-    refusal,
+    refusal_of,
 )
 from guardian.clock import Clock, sleep_or
 from guardian.durations import format_duration
@@ -69,15 +70,38 @@ def channel_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+#: How Apprise's services are built: one asset for all (Apprise makes one per object otherwise).
+ASSET = apprise.AppriseAsset()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A channel URL as Apprise reads it, read once (parsing it is most of a send's cost)."""
+
+    #: Why Guardian will not send to it (guardian.channels.refusal), or None.
+    refused: str | None
+    #: The URL with its secrets masked, as Apprise prints it.
+    shown: str
+    #: Apprise's parse of it (`url_to_dict`), from which a service is built without reading the
+    #: URL again; None when Apprise cannot read it or knows no such service.
+    parsed: dict[str, Any] | None
+
+
 @lru_cache(maxsize=1024)
+def reading(url: str) -> Reading:
+    parsed = apprise_reading(url.strip())
+    refused = refusal_of(url, parsed)
+    service = apprise.Apprise.instantiate(dict(parsed), asset=ASSET) if parsed else None
+    if service is None:
+        scheme = url.split("://", 1)[0] if "://" in url else "?"
+        return Reading(refused, f"{scheme}://… (not understood by Apprise)", None)
+    masked: Any = service.url(privacy=True)  # type: ignore[no-untyped-call]
+    return Reading(refused, str(masked), parsed)
+
+
 def privacy_url(url: str) -> str:
     """The URL with its secrets masked, as Apprise prints it; never the raw URL."""
-    service = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    if not service:
-        scheme = url.split("://", 1)[0] if "://" in url else "?"
-        return f"{scheme}://… (not understood by Apprise)"
-    masked: Any = service.url(privacy=True)  # type: ignore[no-untyped-call]
-    return str(masked)
+    return reading(url).shown
 
 
 @dataclass(frozen=True)
@@ -109,57 +133,73 @@ def urgent_url(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{extra}"
 
 
-def with_timeouts(url: str, seconds: float) -> str:
-    """The URL with Apprise's connect and read timeouts set (`cto`, `rto`), unless it has its own:
+def timeouts(seconds: float) -> dict[str, str]:
+    """Apprise's connect and read timeouts (`cto`, `rto`) for a channel without its own:
     Apprise's defaults (a few seconds) would give up on a slow channel that got the message, and
     the retry would send it again."""
-    wanted = {"cto": f"{min(seconds, 30.0):g}", "rto": f"{seconds:g}"}
-    present = {part.split("=", 1)[0].lower() for part in url.partition("?")[2].split("&") if part}
-    extra = "&".join(f"{k}={v}" for k, v in wanted.items() if k not in present)
-    if not extra:
-        return url
-    return f"{url}{'&' if '?' in url else '?'}{extra}"
+    return {"cto": f"{min(seconds, 30.0):g}", "rto": f"{seconds:g}"}
 
 
-#: Apprise objects kept at most: one per channel URL in use (urgent and plain count apart).
-MAX_APPRISE_OBJECTS = 512
+#: Apprise services kept at most: one per channel URL in use (urgent and plain count apart).
+MAX_SERVICES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    notify: Any  # an Apprise NotifyBase
+    rich: bool  # it renders Markdown
 
 
 class AppriseSender:
-    """Sends through one reusable Apprise object per channel URL (the most recent few hundred)."""
+    """Sends through one reusable Apprise service per channel URL (the most recent few
+    hundred), built from the URL's one reading; the Apprise objects that run a send are pooled,
+    one per send in flight."""
 
     def __init__(self, timeout: timedelta) -> None:
         self._timeout = timeout.total_seconds()
-        self._objects: OrderedDict[str, apprise.Apprise | None] = OrderedDict()
+        self._services: OrderedDict[str, _Service | None] = OrderedDict()
+        self._idle: list[apprise.Apprise] = []
 
-    def _apprise(self, url: str) -> apprise.Apprise | None:
-        if url in self._objects:
-            self._objects.move_to_end(url)
-            return self._objects[url]
-        instance = apprise.Apprise()
-        self._objects[url] = instance if instance.add(with_timeouts(url, self._timeout)) else None
-        while len(self._objects) > MAX_APPRISE_OBJECTS:
-            self._objects.popitem(last=False)
-        return self._objects[url]
+    def _service(self, url: str) -> _Service | None:
+        if url in self._services:
+            self._services.move_to_end(url)
+            return self._services[url]
+        parsed = reading(url).parsed
+        built = None
+        if parsed is not None:
+            # As Apprise.add(url?cto=..&rto=..) would build it, keeping the URL's own values.
+            parameters = {**timeouts(self._timeout), **parsed}
+            built = apprise.Apprise.instantiate(parameters, asset=ASSET)
+        service = None if built is None else _Service(built, _renders_rich_text(built))
+        self._services[url] = service
+        while len(self._services) > MAX_SERVICES:
+            self._services.popitem(last=False)
+        return service
 
     async def send(self, url: str, message: Message) -> ChannelResult:
         # Checked again here: a channel stored before a rule existed is refused too.
-        refused = refusal(url)
+        refused = reading(url).refused
         if refused is not None:
             return ChannelResult(MISCONFIGURED, f"refused: {refused}")
-        instance = self._apprise(urgent_url(url) if message.urgent else url)
-        if instance is None:
+        service = self._service(urgent_url(url) if message.urgent else url)
+        if service is None:
             return ChannelResult(MISCONFIGURED, NOT_UNDERSTOOD)
-        rich = message.markdown is not None and _renders_rich_text(instance)
+        rich = message.markdown is not None and service.rich
+        instance = self._idle.pop() if self._idle else apprise.Apprise(asset=ASSET)
+        instance.add(service.notify)
         loop = asyncio.get_running_loop()
         began = loop.time()
-        result = await instance.async_notify(
-            body=message.markdown if rich else message.body,
-            title=message.title,
-            notify_type=message.notify_type,
-            body_format=apprise.NotifyFormat.MARKDOWN if rich else apprise.NotifyFormat.TEXT,
-            timeout=self._timeout,
-        )
+        try:
+            result = await instance.async_notify(
+                body=message.markdown if rich else message.body,
+                title=message.title,
+                notify_type=message.notify_type,
+                body_format=apprise.NotifyFormat.MARKDOWN if rich else apprise.NotifyFormat.TEXT,
+                timeout=self._timeout,
+            )
+        finally:
+            instance.clear()
+            self._idle.append(instance)
         status = result.status.name
         if status == "NOMATCH":
             return ChannelResult(status, NOT_UNDERSTOOD)
@@ -181,18 +221,12 @@ def _logged(result: Any) -> list[str]:
     return lines
 
 
-def _renders_rich_text(instance: apprise.Apprise) -> bool:
+def _renders_rich_text(service: Any) -> bool:
     """Markdown for services that prefer Markdown or HTML (Apprise converts it to HTML);
     plain text where the service prefers text (a Markdown body would show its asterisks)."""
-    services = list(instance)
-    if not services:
-        return False
-    for service in services:
-        formats = service.notify_format
-        preferred = formats[0] if isinstance(formats, tuple) else formats
-        if preferred == apprise.NotifyFormat.TEXT:
-            return False
-    return True
+    formats = service.notify_format
+    preferred = formats[0] if isinstance(formats, tuple) else formats
+    return bool(preferred != apprise.NotifyFormat.TEXT)
 
 
 class RecordingSender:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from guardian.delivery import with_timeouts
+from guardian.delivery import AppriseSender
 from guardian.models import Delivery
 from guardian.settings import Settings
 from tests.conftest import Running, at, message
@@ -23,9 +23,15 @@ def with_delivery(settings: Settings, **values: object) -> Settings:
 
 
 def test_the_timeout_is_given_to_apprise() -> None:
-    assert with_timeouts("json://h/x", 30) == "json://h/x?cto=30&rto=30"
-    assert with_timeouts("ntfy://t?priority=max", 5) == "ntfy://t?priority=max&cto=5&rto=5"
-    assert with_timeouts("json://h/x?rto=60", 90) == "json://h/x?rto=60&cto=30"  # its own kept
+    def built(url: str, seconds: float) -> tuple[float, float]:
+        service = AppriseSender(timedelta(seconds=seconds))._service(url)
+        assert service is not None
+        return service.notify.socket_connect_timeout, service.notify.socket_read_timeout
+
+    assert built("json://h/x", 30) == (30, 30)
+    assert built("ntfy://t?priority=max", 5) == (5, 5)
+    assert built("json://h/x?rto=60", 90) == (30, 60)  # its own kept
+    assert built("json://h/x?CTO=2", 90) == (2, 90)
 
 
 async def test_a_slow_channel_gets_its_message_once(

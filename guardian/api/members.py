@@ -15,12 +15,11 @@ import re
 import uuid
 from typing import Annotated
 
-import apprise
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from guardian.admin import Admin, AdminError, members_of_policy, not_found
 from guardian.api import Call, Endpoints
-from guardian.channels import NO_ANSWER, apprise_silenced, refusal
+from guardian.channels import NO_ANSWER, refusal
 from guardian.delivery import (
     SLACK,
     SUCCESS,
@@ -28,6 +27,7 @@ from guardian.delivery import (
     Message,
     channel_id,
     privacy_url,
+    reading,
 )
 from guardian.household import MemberView
 from guardian.i18n import LANGUAGES
@@ -162,11 +162,7 @@ async def update_member(admin: Admin, member_id: str, patch: MemberPatch) -> Mem
 
 def sendable(url: str) -> bool:
     """Whether Apprise can send to `url` (the offline `console://` included)."""
-    with apprise_silenced():
-        try:
-            return bool(apprise.Apprise().add(url))
-        except Exception:  # a malformed URL can make a service's parser raise
-            return False
+    return reading(url).parsed is not None
 
 
 async def add_channel(admin: Admin, member_id: str, url: str) -> MemberOut:
