@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_interval
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from guardian import i18n
 
@@ -118,3 +121,25 @@ def test_a_catalog_is_compiled_from_its_po_and_skips_fuzzy_entries(tmp_path: Pat
     translations = i18n._compiled(po)
     assert translations.gettext("Nothing to report.") == "Niets te melden."
     assert translations.gettext("Waiting:") == "Waiting:"
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)
+    ),
+    apart=st.one_of(
+        st.sampled_from([0, 1, 59, 60, 61, 3600]), st.integers(min_value=0, max_value=86_400)
+    ),
+    zone=st.sampled_from(["Europe/Amsterdam", "America/New_York", "Asia/Kolkata"]),
+    code=st.sampled_from(i18n.LANGUAGES),
+)
+def test_a_time_range_reads_as_cldr_writes_it(
+    start: datetime, apart: int, zone: str, code: str
+) -> None:
+    """time_range keeps CLDR's intervals by hours and minutes (format_interval is slow): the
+    same text as format_interval for every pair of one day, seconds apart included."""
+    end, where = start + timedelta(seconds=apart), ZoneInfo(zone)
+    assume(start.astimezone(where).date() == end.astimezone(where).date())
+    t = i18n.language(code)
+    expected = format_interval(start, end, "Hm", tzinfo=where, locale=t.locale)
+    assert t.time_range(start, end, where) == expected
