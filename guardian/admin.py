@@ -23,12 +23,12 @@ from tortoise.transactions import in_transaction
 from guardian import audit, privacy
 from guardian import household as household_store
 from guardian.accounts import Principal
-from guardian.app import Guardian
 from guardian.household import HouseholdView, MemberView
 from guardian.i18n import N_
 from guardian.models import AuditEntry, Household
 from guardian.scheduler import reschedule
 from guardian.settings import Level, loc_path
+from guardian.state import Guardian
 
 
 class AdminError(Exception):

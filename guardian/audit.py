@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from guardian.delivery import privacy_url
 from guardian.household import HouseholdView
 from guardian.i18n import N_, NAMES, Language, language
+from guardian.windows import days_label, parse_days
 
 ENGLISH = language("en")
 
@@ -326,13 +327,10 @@ def _word(words: Mapping[str, str], value: Any, t: Language) -> str:
 
 
 def _window_text(window: Any, t: Language) -> str:
-    from guardian.api.activity import days_text  # the transparency page's words for days
-    from guardian.windows import parse_days
-
     if not isinstance(window, dict):
         return str(window)
     try:
-        days = days_text(parse_days(str(window.get("days", "daily"))), t)
+        days = days_label(parse_days(str(window.get("days", "daily"))), t)
     except ValueError:
         days = str(window.get("days"))
     return f"{days} {window.get('start')}–{window.get('end')}"

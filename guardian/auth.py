@@ -1,4 +1,5 @@
-"""Who may use the dashboard and the admin API, and the login and logout pages.
+"""Who may use the dashboard and the admin API (the login and logout pages are the
+dashboard's: guardian.dashboard.login).
 
 Pages need a session cookie (HttpOnly, SameSite=Lax, Secure behind TLS); the API takes the
 session too, or an API token as `Authorization: Bearer gdn_...`. Every state-changing request
@@ -15,7 +16,6 @@ route: `child_may`.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
@@ -25,17 +25,13 @@ from yarl import URL
 from guardian import accounts
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import AdminError
-from guardian.app import GUARDIAN
-from guardian.dashboard import error_page, page_language, render
+from guardian.errors import error_response
 from guardian.i18n import N_
-from guardian.ingest import error_response
-from guardian.models import User
-from guardian.proxies import client_address, limit_key
+from guardian.state import GUARDIAN
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "guardian_session"
-LOGIN_COOKIE = "guardian_login"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/hooks/", "/healthz", "/readyz", "/metrics", "/static/", "/login")
@@ -62,6 +58,12 @@ def child_may(principal: Principal, method: str, path: str) -> bool:
 
 # Translators: a child's login opened a page for guardians.
 CHILD_REFUSED = N_("This is for guardians. Your own page shows what your guardians see.")
+FORM_EXPIRED = N_("This form has expired. Go back, reload, and retry.")
+
+#: The page a browser gets when a request is refused here: the error, its `detail` an English
+#: message for the page to translate (the dashboard's error page, given by `setup`).
+RefusedPage = Callable[[web.Request, AdminError], web.StreamResponse]
+REFUSED_PAGE: web.AppKey[RefusedPage] = web.AppKey("refused_page")
 
 
 def is_api(request: web.Request) -> bool:
@@ -96,10 +98,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 return error_response(
                     403, "csrf", f"a session request must carry the {CSRF_HEADER} header"
                 )
-            expired = page_language(request).gettext(
-                "This form has expired. Go back, reload, and retry."
-            )
-            return error_page(request, AdminError(403, "csrf", expired))
+            return request.app[REFUSED_PAGE](request, AdminError(403, "csrf", FORM_EXPIRED))
     request[PRINCIPAL] = principal
     if principal.is_child and not child_may(principal, request.method, path):
         own = principal.own_page
@@ -109,8 +108,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         log.warning("refused %s %s: %s is a child's login", request.method, path, who)
         if is_api(request) or path in BACKGROUND_PATHS:
             return error_response(403, "forbidden", "a child's login sees only their own page")
-        refused = page_language(request).gettext(CHILD_REFUSED)
-        return error_page(request, AdminError(403, "forbidden", refused))
+        return request.app[REFUSED_PAGE](request, AdminError(403, "forbidden", CHILD_REFUSED))
     return await handler(request)
 
 
@@ -131,7 +129,7 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
 
-def _secure(request: web.Request) -> bool:
+def secure_cookies(request: web.Request) -> bool:
     public_url = request.app[GUARDIAN].settings.server.public_url or ""
     return request.secure or public_url.startswith("https://")
 
@@ -162,107 +160,7 @@ def local_path(target: str | None) -> str:
     return sent
 
 
-async def login_page(request: web.Request) -> web.StreamResponse:
-    return await _login_form(request, status=200)
-
-
-async def _login_form(
-    request: web.Request, *, status: int, error: str | None = None, username: str = ""
-) -> web.Response:
-    # Reused while it lasts: a second login tab (or a page's script sent here after a logout)
-    # must not expire the form already open in the first.
-    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    if len(token) > 64:
-        token = secrets.token_urlsafe(24)
-    household_id = request.app[GUARDIAN].household().id
-    response = render(
-        request,
-        "login.html",
-        {
-            "login_token": token,
-            "error": error,
-            "username": username,
-            "next": local_path(request.query.get("next")),
-            "no_users": not await User.filter(household_id=household_id).exists(),
-        },
-        status=status,
-    )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        httponly=True,
-        samesite="Strict",
-        secure=_secure(request),
-        path="/login",
-        max_age=3600,
-    )
-    return response
-
-
-async def login(request: web.Request) -> web.StreamResponse:
-    guardian = request.app[GUARDIAN]
-    form = await request.post()
-    username = str(form.get("username", "")).strip()
-    password = str(form.get("password", ""))
-    if not accounts.same_token(request.cookies.get(LOGIN_COOKIE), str(form.get(CSRF_FIELD, ""))):
-        expired = page_language(request).gettext("The form expired. Please try again.")
-        return await _login_form(request, status=403, error=expired, username=username)
-    now = guardian.clock.now()
-    client = client_address(
-        request.remote, request.headers, guardian.settings.server.trusted_proxies
-    )
-    user_key = f"user:{username.lower()[:64]}"
-    keys = (f"address:{limit_key(client)}", user_key)
-    # Counted now, before the password is checked: parallel guesses all count.
-    wait = guardian.login_limiter.take(keys, now)
-    if wait:
-        log.warning("login for %r from %s refused: too many attempts", username[:64], client)
-        minutes = wait // 60 + 1
-        # Translators: on the login page; {n} is how many minutes to wait.
-        later = page_language(request).ngettext(
-            "Too many failed attempts. Try again in {n} minute.",
-            "Too many failed attempts. Try again in {n} minutes.",
-            minutes,
-        )
-        response = await _login_form(request, status=429, error=later, username=username)
-        response.headers["Retry-After"] = str(wait)
-        return response
-    user = await accounts.check_password(
-        guardian.household().id, username, password, guardian.hashing
-    )
-    if user is None:
-        log.warning("failed login for %r from %s", username[:64], client)
-        wrong = page_language(request).gettext("Wrong username or password.")
-        return await _login_form(request, status=401, error=wrong, username=username)
-    guardian.login_limiter.succeeded(keys, now, forget=user_key)
-    token, _ = await accounts.open_session(user, now)
-    log.info("%s logged in", user.username)
-    response = web.HTTPSeeOther(local_path(str(form.get("next", "/"))))
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="Lax",
-        secure=_secure(request),
-        path="/",
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-    )
-    response.del_cookie(LOGIN_COOKIE, path="/login")
-    raise response
-
-
-async def logout(request: web.Request) -> web.StreamResponse:
-    """POST only, with the CSRF token (checked by the middleware): a link cannot log anyone out."""
-    session_id = request[PRINCIPAL].session_id
-    if session_id is not None:
-        await accounts.close_session(session_id)
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
-    raise response
-
-
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, refused_page: RefusedPage) -> None:
+    """The middleware, with the page a browser gets for a refusal (the dashboard's)."""
+    app[REFUSED_PAGE] = refused_page
     app.middlewares.append(authenticate)
-    app.router.add_get("/login", login_page)
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)

@@ -289,7 +289,8 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from guardian.simulate import ScenarioError, simulate
+    from guardian.scenario import ScenarioError
+    from guardian.simulate import simulate
 
     registry = PluginRegistry.discover()
     settings = _load(args, registry)

@@ -32,6 +32,7 @@ from guardian import senders
 from guardian.clock import Clock
 from guardian.contacts import canonical
 from guardian.database import StorageUnavailable
+from guardian.errors import error_response
 from guardian.events import Events
 from guardian.household import ContactView, HouseholdView, MemberView, SourceView
 from guardian.metrics import Counters
@@ -464,10 +465,6 @@ async def _new_episode(
 
 
 # --- receive and read -------------------------------------------------------------------------
-
-
-def error_response(status: int, error: str, detail: object, **headers: str) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
 def unavailable(detail: str) -> web.Response:

@@ -1,7 +1,7 @@
 """Every route of the admin side: the login, the admin API, the dashboard pages.
 
-The hook, health and metrics routes are added by `create_app` itself; this module adds the
-rest, so that the service core does not import the dashboard.
+The hook, health and metrics routes are the core's (guardian.core); this module adds the
+rest, for guardian.app to mount on it: nothing of the core imports this side.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from guardian.dashboard import audit as audit_pages
 from guardian.dashboard import contacts as contact_pages
 from guardian.dashboard import deliveries as delivery_pages
 from guardian.dashboard import language as language_pages
+from guardian.dashboard import login as login_pages
 from guardian.dashboard import members as member_pages
 from guardian.dashboard import people as people_pages
 from guardian.dashboard import source_edit as source_edit_pages
@@ -46,10 +47,11 @@ API_AREAS = (
 
 
 def setup_admin(app: web.Application) -> None:
-    auth.setup(app)
+    auth.setup(app, dashboard.error_page)
     api.setup(app, API_AREAS)
     dashboard.setup(
         app,
+        login_pages.routes,
         tonight_pages.routes,
         member_pages.routes,
         people_pages.routes,

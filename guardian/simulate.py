@@ -7,95 +7,37 @@ sending. The replay jumps from one due instant to the next, so a week takes mill
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from guardian.accounts import Principal
-from guardian.app import GUARDIAN, INGEST, Guardian, create_app
 from guardian.clock import VirtualClock
+from guardian.core import create_core
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
-from guardian.overrides import Control as QuickControl
 from guardian.plugin import HookError, PluginRegistry
-from guardian.settings import DatabaseSettings, Settings, format_validation_errors
-from guardian.webhook_format import WebhookMessage
+from guardian.scenario import (
+    AnyEvent,
+    ControlEvent,
+    Event,
+    OverrideEvent,
+    ScenarioError,
+    read_scenario,
+)
+from guardian.settings import DatabaseSettings, Settings
+from guardian.state import GUARDIAN, INGEST, Guardian
 from guardian.windows import Override
 
 #: Without --until, the replay stops once nothing is held, or this long after the last event.
 HORIZON = timedelta(days=14)
-
-
-class ScenarioError(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
-
-
-class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    at: AwareDatetime
-    source: str
-    message: WebhookMessage
-
-
-class Control(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    member: str
-    do: QuickControl
-    until: str | None = Field(None, max_length=40)
-
-
-class ControlEvent(BaseModel):
-    """A quick control as a parent uses it on the dashboard, at `at`:
-    `{"at": ..., "control": {"member": "mia", "do": "one_more_hour"}}`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    at: AwareDatetime
-    control: Control
-
-
-class OverrideSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    member: str
-    kind: Literal["quiet", "pause"]
-    start: AwareDatetime
-    end: AwareDatetime
-
-
-class OverrideEvent(BaseModel):
-    """A quiet-hours override as stored (what `POST /api/v1/simulate` carries over from the
-    household: the quick controls in force now): `{"at": ..., "override": {...}}`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    at: AwareDatetime
-    override: OverrideSpec
-
-
-#: A scenario line: a message, or a change to a member's quiet hours.
-AnyEvent = Event | ControlEvent | OverrideEvent
-
-
-def _event(line: dict[str, Any]) -> AnyEvent:
-    if isinstance(line, dict) and "control" in line:
-        return ControlEvent.model_validate(line)
-    if isinstance(line, dict) and "override" in line:
-        return OverrideEvent.model_validate(line)
-    return Event.model_validate(line)
 
 
 @dataclass(frozen=True)
@@ -114,49 +56,6 @@ class SimulatedDelivery:
             "title": self.title,
             "body": self.body,
         }
-
-
-def read_scenario(path: Path, settings: Settings) -> list[AnyEvent]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError([f"cannot read: {error}"]) from None
-    events: list[AnyEvent] = []
-    problems: list[str] = []
-    sources = {s.id for s in settings.sources}
-    members = {m.id for m in settings.members}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            event = _event(json.loads(line))
-        except json.JSONDecodeError as error:
-            problems.append(f"line {number}: not JSON: {error}")
-            continue
-        except ValidationError as error:
-            problems.extend(f"line {number}: {p}" for p in format_validation_errors(error))
-            continue
-        if isinstance(event, Event) and event.source not in sources:
-            problems.append(f"line {number}: source: unknown source {event.source!r}")
-            continue
-        member = _member_of(event)
-        if member is not None and member not in members:
-            problems.append(f"line {number}: member: unknown member {member!r}")
-            continue
-        events.append(event)
-    if problems:
-        raise ScenarioError(problems)
-    if not events:
-        raise ScenarioError(["the scenario has no events"])
-    return sorted(events, key=lambda e: e.at)
-
-
-def _member_of(event: AnyEvent) -> str | None:
-    if isinstance(event, ControlEvent):
-        return event.control.member
-    if isinstance(event, OverrideEvent):
-        return event.override.member
-    return None
 
 
 async def simulate(
@@ -185,7 +84,7 @@ async def replay(
             update={"database": DatabaseSettings(url=f"sqlite://{folder}/simulate.db")}
         )
         clock = VirtualClock(events[0].at)
-        app = create_app(
+        app = create_core(
             throwaway, clock, registry=registry, sender=RecordingSender(), run_scheduler=False
         )
         runner = web.AppRunner(app)
@@ -289,27 +188,4 @@ async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:
             body=d.body,
         )
         for d in rows
-    ]
-
-
-async def carried_overrides(admin: Any, at: datetime) -> list[OverrideEvent]:
-    """The household's quiet-hours overrides not over by `at`, as scenario lines at `at`: a
-    simulation of the household "as stored now" includes tonight's quick controls."""
-    from guardian.models import QuietOverride
-
-    view = admin.view
-    by_pk = {m.pk: m.id for m in view.members.values()}
-    rows = await QuietOverride.filter(member__household_id=view.id, end_at__gt=at).order_by("id")
-    return [
-        OverrideEvent(
-            at=at,
-            override=OverrideSpec(
-                member=by_pk[r.member_id],
-                kind="pause" if r.kind == "pause" else "quiet",
-                start=r.start_at,
-                end=r.end_at,
-            ),
-        )
-        for r in rows
-        if r.member_id in by_pk
     ]

@@ -40,7 +40,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import SecretStr, ValidationError
 from yarl import URL
 
-from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.app import create_app
 from guardian.clock import Clock, VirtualClock
 
 # The pull plugins' conformance suite lives in its own module; plugin authors import it here.
@@ -62,6 +62,7 @@ from guardian.plugin import (
     PushPlugin,
 )
 from guardian.settings import format_validation_errors, load_settings
+from guardian.state import GUARDIAN, Guardian
 
 __all__ = [
     "CONFORMANCE_NOW",

@@ -18,6 +18,10 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_day_names
+
+from guardian.i18n import SOURCE_LANGUAGE, Language
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: The same days as people read them: `Mon`, ... `Sun`.
 DAY_LABELS = tuple(name.capitalize() for name in DAY_NAMES)
@@ -230,3 +234,34 @@ def next_window_end(
     """The first quiet-interval end after `after`, looking up to two weeks ahead."""
     ends = window_ends(windows, zone, after, after + timedelta(days=15))
     return ends[0] if ends else None
+
+
+def days_label(days: frozenset[int], t: Language | None = None) -> str:
+    """{0, 1, 2, 3, 6} → `Sun–Thu`; runs of days wrap around the week, as windows do."""
+    if len(days) == 7:
+        # Translators: quiet hours on all seven days ("every day 21:00–07:00").
+        return t.gettext("every day") if t is not None else "every day"
+    runs: list[list[int]] = []
+    # Start just after a day that is not in the set, so that a run over Sunday stays whole.
+    first = next(d for d in range(7) if (d - 1) % 7 not in days and d in days)
+    for offset in range(7):
+        day = (first + offset) % 7
+        if day not in days:
+            continue
+        if runs and (runs[-1][-1] + 1) % 7 == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    labels = DAY_LABELS
+    if t is not None and t.code != SOURCE_LANGUAGE:  # CLDR's: `ma`, `Mo.`, `lun.`
+        names = get_day_names("abbreviated", locale=t.locale)
+        labels = tuple(names[day] for day in range(7))
+    parts = []
+    for run in runs:
+        if len(run) == 1:
+            parts.append(labels[run[0]])
+        elif len(run) == 2:
+            parts.append(f"{labels[run[0]]}, {labels[run[1]]}")
+        else:
+            parts.append(f"{labels[run[0]]}–{labels[run[-1]]}")
+    return ", ".join(parts)

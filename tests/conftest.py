@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 
-from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.app import create_app
 from guardian.clock import VirtualClock
 from guardian.database import SCHEMA_CACHE_ENV
 from guardian.logs import TEXT_FORMAT, RedactingFormatter
@@ -30,6 +30,7 @@ from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from guardian.signatures import signed_headers
 from guardian.simulate import run_until
+from guardian.state import GUARDIAN, Guardian
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
 TOKEN = "test-token-7f3a"

@@ -14,14 +14,16 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guardian.app import GUARDIAN, INGEST, create_app
+from guardian.app import create_app
 from guardian.clock import VirtualClock
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
 from guardian.plugin import HookError, PluginRegistry
+from guardian.scenario import Event
 from guardian.settings import DatabaseSettings, PolicySettings, Settings, load_settings
-from guardian.simulate import Event, replay, run_until
+from guardian.simulate import replay, run_until
+from guardian.state import GUARDIAN, INGEST
 from guardian.webhook_format import WebhookMessage
 from guardian.windows import quiet_interval_at
 from tests.conftest import settings_toml

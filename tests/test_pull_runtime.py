@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from guardian import pull
-from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.app import create_app
 from guardian.clock import VirtualClock
 from guardian.models import AuditEntry, Notification, PullState, Source
 from guardian.plugin import (
@@ -34,6 +34,7 @@ from guardian.plugin import (
 )
 from guardian.settings import Settings, load_settings
 from guardian.sql import transaction
+from guardian.state import GUARDIAN, Guardian
 from guardian.testing import PullCase, check_pull_conformance
 from guardian.transfer import household_data, import_household
 from tests.admin import admin_client

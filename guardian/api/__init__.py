@@ -19,8 +19,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from guardian.admin import Admin, AdminError, invalid
-from guardian.app import GUARDIAN
 from guardian.auth import principal
+from guardian.state import GUARDIAN
 
 PREFIX = "/api/v1"
 M = TypeVar("M", bound=BaseModel)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import get_day_names
 from pydantic import BaseModel, Field, ValidationError
 
 from guardian import i18n, privacy
@@ -27,11 +26,11 @@ from guardian.settings import Level, PolicySettings
 from guardian.summary import BreakthroughNote, ChildActivity, Item, render_forward, render_report
 from guardian.summary import Episode as ReportEpisode
 from guardian.windows import (
-    DAY_LABELS,
     Ambiguity,
     Interval,
     Override,
     QuietPart,
+    days_label,
     occurrences,
     resolve_local,
 )
@@ -211,37 +210,6 @@ class Transparency(BaseModel):
     storm: str | None
     retention_days: int
     retention: str
-
-
-def days_text(days: frozenset[int], t: Language | None = None) -> str:
-    """{0, 1, 2, 3, 6} → `Sun–Thu`; runs of days wrap around the week, as windows do."""
-    if len(days) == 7:
-        # Translators: quiet hours on all seven days ("every day 21:00–07:00").
-        return t.gettext("every day") if t is not None else "every day"
-    runs: list[list[int]] = []
-    # Start just after a day that is not in the set, so that a run over Sunday stays whole.
-    first = next(d for d in range(7) if (d - 1) % 7 not in days and d in days)
-    for offset in range(7):
-        day = (first + offset) % 7
-        if day not in days:
-            continue
-        if runs and (runs[-1][-1] + 1) % 7 == day:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    labels = DAY_LABELS
-    if t is not None and t.code != i18n.SOURCE_LANGUAGE:  # CLDR's: `ma`, `Mo.`, `lun.`
-        names = get_day_names("abbreviated", locale=t.locale)
-        labels = tuple(names[day] for day in range(7))
-    parts = []
-    for run in runs:
-        if len(run) == 1:
-            parts.append(labels[run[0]])
-        elif len(run) == 2:
-            parts.append(f"{labels[run[0]]}, {labels[run[1]]}")
-        else:
-            parts.append(f"{labels[run[0]]}–{labels[run[-1]]}")
-    return ", ".join(parts)
 
 
 def spoken(delta: timedelta) -> str:
@@ -503,7 +471,8 @@ async def transparency(admin: Admin, member_id: str, t: Language = ENGLISH) -> T
         member=member.id,
         name=member.name,
         quiet_hours=[
-            f"{days_text(q.window().days, t)} {_hhmm(q.start)}–{_hhmm(q.end)}" for q in policy.quiet
+            f"{days_label(q.window().days, t)} {_hhmm(q.start)}–{_hhmm(q.end)}"
+            for q in policy.quiet
         ],
         summaries=[_hhmm(t) for t in policy.summaries],
         report=_hhmm(policy.report) if policy.report else None,

@@ -19,8 +19,8 @@ from guardian.admin import Admin, AdminError, audit_entries, not_found
 from guardian.api import Call, Endpoints
 from guardian.api.members import Language
 from guardian.models import ApiToken, Household, User
+from guardian.scenario import ControlEvent, Event, OverrideEvent, carried_overrides
 from guardian.settings import SLUG
-from guardian.simulate import ControlEvent, Event, OverrideEvent, carried_overrides
 from guardian.transfer import export_household, to_toml
 from guardian.windows import Ambiguity, resolve_local
 

@@ -27,9 +27,9 @@ from markupsafe import Markup, escape
 from guardian import i18n
 from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import Admin, AdminError
-from guardian.app import GUARDIAN
 from guardian.household import HouseholdView
 from guardian.i18n import N_, Language
+from guardian.state import GUARDIAN
 
 HERE = Path(__file__).parent
 #: The navigation, in the order a parent needs it.

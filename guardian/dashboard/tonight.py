@@ -12,10 +12,10 @@ from aiohttp import web
 from guardian.admin import AdminError
 from guardian.api.tonight import apply_control, undo_control
 from guardian.api.tonight import tonight as tonight_data
-from guardian.app import GUARDIAN
 from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.events import CLOSED
 from guardian.overrides import CONTROLS, ONE_HOUR, Control
+from guardian.state import GUARDIAN
 
 routes = web.RouteTableDef()
 

@@ -23,9 +23,9 @@ from playwright.async_api import (
 )
 
 from guardian.accounts import add_user
-from guardian.app import Guardian
 from guardian.clock import VirtualClock
 from guardian.settings import Settings
+from guardian.state import Guardian
 from tests.conftest import Receiver, Running, at
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -140,7 +140,7 @@ class Dashboard:
 
     @property
     def guardian(self) -> Guardian:
-        """The app's state: `app[guardian.app.GUARDIAN]`."""
+        """The app's state: `app[guardian.state.GUARDIAN]`."""
         return self.running.guardian
 
     @property

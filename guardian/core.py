@@ -1,0 +1,271 @@
+"""The service's core: `create_core(settings, clock)` wires storage, plugins, ingest, the timer
+and the deliverer, and answers health and metrics. It knows nothing of the admin side (the API,
+the dashboard, the login), which guardian.app mounts on it.
+
+Resources are opened in `cleanup_ctx`, whose cleanup half runs if and only if start-up finished;
+background tasks are cancelled and awaited there, because aiohttp's graceful shutdown waits for
+request handlers, not for tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from guardian import metrics as prometheus
+from guardian import pull, transfer
+from guardian.clock import Clock, SystemClock
+from guardian.database import StorageUnavailable, StorageWatch, opened, storage_failure
+from guardian.delivery import AppriseSender, Deliverer, Sender
+from guardian.errors import error_response
+from guardian.ingest import Ingest, accept
+from guardian.models import Delivery, Household
+from guardian.plugin import PluginRegistry
+from guardian.pull import Pulls
+from guardian.scheduler import Scheduler
+from guardian.settings import Settings
+from guardian.state import GUARDIAN, INGEST, Guardian
+from guardian.supervise import Supervisor
+from guardian.writer import Writer
+
+log = logging.getLogger(__name__)
+
+#: How often an instance checks whether another one changed the household.
+FOLLOW_EVERY = timedelta(seconds=5)
+
+
+def create_core(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    registry: PluginRegistry | None = None,
+    sender: Sender | None = None,
+    run_scheduler: bool = True,
+    run_pulls: bool | None = None,
+) -> web.Application:
+    """The service without its admin side: ingest, health, metrics and the background work.
+    `run_scheduler` starts the timer, the deliverer and the follower; `run_pulls` (by default
+    the same) the pull sources."""
+    guardian = Guardian(
+        settings=settings,
+        clock=clock or SystemClock(),
+        registry=registry or PluginRegistry.discover(),
+        sender=sender or AppriseSender(settings.delivery.timeout),
+    )
+    guardian.storage = StorageWatch(settings.database.url)
+    guardian.deliverer = Deliverer(
+        guardian.sender, settings.delivery, guardian.household, clock=guardian.clock
+    )
+    guardian.writer = Writer(
+        lambda db, batch: accept(db, batch, guardian.household()),
+        before=guardian.check_storage,
+        reload=guardian.reload,
+    )
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
+    app[GUARDIAN] = guardian
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_plugins)
+    app.cleanup_ctx.append(
+        _background(run_scheduler, run_scheduler if run_pulls is None else run_pulls)
+    )
+    ingest = Ingest(
+        clock=guardian.clock,
+        writer=guardian.writer,
+        household=guardian.household,
+        plugins=lambda: guardian.plugins,
+        max_body_bytes=settings.server.max_body_bytes,
+        request_timeout=settings.server.request_timeout,
+        wake=guardian.deliverer.wake,
+        counters=guardian.counters,
+        events=guardian.events,
+        storage_check=guardian.check_storage,
+        storage_problem=lambda: guardian.storage is not None and guardian.storage.failed,
+    )
+    app[INGEST] = ingest
+    guardian.pulls = Pulls(
+        clock=guardian.clock,
+        household=guardian.household,
+        registry=guardian.registry,
+        store=ingest.pulled,
+        session=lambda: guardian.session,
+        # Named by where it listens, which no other live instance can: restarted after a
+        # crash, it takes its sources back at once instead of waiting out its own lease.
+        owner=f"{socket.gethostname()}:{settings.server.port}"[:64],
+    )
+    app.router.add_route("*", "/hooks/{source}", ingest.handle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.middlewares.append(json_errors)
+    app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_hashing)
+    return app
+
+
+async def _close_hashing(app: web.Application) -> None:
+    app[GUARDIAN].hashing.close()
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Open event streams would hold up a graceful shutdown until its timeout."""
+    app[GUARDIAN].events.close()
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    guardian = app[GUARDIAN]
+    async with opened(guardian.settings.database.url):
+        now = guardian.clock.now()
+        await transfer.seed(guardian.settings, now)
+        await guardian.reload()
+        if guardian.storage is not None:
+            guardian.storage.start()
+        yield
+        log.info("stopping: closing the database")
+    log.info("stopped")
+
+
+async def _plugins(app: web.Application) -> AsyncIterator[None]:
+    guardian = app[GUARDIAN]
+    async with aiohttp.ClientSession() as session:
+        guardian.session = session
+        guardian._start_plugins(session)
+        yield
+        guardian.session = None
+
+
+async def stored_revision(household_id: str) -> int:
+    household = await Household.get(id=household_id).only("id", "revision")
+    return household.revision
+
+
+async def _follow(guardian: Guardian) -> None:
+    """Take up admin changes made through another instance (they raise the revision)."""
+    household_id = guardian.settings.household.id
+    while True:
+        await guardian.clock.sleep(FOLLOW_EVERY.total_seconds())
+        try:
+            if await stored_revision(household_id) != guardian.revision:
+                log.info("household changed elsewhere: reloading")
+                await guardian.reload()
+        except Exception as error:
+            if not storage_failure(error):
+                raise
+            log.warning("following household changes: storage unavailable: %s", error)
+
+
+def _background(
+    run_scheduler: bool, run_pulls: bool
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        guardian = app[GUARDIAN]
+        assert guardian.deliverer is not None and guardian.writer is not None
+        supervisor = guardian.supervisor = Supervisor(guardian.clock)
+        guardian.scheduler = Scheduler(
+            guardian.clock,
+            guardian.deliverer,
+            guardian.household,
+            guardian.wake,
+            start_delay=guardian.settings.delivery.start_delay,
+        )
+        guardian.scheduler.on_tick = lambda: guardian.events.publish("delivery")
+        await guardian.scheduler.prepare(guardian.clock.now())
+        supervisor.start("writer", guardian.writer.run)
+        if run_scheduler:
+            supervisor.start("scheduler", guardian.scheduler.run)
+            supervisor.start("deliverer", guardian.deliverer.run)
+            supervisor.start("follower", lambda: _follow(guardian))
+        if run_pulls and guardian.pulls is not None:
+            supervisor.start("pulls", guardian.pulls.run)
+        yield
+        log.info("stopping: background tasks")
+        timers = [name for name in supervisor.tasks if name != "writer"]
+        await supervisor.stop(timers)
+        await guardian.deliverer.finish()
+        await supervisor.stop()
+
+    return background
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error as JSON `{"error", "detail"}`; a failing database as 503, never a 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return error_response(
+            error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason
+        )
+    except Exception as error:
+        if storage_failure(error):
+            log.warning("storage unavailable while handling %s: %s", request.path, error)
+            return error_response(
+                503, "storage_unavailable", "the database is unavailable", **{"Retry-After": "5"}
+            )
+        if isinstance(error, ConnectionError) and _gone(request):
+            raise  # the reader closed the page or the connection: nobody to answer
+        # A bug, not bad input: logged in full, answered without internals.
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return error_response(500, "internal", "an unexpected error; it has been logged")
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    guardian = request.app[GUARDIAN]
+    text = await prometheus.render(guardian.counters, guardian.household(), guardian.clock.now())
+    return prometheus.response(text)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database takes writes and every background task runs; each check says
+    what is wrong where something is."""
+    guardian = request.app[GUARDIAN]
+    checks: dict[str, Any] = {}
+    try:
+        guardian.check_storage()
+        await Household.filter(id=guardian.settings.household.id).exists()
+        checks["database"] = "ok"
+    except Exception as error:
+        if not storage_failure(error):
+            raise
+        reason = str(error) if isinstance(error, StorageUnavailable) else type(error).__name__
+        checks["database"] = f"unavailable: {reason}"
+    tasks = guardian.supervisor.health() if guardian.supervisor else {}
+    checks.update(tasks)
+    checks.setdefault("scheduler", "stopped")
+    if guardian.scheduler is not None and guardian.scheduler.failing:
+        checks["failing_jobs"] = dict(guardian.scheduler.failing)
+    view = guardian.household()
+    pulled = {}
+    if checks["database"] == "ok":
+        pulled = await pull.statuses(view.id, guardian.clock.now())
+    checks["sources"] = {
+        source.id: guardian.source_status(source, pulled) for source in view.sources.values()
+    }
+    if checks["database"] == "ok":
+        checks["failed_deliveries"] = await Delivery.filter(
+            household_id=guardian.household().id, status="failed"
+        ).count()
+    ready = checks["database"] == "ok" and all(state == "running" for state in tasks.values())
+    ready = ready and checks["scheduler"] == "running"
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
