@@ -6,12 +6,14 @@ guardian.po`, which a translator edits (see docs/translating.md). A catalog is c
 memory from its `.po` the first time its language is used, so what runs is always what the
 file says: there is no compiled copy to fall behind. Plural rules come from the catalog's
 `Plural-Forms` (CLDR's, written by Babel); times, ranges, weekdays and lists from CLDR.
+A plugin's settings are translated from the plugin's own catalogs (`plugin_catalog`).
 """
 
 from __future__ import annotations
 
 import gettext
 import io
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,7 @@ NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch", "fr": "Français"
 LOCALES = {"en": "en_GB", "nl": "nl_NL", "de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
 DOMAIN = "guardian"
 LOCALE_DIR = Path(__file__).parent / "locale"
+log = logging.getLogger(__name__)
 
 
 def N_(message: str) -> str:  # gettext's name for "extract now, translate later"
@@ -186,12 +189,31 @@ def language(code: str) -> Language:
     return Language(code, locale, _compiled(catalog_path(code)))
 
 
-def _compiled(po: Path) -> Translations:
+@cache
+def plugin_catalog(code: str, domain: str, locale_dir: Path) -> gettext.NullTranslations:
+    """A plugin's own catalog of `code` (`<locale_dir>/<code>/LC_MESSAGES/<domain>.po`, compiled
+    in memory, else the `.mo` beside it); English where the plugin has none for `code`, or one
+    that cannot be read: a plugin's broken file must not break the page that shows it."""
+    known_language(code)
+    folder = locale_dir / code / "LC_MESSAGES"
+    po, mo = folder / f"{domain}.po", folder / f"{domain}.mo"
+    try:
+        if po.is_file():
+            return _compiled(po, domain)
+        if mo.is_file():
+            with mo.open("rb") as source:
+                return Translations(source, domain=domain)
+    except Exception as error:  # a third party's file: anything may be wrong with it
+        log.warning("cannot read the %s catalog in %s: %r", domain, folder, error)
+    return gettext.NullTranslations()
+
+
+def _compiled(po: Path, domain: str = DOMAIN) -> Translations:
     """The catalog as gettext reads it, compiled from the `.po` in memory; fuzzy entries are
     left out (they fall back to English), as msgfmt does."""
     with po.open("rb") as source:
-        catalog = read_po(source, domain=DOMAIN)
+        catalog = read_po(source, domain=domain)
     compiled = io.BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    return Translations(compiled, domain=domain)

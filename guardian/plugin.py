@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiMapping
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
 
 from guardian.clock import Clock, SystemClock
 from guardian.settings import loc_path
@@ -196,6 +198,11 @@ class Plugin(ABC, Generic[S]):
     kind: ClassVar[str]
     #: The pydantic model of a source's settings for this plugin.
     settings_model: ClassVar[type[PluginSettings]]
+    #: The plugin's own catalogs, for its settings' labels and help on the dashboard, as gettext
+    #: names them: `<locale_dir>/<code>/LC_MESSAGES/<gettext_domain>.po` (or `.mo`) per language.
+    #: Without them (None), the settings read in English in every language.
+    gettext_domain: ClassVar[str | None] = None
+    locale_dir: ClassVar[Path | None] = None
 
     def __init__(self, context: PluginContext[S]) -> None:
         self.context = context
@@ -237,6 +244,12 @@ class PullPlugin(Plugin[S]):
         a source's first run: start at what is new now, not at the network's whole history. A
         batch may have no messages, to move the cursor past events that are not messages.
         """
+
+
+def setting_label(name: str, setting: FieldInfo) -> str:
+    """A setting's label in English: its `Field(title=...)`, else its name in words
+    (`access_token` is "Access token"). With its `description`, the message a catalog translates."""
+    return setting.title or name.replace("_", " ").capitalize()
 
 
 #: A plugin class of either kind, as the registry holds it.

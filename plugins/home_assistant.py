@@ -57,6 +57,7 @@ from guardian.plugin import (
     PullPlugin,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 from plugins.android_apps import (
     NAME_LENGTH,
     App,
@@ -244,6 +245,8 @@ def _message(
 
 class HomeAssistantPlugin(PullPlugin[HomeAssistantSettings]):
     settings_model = HomeAssistantSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     def __init__(self, context: PluginContext[HomeAssistantSettings]) -> None:
         super().__init__(context)

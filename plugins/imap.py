@@ -44,6 +44,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from guardian.clock import Clock
 from guardian.plugin import IncomingMessage, PluginSettings, PullBatch, PullPlugin, SourceError
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 #: RFC 2177: a client should re-issue IDLE at least every 29 minutes, or the server may log it out.
 IDLE_RENEW = 29 * 60
@@ -116,6 +117,8 @@ class Position:
 
 class ImapPlugin(PullPlugin[ImapSettings]):
     settings_model = ImapSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:
         positions = self._read_cursor(cursor)

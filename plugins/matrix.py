@@ -36,6 +36,7 @@ from guardian.plugin import (
     SourceError,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 #: How long the homeserver holds a `/sync` open when nothing happens (milliseconds).
 LONG_POLL_MS = 30_000
@@ -176,6 +177,8 @@ class Room:
 
 class MatrixPlugin(PullPlugin[MatrixSettings]):
     settings_model = MatrixSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     def __init__(self, context: PluginContext[MatrixSettings]) -> None:
         super().__init__(context)

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from guardian.contacts import canonical_phone, is_e164, signal_address
 from guardian.plugin import IncomingMessage, PluginSettings, PullBatch, PullPlugin
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 from plugins.network import (
     NETWORK_ERRORS,
     SourceError,
@@ -229,6 +230,8 @@ def envelope_message(envelope: Any, account: str) -> IncomingMessage | None:
 
 class SignalPlugin(PullPlugin[SignalSettings]):
     settings_model = SignalSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:
         newest = _newest(cursor)

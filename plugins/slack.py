@@ -29,6 +29,7 @@ from guardian.plugin import (
     validated,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 TOLERANCE = timedelta(minutes=5)
 NAME_LENGTH = 200
@@ -88,6 +89,8 @@ class EventCallback(_Slack):
 
 class SlackPlugin(PushPlugin[SlackSettings]):
     settings_model = SlackSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         self._authenticate(request)

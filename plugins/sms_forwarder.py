@@ -51,6 +51,7 @@ from guardian.plugin import (
     Unauthorized,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 from plugins.android_apps import (
     NAME_LENGTH,
     PACKAGE_NAME,
@@ -114,6 +115,8 @@ def sign(secret: str, timestamp: str) -> str:
 
 class SmsForwarderPlugin(PushPlugin[SmsForwarderSettings]):
     settings_model = SmsForwarderSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         self._check_token(request)

@@ -29,6 +29,7 @@ from guardian.plugin import (
     validated,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 TOLERANCE = timedelta(minutes=5)
 RECEIVED = "sms:received"
@@ -70,6 +71,8 @@ class SmsReceived(Event):
 
 class SmsGatewayPlugin(PushPlugin[SmsGatewaySettings]):
     settings_model = SmsGatewaySettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         self._authenticate(request)

@@ -43,6 +43,7 @@ from guardian.plugin import (
     validated,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 NAME_LENGTH = 200
@@ -157,6 +158,8 @@ class Update(_Telegram):
 
 class TelegramPlugin(PushPlugin[TelegramSettings]):
     settings_model = TelegramSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         offered = request.headers.get(HEADER, "").encode("utf-8", "surrogateescape")

@@ -27,6 +27,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from guardian.plugin import IncomingMessage, PluginSettings, PullBatch, PullPlugin
 from guardian.settings import loc_path
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 from plugins.network import NETWORK_ERRORS, SourceError, require_session, unreachable
 from plugins.telegram import Update, update_messages
 
@@ -59,6 +60,8 @@ class TelegramPollSettings(PluginSettings):
 
 class TelegramPollPlugin(PullPlugin[TelegramPollSettings]):
     settings_model = TelegramPollSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def pull(self, cursor: str | None) -> AsyncIterator[PullBatch]:
         session = require_session(self.context.session)

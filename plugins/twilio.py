@@ -31,6 +31,7 @@ from guardian.plugin import (
     Unauthorized,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -87,6 +88,8 @@ def url_variants(url: str) -> list[str]:
 
 class TwilioPlugin(PushPlugin[TwilioSettings]):
     settings_model = TwilioSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         offered = request.headers.get(HEADER)

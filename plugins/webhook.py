@@ -29,6 +29,7 @@ from guardian.plugin import (
 )
 from guardian.signatures import SignatureInvalid, secret_key, verify
 from guardian.webhook_format import MAX_BATCH, WebhookMessage, parse_body
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 #: One message or an array of them, parsed and checked in one pass from the bytes.
 _BODY: TypeAdapter[Any] = TypeAdapter(WebhookMessage | list[WebhookMessage])
@@ -69,6 +70,8 @@ class WebhookSettings(PluginSettings):
 
 class WebhookPlugin(PushPlugin[WebhookSettings]):
     settings_model = WebhookSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         self._authenticate(request)

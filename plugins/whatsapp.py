@@ -32,6 +32,7 @@ from guardian.plugin import (
     validated,
 )
 from guardian.webhook_format import MAX_TEXT
+from plugins import GETTEXT_DOMAIN, LOCALE_DIR
 
 HEADER = "X-Hub-Signature-256"
 NAME_LENGTH = 200
@@ -134,6 +135,8 @@ class Notification(_Meta):
 
 class WhatsAppPlugin(PushPlugin[WhatsAppSettings]):
     settings_model = WhatsAppSettings
+    gettext_domain = GETTEXT_DOMAIN
+    locale_dir = LOCALE_DIR
 
     async def receive(self, request: HookRequest) -> Received:
         if request.method == "GET":

@@ -2,13 +2,16 @@
 
 A plugin declares its settings as a pydantic model; the form shows one field per setting, typed
 by what the model says (a password box for a secret, a list of choices, one line per item of a
-list), with the setting's own description as help. The pages call the same functions as the
-admin API (`guardian.api.sources`), so the same checks apply and a pull source starts, restarts
-or stops at once. A secret is never put back into a page: left empty on an edit, it is kept.
+list), labelled by the setting's title (else its name), with its description as help: in the
+page's language where the plugin's own catalog has them, else in English. The pages call the
+same functions as the admin API (`guardian.api.sources`), so the same checks apply and a pull
+source starts, restarts or stops at once. A secret is never put back into a page: left empty on
+an edit, it is kept.
 """
 
 from __future__ import annotations
 
+import gettext
 import types
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
@@ -26,8 +29,8 @@ from guardian.api.sources import (
 )
 from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.household import SourceView
-from guardian.i18n import N_, Language
-from guardian.plugin import PluginClass
+from guardian.i18n import N_, SOURCE_LANGUAGE, Language, plugin_catalog
+from guardian.plugin import PluginClass, setting_label
 
 routes = web.RouteTableDef()
 
@@ -63,8 +66,12 @@ class Form:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def form_fields(model: type[BaseModel]) -> list[FormField]:
-    """The settings of a plugin's model as form fields, in declaration order."""
+def form_fields(
+    model: type[BaseModel], words: gettext.NullTranslations | None = None
+) -> list[FormField]:
+    """The settings of a plugin's model as form fields, in declaration order; labels and help
+    from `words` (the plugin's catalog in the page's language), English where it has none."""
+    said = (words or gettext.NullTranslations()).gettext
     found = []
     for name, info in model.model_fields.items():
         annotation = _without_none(info.annotation)
@@ -85,10 +92,10 @@ def form_fields(model: type[BaseModel]) -> list[FormField]:
         found.append(
             FormField(
                 name=name,
-                label=name.replace("_", " ").capitalize(),
+                label=said(setting_label(name, info)),
                 kind=kind,
                 required=info.is_required(),
-                help=info.description or "",
+                help=said(info.description) if info.description else "",
                 choices=choices,
                 pairs=pairs,
             )
@@ -183,7 +190,15 @@ def _form(request: web.Request, plugin_name: str) -> Form | None:
     plugin = _plugins(request).get(plugin_name)
     if plugin is None:
         return None
-    return Form(plugin_name, form_fields(plugin.settings_model))
+    return Form(plugin_name, form_fields(plugin.settings_model, _words(plugin, request)))
+
+
+def _words(plugin: PluginClass, request: web.Request) -> gettext.NullTranslations:
+    """The plugin's own catalog in the page's language; English where it ships none."""
+    code = page_language(request).code
+    if code == SOURCE_LANGUAGE or plugin.gettext_domain is None or plugin.locale_dir is None:
+        return gettext.NullTranslations()
+    return plugin_catalog(code, plugin.gettext_domain, plugin.locale_dir)
 
 
 #: Pydantic's words, as a parent reads them next to the field.
