@@ -27,7 +27,8 @@ from guardian.household import HouseholdView, MemberView
 from guardian.i18n import N_
 from guardian.models import AuditEntry, Household
 from guardian.scheduler import reschedule
-from guardian.settings import Level, loc_path
+from guardian.setting_types import Level
+from guardian.settings import loc_path
 from guardian.state import Guardian
 
 

@@ -27,7 +27,7 @@ from guardian.models import (
     QuietOverride,
     Source,
 )
-from guardian.settings import PolicySettings
+from guardian.policy_settings import PolicySettings
 from guardian.windows import Override
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ from guardian.plugin import (
 from guardian.policy import Action, Decision, StormStep, decide
 from guardian.pull import PulledCursor, save_cursor
 from guardian.senders import SenderRow
-from guardian.settings import MAX_ADDRESS, MAX_NAME
+from guardian.setting_types import MAX_ADDRESS, MAX_NAME
 from guardian.sql import Db
 from guardian.summary import (
     Item,

@@ -12,7 +12,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from guardian.durations import format_duration
-from guardian.settings import PolicySettings
+from guardian.policy_settings import PolicySettings
 from guardian.windows import daily_times, quiet_interval_at, window_ends
 
 

@@ -29,7 +29,7 @@ from guardian.household import HouseholdView, MemberView
 from guardian.i18n import DEFAULT_LANGUAGE, N_
 from guardian.models import Delivery, Episode, Notification
 from guardian.scheduler import held_item
-from guardian.settings import Level
+from guardian.setting_types import Level
 from guardian.summary import (
     LEVELS,
     Item,

@@ -17,7 +17,7 @@ from typing import overload
 from guardian.household import HouseholdView
 from guardian.models import Episode, Notification, Sender
 from guardian.policy import Action, Seen, SenderState
-from guardian.settings import MAX_WINDOW
+from guardian.setting_types import MAX_WINDOW
 from guardian.sql import Db
 from guardian.windows import quiet_interval_at
 

@@ -1,21 +1,20 @@
-"""settings.toml, as pydantic-settings models: server settings and the household seed.
+"""settings.toml, as pydantic-settings models: server settings and the household seed, read,
+checked whole and cross-checked (a policy, contact or source named where it does not exist).
 
-Every value can be overridden from the environment: `GUARDIAN_SERVER__PORT=9000` for a table,
-and, for the lists of tables, by the item's id: `GUARDIAN_SOURCES__MIA_PHONE__SECRET=whsec_...`,
-`GUARDIAN_MEMBERS__MIA__CHANNELS='["ntfy://..."]'`. A bad file is refused whole, with every
-error named by its path.
+A bad file is refused whole, with every error named by its path. The value types and their
+bounds are guardian.setting_types; a policy's tables guardian.policy_settings; the overrides
+from the environment (`GUARDIAN_SERVER__PORT=9000`, `GUARDIAN_SOURCES__MIA_PHONE__SECRET=...`)
+guardian.settings_sources.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
-from datetime import time, timedelta
-from functools import lru_cache
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,136 +22,46 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
-    PrivateAttr,
     SecretStr,
     ValidationError,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 from pydantic_settings import SettingsError as EnvParseError
 
 from guardian import channels, proxies
-from guardian.durations import format_duration, parse_duration
-from guardian.i18n import DEFAULT_LANGUAGE, known_language
-from guardian.windows import Override, QuietPart, QuietWindow, parse_days
+from guardian.i18n import DEFAULT_LANGUAGE
+from guardian.policy_settings import PolicySettings
+from guardian.setting_types import (
+    DAY,
+    MAX_ADDRESS,
+    MAX_ADDRESSES,
+    MAX_CHANNEL_URL,
+    MAX_CHANNELS,
+    MINUTE,
+    SECOND,
+    Delay,
+    Duration,
+    LanguageCode,
+    Name,
+    ShortWait,
+    Slug,
+    Strict,
+    between,
+)
+from guardian.settings_sources import ENV_PREFIX, EnvTables, TomlWithItemOverrides
 
-ENV_PREFIX = "GUARDIAN_"
 DEFAULT_CONFIG = "settings.toml"
-SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
-def wall_time(value: Any) -> time:
-    """`HH:MM` (or a time) as a time of day; a ValueError says what is wrong."""
-    if isinstance(value, time):
-        return value
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError("not a time (use HH:MM, 00:00-23:59)")
-    return time(int(match[1]), int(match[2]))
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    return parse_duration(str(value))
-
-
-def _delay(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    return parse_duration(str(value), allow_zero=True)
-
-
-# --- bounds: one set, for settings.toml, `guardian import` and the admin API alike -------------
-# Every value Guardian accepts must work: nothing that `guardian check` lets through may overflow
-# the scheduler's arithmetic or outgrow a database column later.
-
-SECOND, MINUTE, HOUR, DAY = (timedelta(seconds=n) for n in (1, 60, 3600, 86400))
-#: Counts in a policy (burst limit, repeated contact, storm): the sender state keeps this many.
-MAX_COUNT = 1000
-#: The longest window a policy counts messages in (burst `per`, repeated and storm `within`).
-MAX_WINDOW = DAY
-MAX_KEYWORDS, MAX_KEYWORD = 100, 100
-MAX_QUIET_WINDOWS, MAX_SUMMARY_TIMES = 50, 48
-MAX_RETENTION_DAYS = 3650
-MAX_NAME, MAX_ADDRESS, MAX_ADDRESSES = 200, 300, 100
-MAX_CHANNELS, MAX_CHANNEL_URL = 20, 2000
-
-
-def _between(low: timedelta, high: timedelta) -> Any:
-    """A check that a duration lies in [low, high], saying both ends in the settings' own words."""
-
-    def check(delta: timedelta) -> timedelta:
-        if not low <= delta <= high:
-            raise ValueError(
-                f"must be between {format_duration(low)} and {format_duration(high)}, "
-                f"not {format_duration(delta)}"
-            )
-        return delta
-
-    return AfterValidator(check)
-
-
-# The JSON schemas (of the admin API) say what is written, strings of a pattern, rather than
-# what the Python types are.
-_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
-_DAYS_PATTERN = rf"^(daily|{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*)$"
-_TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
-# At least one part with a number above zero; four digits a part keeps it far from overflow.
-_PART = "[0-9]{1,4}[dhms]"
-_DURATION_PATTERN = rf"^({_PART})*0{{0,3}}[1-9][0-9]{{0,3}}[dhms]({_PART})*$"
-
-WallTime = Annotated[
-    time,
-    BeforeValidator(wall_time),
-    PlainSerializer(lambda t: t.strftime("%H:%M")),
-    WithJsonSchema({"type": "string", "pattern": _TIME_PATTERN, "examples": ["21:30"]}),
-]
-_Duration = Annotated[
-    timedelta,
-    BeforeValidator(_duration),
-    PlainSerializer(format_duration),
-    WithJsonSchema(
-        {"type": "string", "pattern": _DURATION_PATTERN, "maxLength": 16, "examples": ["10m"]}
-    ),
-]
-#: A window that a policy counts messages in: a second to a day.
-Window = Annotated[_Duration, _between(SECOND, MAX_WINDOW)]
-#: How often a burst notice may go out.
-NoticeEvery = Annotated[_Duration, _between(MINUTE, DAY)]
-#: A wait or timeout of the server: a second to ten minutes.
-ShortWait = Annotated[_Duration, _between(SECOND, 10 * MINUTE)]
-#: A duration that may be zero ("0s": no wait), up to an hour.
-Delay = Annotated[
-    timedelta,
-    BeforeValidator(_delay),
-    _between(timedelta(0), HOUR),
-    PlainSerializer(format_duration),
-]
-Slug = Annotated[str, Field(pattern=SLUG)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
-#: A language Guardian writes in (guardian.i18n.LANGUAGES): `en`, `nl`, `de`, `fr` or `es`.
-LanguageCode = Annotated[str, AfterValidator(known_language)]
-Level = Literal["counts", "senders", "preview"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Strict):
+class ServerSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
@@ -166,7 +75,7 @@ class ServerSettings(_Strict):
     )
 
 
-class DatabaseSettings(_Strict):
+class DatabaseSettings(Strict):
     # Not in repr: a postgres:// URL carries a password.
     url: str = Field("sqlite://var/guardian.db", repr=False)
 
@@ -178,10 +87,10 @@ class DatabaseSettings(_Strict):
         return url
 
 
-class DeliverySettings(_Strict):
+class DeliverySettings(Strict):
     max_attempts: int = Field(8, ge=1, le=100)
-    backoff: Annotated[_Duration, _between(SECOND, DAY)] = timedelta(seconds=30)
-    backoff_max: Annotated[_Duration, _between(SECOND, 7 * DAY)] = timedelta(hours=1)
+    backoff: Annotated[Duration, between(SECOND, DAY)] = timedelta(seconds=30)
+    backoff_max: Annotated[Duration, between(SECOND, 7 * DAY)] = timedelta(hours=1)
     #: Each channel's send: Apprise's connect and read timeouts, and the call's own bound.
     timeout: ShortWait = timedelta(seconds=30)
     #: Deliveries in flight at once, over all channels.
@@ -189,15 +98,15 @@ class DeliverySettings(_Strict):
     #: Sends in flight at once to one channel: a slow channel holds up only its own deliveries.
     per_channel: int = Field(2, ge=1, le=16)
     #: A delivery still failing after this long is given up (and reported to the guardians).
-    max_age: Annotated[_Duration, _between(MINUTE, 30 * DAY)] = timedelta(hours=24)
+    max_age: Annotated[Duration, between(MINUTE, 30 * DAY)] = timedelta(hours=24)
     #: At start-up, wait this long before catching up, so that sources can replay first.
     start_delay: Delay = timedelta(seconds=5)
     #: A delivery left `sending` this long (its worker crashed mid-send) is sent again: at most
     #: one repeat. Keep it well above `timeout` times a member's number of channels.
-    claim_lease: Annotated[_Duration, _between(SECOND, DAY)] = timedelta(minutes=5)
+    claim_lease: Annotated[Duration, between(SECOND, DAY)] = timedelta(minutes=5)
 
 
-class HouseholdSettings(_Strict):
+class HouseholdSettings(Strict):
     id: Slug = "home"
     name: Name
     timezone: str
@@ -229,7 +138,7 @@ def _safe_channel(url: SecretStr) -> SecretStr:
 Channel = Annotated[SecretStr, Field(max_length=MAX_CHANNEL_URL), AfterValidator(_safe_channel)]
 
 
-class MemberSettings(_Strict):
+class MemberSettings(Strict):
     id: Slug
     name: Name
     role: Literal["guardian", "child"]
@@ -239,7 +148,7 @@ class MemberSettings(_Strict):
     language: LanguageCode | None = None
 
 
-class ContactSettings(_Strict):
+class ContactSettings(Strict):
     id: Slug
     name: Name
     addresses: list[Annotated[str, Field(max_length=MAX_ADDRESS)]] = Field(
@@ -254,107 +163,6 @@ class ContactSettings(_Strict):
             if not re.fullmatch(r"[a-z0-9_]+:.+", address):
                 raise ValueError(f"not a network:address pair: {address!r}")
         return addresses
-
-
-Days = Annotated[
-    str,
-    WithJsonSchema(
-        {"type": "string", "pattern": _DAYS_PATTERN, "maxLength": 80, "examples": ["mon-thu,sun"]}
-    ),
-]
-
-
-class QuietWindowSettings(_Strict):
-    days: Days = "daily"
-    start: WallTime
-    end: WallTime
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, days: str) -> str:
-        parse_days(days)
-        return days
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> QuietWindowSettings:
-        if self.start == self.end:
-            raise ValueError("start and end are the same")
-        return self
-
-    def window(self) -> QuietWindow:
-        return QuietWindow(parse_days(self.days), self.start, self.end)
-
-
-class BurstSettings(_Strict):
-    limit: int = Field(ge=1, le=MAX_COUNT)
-    per: Window
-    notice_every: NoticeEvery
-
-
-class RepeatedSettings(_Strict):
-    count: int = Field(ge=2, le=MAX_COUNT)
-    within: Window
-
-
-def _keyword(keyword: str) -> str:
-    if not keyword.strip():
-        raise ValueError("an empty keyword matches nothing")
-    return keyword
-
-
-Keyword = Annotated[
-    str,
-    Field(max_length=MAX_KEYWORD),
-    AfterValidator(_keyword),
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD}),
-]
-
-
-class BreakthroughSettings(_Strict):
-    keywords: list[Keyword] = Field([], max_length=MAX_KEYWORDS)
-    repeated: RepeatedSettings | None = None
-
-
-class StormSettings(_Strict):
-    count: int = Field(ge=2, le=MAX_COUNT)
-    within: Window
-    alert_guardians: bool = False
-
-
-class PolicySettings(_Strict):
-    """A policy, in the shape of a `[policies.NAME]` table of settings.toml."""
-
-    quiet: list[QuietWindowSettings] = Field([], max_length=MAX_QUIET_WINDOWS)
-    summaries: list[WallTime] = Field([], max_length=MAX_SUMMARY_TIMES)
-    burst: BurstSettings | None = None
-    breakthrough: BreakthroughSettings = BreakthroughSettings()
-    content: Level = "senders"
-    guardian_view: Level = "counts"
-    report: WallTime | None = None
-    storm: StormSettings | None = None
-    retention: int = Field(
-        30, ge=1, le=MAX_RETENTION_DAYS, description="days that metadata is kept"
-    )
-
-    #: The member's quiet-hours overrides (guardian.overrides): a state kept in the database,
-    #: never a setting, so never exported; set on each member's copy of the policy.
-    _overrides: tuple[Override, ...] = PrivateAttr(default=())
-
-    def windows(self) -> list[QuietPart]:
-        return [*_windows(tuple(self.quiet)), *self._overrides]
-
-    def with_overrides(self, overrides: tuple[Override, ...]) -> PolicySettings:
-        """This policy as one member lives it: with their quiet-hours overrides."""
-        if not overrides:
-            return self
-        copy = self.model_copy()
-        copy._overrides = overrides
-        return copy
-
-
-@lru_cache(maxsize=512)
-def _windows(quiet: tuple[QuietWindowSettings, ...]) -> tuple[QuietWindow, ...]:
-    return tuple(q.window() for q in quiet)
 
 
 class SourceSettings(BaseModel):
@@ -422,9 +230,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         path = _config_path.get(None)
-        sources: list[PydanticBaseSettingsSource] = [init_settings, _EnvTables(settings_cls)]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, EnvTables(settings_cls)]
         if path is not None:
-            sources.append(_TomlWithItemOverrides(settings_cls, toml_file=path))
+            sources.append(TomlWithItemOverrides(settings_cls, toml_file=path))
         return tuple(sources)
 
     def member(self, member_id: str) -> MemberSettings | None:
@@ -432,75 +240,6 @@ class Settings(BaseSettings):
 
     def policy_of(self, member: MemberSettings) -> PolicySettings:
         return self.policies.get(member.policy or "", PolicySettings())
-
-
-_ITEM_TABLES = ("members", "contacts", "sources")
-#: Tables of tables, overridden by name: `GUARDIAN_POLICIES__SCHOOL_NIGHT__CONTENT=preview`.
-_NAMED_TABLES = ("policies",)
-
-
-class _EnvTables(EnvSettingsSource):
-    """Environment overrides for tables; the lists of tables are handled by item id below, and
-    the policies by name (an environment variable cannot spell `school-night`)."""
-
-    def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
-        for table in (*_ITEM_TABLES, *_NAMED_TABLES):
-            data.pop(table, None)
-        return data
-
-
-class _TomlWithItemOverrides(TomlConfigSettingsSource):
-    def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
-        _apply_item_overrides(data, os.environ)
-        return data
-
-
-def _env_key(slug: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "_", slug.upper())
-
-
-def _apply_item_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    targets: list[tuple[str, dict[str, Any]]] = []
-    for table in _ITEM_TABLES:
-        items = data.get(table)
-        if isinstance(items, list):
-            targets += [
-                (f"{table}__{item['id']}", item)
-                for item in items
-                if isinstance(item, dict) and isinstance(item.get("id"), str)
-            ]
-    for table in _NAMED_TABLES:
-        named = data.get(table)
-        if isinstance(named, dict):
-            targets += [(f"{table}__{k}", v) for k, v in named.items() if isinstance(v, dict)]
-    for key, item in targets:
-        item_prefix = f"{ENV_PREFIX}{_env_key(key)}__"
-        for name, value in environ.items():
-            if name.upper().startswith(item_prefix):
-                path = name[len(item_prefix) :].lower().split("__")
-                _set_path(item, path, _env_value(value))
-
-
-def _set_path(item: dict[str, Any], path: list[str], value: Any) -> None:
-    """`burst__limit` sets item["burst"]["limit"], keeping the rest of `burst`."""
-    for part in path[:-1]:
-        child = item.get(part)
-        if not isinstance(child, dict):
-            child = item[part] = {}
-        item = child
-    item[path[-1]] = value
-
-
-def _env_value(value: str) -> Any:
-    """JSON where the value is JSON (lists, numbers), the plain string otherwise."""
-    if value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 class SettingsError(Exception):
@@ -534,7 +273,7 @@ def load_settings(
         message = str(error).split(" from source ")[0]  # the source is an internal name
         raise SettingsError([f"environment: {message}"]) from None
     except ValidationError as error:
-        raw = _TomlWithItemOverrides(Settings, toml_file=path)()
+        raw = TomlWithItemOverrides(Settings, toml_file=path)()
         raise SettingsError(_every_problem(error, raw, plugin_settings)) from None
     finally:
         _config_path.reset(token)

@@ -36,12 +36,12 @@ from guardian.models import (
     Schedule,
     Source,
 )
+from guardian.policy_settings import PolicySettings
 from guardian.scheduler import reschedule
 from guardian.settings import (
     ContactSettings,
     HouseholdSettings,
     MemberSettings,
-    PolicySettings,
     Settings,
     SettingsError,
     source_data,

@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from guardian.models import Delivery
-from guardian.settings import PolicySettings, Settings
+from guardian.policy_settings import PolicySettings
+from guardian.settings import Settings
 from tests.conftest import Receiver, Running, at, message
 
 #: Who writes, as the network names them and their group chat: secret at `counts`.

@@ -20,8 +20,9 @@ from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
 from guardian.plugin import HookError, PluginRegistry
+from guardian.policy_settings import PolicySettings
 from guardian.scenario import Event
-from guardian.settings import DatabaseSettings, PolicySettings, Settings, load_settings
+from guardian.settings import DatabaseSettings, Settings, load_settings
 from guardian.simulate import replay, run_until
 from guardian.state import GUARDIAN, INGEST
 from guardian.webhook_format import WebhookMessage

@@ -13,7 +13,7 @@ from guardian import accounts
 from guardian.dashboard.members import quiet_week
 from guardian.models import AuditEntry, Delivery, Schedule
 from guardian.policy import DEFAULT_SUMMARY_TIME
-from guardian.settings import PolicySettings
+from guardian.policy_settings import PolicySettings
 from tests.admin import AdminClient, admin_client
 from tests.conftest import Receiver, Running, at
 

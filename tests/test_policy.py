@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from guardian.policy import Action, Decision, decide, next_summary_time, summary_times
-from guardian.settings import PolicySettings
+from guardian.policy_settings import PolicySettings
 
 AMS = ZoneInfo("Europe/Amsterdam")
 

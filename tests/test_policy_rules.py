@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from guardian.policy import Action, Seen, SenderState, StormStep, decide, matching_keyword
-from guardian.settings import PolicySettings
+from guardian.policy_settings import PolicySettings
 
 AMS = ZoneInfo("Europe/Amsterdam")
 POLICY = PolicySettings.model_validate(

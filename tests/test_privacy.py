@@ -20,8 +20,9 @@ import pytest
 from guardian import i18n
 from guardian.household import MemberView
 from guardian.models import Delivery
+from guardian.policy_settings import PolicySettings
 from guardian.privacy import SENT, Facts, Sent, delivery_level, level_for, shown
-from guardian.settings import PolicySettings, Settings
+from guardian.settings import Settings
 from guardian.summary import (
     Item,
     render_breakthrough,

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from guardian.settings import BurstSettings, Settings, SettingsError, load_settings
+from guardian.policy_settings import BurstSettings
+from guardian.settings import Settings, SettingsError, load_settings
 from guardian.windows import QuietWindow
 from plugins.webhook import WebhookSettings
 

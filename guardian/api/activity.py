@@ -22,7 +22,8 @@ from guardian.household import HouseholdView, MemberView
 from guardian.i18n import N_, Language
 from guardian.models import Delivery, Notification, PolicyEpoch
 from guardian.policy import REPEATED
-from guardian.settings import Level, PolicySettings
+from guardian.policy_settings import PolicySettings
+from guardian.setting_types import Level
 from guardian.summary import BreakthroughNote, ChildActivity, Item, render_forward, render_report
 from guardian.summary import Episode as ReportEpisode
 from guardian.windows import (

@@ -27,7 +27,7 @@ from guardian.contacts import canonical, is_e164, signal_parts
 from guardian.household import ContactView, HouseholdView, MemberView
 from guardian.i18n import N_
 from guardian.models import AuditEntry, Contact, Episode, Notification
-from guardian.settings import Slug
+from guardian.setting_types import Slug
 
 endpoints = Endpoints("contacts")
 

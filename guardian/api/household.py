@@ -20,7 +20,7 @@ from guardian.api import Call, Endpoints
 from guardian.api.members import Language
 from guardian.models import ApiToken, Household, User
 from guardian.scenario import ControlEvent, Event, OverrideEvent, carried_overrides
-from guardian.settings import SLUG
+from guardian.setting_types import SLUG
 from guardian.transfer import export_household, to_toml
 from guardian.windows import Ambiguity, resolve_local
 

@@ -32,7 +32,8 @@ from guardian.delivery import (
 from guardian.household import MemberView
 from guardian.i18n import LANGUAGES
 from guardian.models import Delivery, Member, Policy
-from guardian.settings import SLUG, LanguageCode, PolicySettings
+from guardian.policy_settings import PolicySettings
+from guardian.setting_types import SLUG, LanguageCode
 from guardian.summary import render_test
 from guardian.windows import DAY_NAMES
 

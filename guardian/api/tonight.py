@@ -34,7 +34,7 @@ from guardian.scheduler import (
     last_messages,
     went_silent,
 )
-from guardian.settings import Level
+from guardian.setting_types import Level
 from guardian.summary import PREVIEW_CHARS
 from guardian.windows import (
     Ambiguity,

@@ -18,7 +18,7 @@ from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.models import Delivery, User
 from guardian.privacy import Shown, seen_deliveries
-from guardian.settings import SLUG
+from guardian.setting_types import SLUG
 
 endpoints = Endpoints("logins")
 

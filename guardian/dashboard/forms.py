@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from guardian import i18n
 from guardian.i18n import N_, Language
-from guardian.settings import SLUG
+from guardian.setting_types import SLUG
 
 #: The checkbox (or the dialog, which ticks it) that an irreversible form must carry.
 CONFIRM_FIELD = "confirm"

@@ -23,7 +23,7 @@ from guardian.dashboard.channel_forms import BY_ID, RAW, SERVICES, build, descri
 from guardian.dashboard.forms import confirmed, first_error, plain_detail, plain_errors
 from guardian.i18n import LANGUAGES, N_, NAMES
 from guardian.overrides import ONE_HOUR
-from guardian.settings import PolicySettings
+from guardian.policy_settings import PolicySettings
 from guardian.windows import DAY_LABELS, DAY_NAMES, occurrences, parse_days
 
 routes = web.RouteTableDef()
