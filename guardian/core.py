@@ -30,11 +30,14 @@ from guardian.plugin import PluginRegistry
 from guardian.pull import Pulls
 from guardian.scheduler import Scheduler
 from guardian.settings import Settings
-from guardian.state import GUARDIAN, INGEST, Guardian
+from guardian.state import GUARDIAN, Guardian
 from guardian.supervise import Supervisor
 from guardian.writer import Writer
 
 log = logging.getLogger(__name__)
+
+#: Ingest, under the app (the hook route's handler, and what simulate feeds).
+INGEST = web.AppKey("ingest", Ingest)
 
 #: How often an instance checks whether another one changed the household.
 FOLLOW_EVERY = timedelta(seconds=5)
@@ -62,7 +65,7 @@ def create_core(
     guardian.deliverer = Deliverer(
         guardian.sender, settings.delivery, guardian.household, clock=guardian.clock
     )
-    guardian.writer = Writer(
+    writer = Writer(
         lambda db, batch: accept(db, batch, guardian.household()),
         before=guardian.check_storage,
         reload=guardian.reload,
@@ -76,7 +79,7 @@ def create_core(
     )
     ingest = Ingest(
         clock=guardian.clock,
-        writer=guardian.writer,
+        writer=writer,
         household=guardian.household,
         plugins=lambda: guardian.plugins,
         max_body_bytes=settings.server.max_body_bytes,
@@ -164,7 +167,7 @@ def _background(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def background(app: web.Application) -> AsyncIterator[None]:
         guardian = app[GUARDIAN]
-        assert guardian.deliverer is not None and guardian.writer is not None
+        assert guardian.deliverer is not None
         supervisor = guardian.supervisor = Supervisor(guardian.clock)
         guardian.scheduler = Scheduler(
             guardian.clock,
@@ -175,7 +178,7 @@ def _background(
         )
         guardian.scheduler.on_tick = lambda: guardian.events.publish("delivery")
         await guardian.scheduler.prepare(guardian.clock.now())
-        supervisor.start("writer", guardian.writer.run)
+        supervisor.start("writer", app[INGEST].writer.run)
         if run_scheduler:
             supervisor.start("scheduler", guardian.scheduler.run)
             supervisor.start("deliverer", guardian.deliverer.run)

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from guardian.accounts import Principal
 from guardian.clock import VirtualClock
-from guardian.core import create_core
+from guardian.core import INGEST, create_core
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
@@ -33,7 +33,7 @@ from guardian.scenario import (
     read_scenario,
 )
 from guardian.settings import DatabaseSettings, Settings
-from guardian.state import GUARDIAN, INGEST, Guardian
+from guardian.state import GUARDIAN, Guardian
 from guardian.windows import Override
 
 #: Without --until, the replay stops once nothing is held, or this long after the last event.

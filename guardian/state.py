@@ -1,4 +1,4 @@
-"""The running service's state (`Guardian`) and the keys the app holds it and ingest under.
+"""The running service's state (`Guardian`) and the key the app holds it under.
 
 A leaf for the admin side: the API, the dashboard and the login read the state through
 `request.app[GUARDIAN]` and import only this module, never the app that builds it
@@ -26,7 +26,6 @@ from guardian.database import StorageWatch
 from guardian.delivery import Deliverer, Sender
 from guardian.events import Events
 from guardian.household import HouseholdView, SourceView
-from guardian.ingest import Ingest, Outcome
 from guardian.logs import register_secrets
 from guardian.plugin import PluginContext, PluginRegistry, PushPlugin
 from guardian.pull import Pulls
@@ -34,7 +33,6 @@ from guardian.scheduler import Scheduler
 from guardian.secrets import secrets_in
 from guardian.settings import Settings, format_validation_errors
 from guardian.supervise import Supervisor
-from guardian.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +61,6 @@ class Guardian:
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
     hashing: PasswordHashing = field(default_factory=PasswordHashing)
     supervisor: Supervisor | None = None
-    writer: Writer[Outcome] | None = None
     storage: StorageWatch | None = None
     pulls: Pulls | None = None
 
@@ -164,4 +161,3 @@ class Guardian:
 
 
 GUARDIAN = web.AppKey("guardian", Guardian)
-INGEST = web.AppKey("ingest", Ingest)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from guardian.app import create_app
 from guardian.clock import VirtualClock
+from guardian.core import INGEST
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
@@ -24,7 +25,7 @@ from guardian.policy_settings import PolicySettings
 from guardian.scenario import Event
 from guardian.settings import DatabaseSettings, Settings, load_settings
 from guardian.simulate import replay, run_until
-from guardian.state import GUARDIAN, INGEST
+from guardian.state import GUARDIAN
 from guardian.webhook_format import WebhookMessage
 from guardian.windows import quiet_interval_at
 from tests.conftest import settings_toml

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from guardian.core import INGEST
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from tests.conftest import TOKEN, Running, at, settings_toml
@@ -131,8 +132,7 @@ async def test_decisions_under_load_equal_those_replayed_one_by_one(
                 bodies.append(body)
         answers = await asyncio.gather(*(post(loaded, body) for body in bodies))
         accepted += sum(a["accepted"] for a in answers)
-        assert loaded.guardian.writer is not None
-    batches = loaded.guardian.writer.batches if loaded.guardian.writer else 0
+    batches = loaded.client.app[INGEST].writer.batches  # type: ignore[index]
     await loaded.run_until(end)
     await loaded.client.close()
     under_load = stored(tmp_path / "loaded.db")
