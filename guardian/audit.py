@@ -8,7 +8,8 @@ holds a secret: a channel is kept in its privacy form, a source's settings are n
 `told()` turns an entry into a sentence ("Sam made Noor trusted", "Sam changed school-night's
 quiet hours from Sun–Thu 21:30–07:00 to Sun–Thu 22:00–07:00") and a list of before → after
 lines. Every word a person reads is in the tables and small functions below, so that it can be
-translated in one place.
+translated in one place: that is why both halves are one module (a sentence needs the same
+snapshot the change keeps).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""`guardian`: serve, check, migrate, send-test, plugins, simulate, export, import, user add."""
+"""`guardian`: serve, check, migrate, send-test, plugins, simulate, export, import, user add.
+
+One module because it is one thing, the command line: each command is a short handler that
+calls the module doing the work (guardian.app, transfer, simulate, accounts) and words its
+answer; what they share (loading settings, masking secrets, exit codes) is here once."""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ Each channel has its own result: a retry sends only to the channels that have no
 yet. A failed delivery is retried with exponential backoff from the database, so retries
 survive a restart. A channel that Apprise cannot parse, or that matches no service, is
 reported as misconfigured and not retried; it is never counted as a success.
+
+One module for the one job of getting a delivery out: the sender (Apprise), the deliverer's
+claims, retries and bounds, and the failure report they lead to; guardian.channels holds what a
+channel may do, and why a send failed in plain words.
 """
 
 from __future__ import annotations

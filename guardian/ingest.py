@@ -10,6 +10,9 @@ each new notification from its sender's state as the database holds it (`guardia
 pure), and **stores** the notifications, the deliveries decided for them, their bursts and
 storms and the senders' new state. Only then is the request **answered** 202: everything in it
 is stored, or nothing is.
+
+The whole path is one module on purpose, so that it can be read in order: every step a
+notification takes between the request and the 202 is below, in that order.
 """
 
 from __future__ import annotations

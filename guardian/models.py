@@ -5,6 +5,8 @@ Schema changes go through tortoise's built-in migrations in `guardian/migrations
 
 Model docstrings avoid quotes and semicolons, and field comments are plain `#` comments:
 tortoise writes docstrings and `#:` comments into the schema SQL unescaped.
+
+One module: the whole schema in one place, as the migrations in `guardian/migrations/` see it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ must restore the household exactly. An import is checked whole first and changes
 of it is wrong; then every row is updated in place in one transaction (notifications refer to
 members and sources, so those are never dropped and recreated), and the household revision is
 raised so that running instances reload it.
+
+Export and import are one module because each is the other's check: what `export` writes,
+`import` must read back to the same household (export → import → export is exact: tested).
 """
 
 from __future__ import annotations

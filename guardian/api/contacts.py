@@ -6,6 +6,8 @@ sender is a contact: giving a contact an address adopts what that address sent b
 two contacts moves everything of one to the other, and deleting a contact gives its
 notifications back their addresses. The in-memory sender history is rebuilt after each of these,
 so that bursts and repeated contact count the person as the household now knows them.
+Adopting, merging and deleting each move notifications, bursts and the contacts themselves
+and rebuild the sender history, which is why this area is long.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 What a source shows is what an admin needs to set it up and watch it: the URL to paste into the
 network, when it last delivered, whether its plugin runs, and the names of its secret settings,
-never their values. Rotating a secret is the one answer that shows one, once.
+never their values. Rotating a secret is the one answer that shows one, once. Push and pull
+sources differ in what they show (a URL to paste, or how the last pull went), which is most of
+this module's length.
 """
 
 from __future__ import annotations

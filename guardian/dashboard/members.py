@@ -1,6 +1,7 @@
 """Dashboard pages: members, their channels, and their policies (quiet hours on a week grid).
 
 Every read and change goes through `guardian.api.members`, the same functions as the API.
+The policy form is most of it: a week grid of quiet hours, read back into the settings' shape.
 """
 
 from __future__ import annotations
