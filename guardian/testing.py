@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, get_args
 
 import aiohttp
-import tomli_w
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.typedefs import Middleware
@@ -62,6 +61,7 @@ from guardian.plugin import (
     PushPlugin,
 )
 from guardian.settings import format_validation_errors, load_settings
+from guardian.transfer import to_toml
 
 __all__ = [
     "CONFORMANCE_NOW",
@@ -86,6 +86,7 @@ __all__ = [
     "plugin_instance",
     "pull_batches",
     "pull_conformance_tests",
+    "settings_text",
 ]
 
 SOURCE_ID = "under-test"
@@ -925,12 +926,28 @@ def _require_valid(plugin: type[Plugin[Any]], settings: Mapping[str, Any]) -> No
         raise AssertionError(f"the settings for {plugin.__name__} are not valid: {problems}")
 
 
+def settings_text(document: Mapping[str, Any]) -> str:
+    """The text of a settings file holding `document`, written as `guardian export` writes one
+    (`[[members]]`, `[policies.name]`, values inline; scalars by tomli-w): secrets
+    (`SecretStr`) as their values, paths as text, and keys whose value is None left out."""
+    return to_toml(_toml_ready(document))
+
+
+def _toml_ready(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _toml_ready(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_toml_ready(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return _plain(value)
+
+
 def _write_settings(
     folder: Path, plugin_name: str, settings: Mapping[str, Any], source_id: str
 ) -> Path:
     """Minimal settings: a household in UTC, member `mia` always in quiet hours, one source."""
     folder.mkdir(parents=True, exist_ok=True)
-    own = {name: _plain(value) for name, value in settings.items() if value is not None}
     document = {
         "database": {"url": f"sqlite://{folder.resolve() / 'guardian.db'}"},
         "household": {"name": "Plugin test household", "timezone": "UTC"},
@@ -943,10 +960,10 @@ def _write_settings(
                 ]
             }
         },
-        "sources": [{"id": source_id, "plugin": plugin_name, "member": MEMBER_ID, **own}],
+        "sources": [{"id": source_id, "plugin": plugin_name, "member": MEMBER_ID, **settings}],
     }
     path = folder / "settings.toml"
-    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    path.write_text(settings_text(document), encoding="utf-8")
     return path
 
 

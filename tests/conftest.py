@@ -9,7 +9,7 @@ import os
 import socket
 import textwrap
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -30,10 +30,13 @@ from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from guardian.signatures import signed_headers
 from guardian.simulate import run_until
+from guardian.testing import settings_text
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
 TOKEN = "test-token-7f3a"
 AMSTERDAM = "Europe/Amsterdam"
+#: Mia's quiet hours in the test household.
+SCHOOL_NIGHTS = {"days": "mon-thu,sun", "start": "21:30", "end": "07:00"}
 
 
 #: Every secret the tests configure; no log line the suite produces may contain one.
@@ -180,74 +183,68 @@ def children_toml(count: int, policy: str, channels: bool = False) -> str:
     )
 
 
+def settings_document(
+    db_path: Path,
+    *,
+    mia_channels: Sequence[str] = (),
+    sam_channels: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The test household: Mia (a child on school nights) and Sam (her guardian), Sophie as a
+    contact, and three webhook sources of Mia's, on a SQLite file at `db_path`."""
+    return {
+        "server": {"port": free_port()},
+        "database": {"url": f"sqlite://{db_path}"},
+        "delivery": {"backoff": "10s", "max_attempts": 3, "timeout": "5s", "start_delay": "0s"},
+        "household": {"name": "Test household", "timezone": AMSTERDAM},
+        "members": [
+            {
+                "id": "mia",
+                "name": "Mia",
+                "role": "child",
+                "policy": "school-night",
+                "channels": list(mia_channels),
+            },
+            {"id": "sam", "name": "Sam", "role": "guardian", "channels": list(sam_channels)},
+        ],
+        "contacts": [
+            {
+                "id": "sophie",
+                "name": "Sophie",
+                "addresses": ["sms:+31612345678", "telegram:99887766"],
+            }
+        ],
+        "policies": {
+            "school-night": {
+                "quiet": [SCHOOL_NIGHTS],
+                "content": "senders",
+            }
+        },
+        "sources": [
+            {"id": "mia-phone", "plugin": "webhook", "member": "mia", "secret": SECRET},
+            {"id": "mia-bridge", "plugin": "webhook", "member": "mia", "token": TOKEN},
+            # A household hub (one SMS phone for the family): it may write to Sam too.
+            {
+                "id": "family-sms",
+                "plugin": "webhook",
+                "member": "mia",
+                "members": ["sam"],
+                "secret": SECRET,
+            },
+        ],
+    }
+
+
 def settings_toml(
     db_path: Path,
     *,
-    mia_channels: list[str] = (),  # type: ignore[assignment]
-    sam_channels: list[str] = (),  # type: ignore[assignment]
+    mia_channels: Sequence[str] = (),
+    sam_channels: Sequence[str] = (),
     extra: str = "",
 ) -> str:
-    return textwrap.dedent(
-        f"""
-        [server]
-        port = {free_port()}
-
-        [database]
-        url = "sqlite://{db_path}"
-
-        [delivery]
-        backoff = "10s"
-        max_attempts = 3
-        timeout = "5s"
-        start_delay = "0s"
-
-        [household]
-        name = "Test household"
-        timezone = "{AMSTERDAM}"
-
-        [[members]]
-        id = "mia"
-        name = "Mia"
-        role = "child"
-        policy = "school-night"
-        channels = {json.dumps(list(mia_channels))}
-
-        [[members]]
-        id = "sam"
-        name = "Sam"
-        role = "guardian"
-        channels = {json.dumps(list(sam_channels))}
-
-        [[contacts]]
-        id = "sophie"
-        name = "Sophie"
-        addresses = ["sms:+31612345678", "telegram:99887766"]
-
-        [policies.school-night]
-        quiet = [{{ days = "mon-thu,sun", start = "21:30", end = "07:00" }}]
-        content = "senders"
-
-        [[sources]]
-        id = "mia-phone"
-        plugin = "webhook"
-        member = "mia"
-        secret = "{SECRET}"
-
-        [[sources]]
-        id = "mia-bridge"
-        plugin = "webhook"
-        member = "mia"
-        token = "{TOKEN}"
-
-        # A household hub (one SMS phone for the family): it may write to Sam too.
-        [[sources]]
-        id = "family-sms"
-        plugin = "webhook"
-        member = "mia"
-        members = ["sam"]
-        secret = "{SECRET}"
-        """
-    ) + textwrap.dedent(extra)
+    """The test household's settings file; `extra` (TOML) is appended: more tables, after the
+    last source."""
+    document = settings_document(db_path, mia_channels=mia_channels, sam_channels=sam_channels)
+    return settings_text(document) + textwrap.dedent(extra)
 
 
 @pytest.fixture
