@@ -73,6 +73,7 @@ __all__ = [
     "PullCase",
     "PullNetwork",
     "Reply",
+    "Served",
     "SignedRequest",
     "Signing",
     "StoredNotification",
@@ -86,6 +87,7 @@ __all__ = [
     "plugin_instance",
     "pull_batches",
     "pull_conformance_tests",
+    "served",
     "settings_text",
 ]
 
@@ -220,23 +222,46 @@ class StoredNotification:
 
 
 @dataclass
-class Mounted:
-    """A plugin mounted in a running Guardian, reached through real HTTP; see `mount`."""
+class Served:
+    """A Guardian app on a virtual clock, reached through real HTTP on localhost; see `served`."""
 
     app: web.Application
     client: TestClient[web.Request, web.Application]
     clock: VirtualClock
-    source_id: str
-    public_url: str | None
-    #: Every answer with a status of 400 or more, in order.
-    error_replies: list[Reply] = field(default_factory=list)
-    _log_lines: list[str] = field(default_factory=list)
-    _served: URL = field(default_factory=URL)
 
     @property
     def guardian(self) -> Guardian:
         """The running service's state."""
         return self.app[GUARDIAN]
+
+
+@asynccontextmanager
+async def served(app: web.Application, clock: VirtualClock) -> AsyncIterator[Served]:
+    """Serve `app` (made by `create_app` on `clock`) over real HTTP on localhost, with a client.
+
+    The app's startup runs on entry and its cleanup on exit, for whatever started, even when
+    starting failed. No access log: its lines carry query strings, where some handshakes put a
+    secret.
+    """
+    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
+    try:
+        await client.server.start_server(access_log=None)
+        await client.start_server()
+        yield Served(app, client, clock)
+    finally:
+        await client.close()
+
+
+@dataclass
+class Mounted(Served):
+    """A plugin mounted in a running Guardian, reached through real HTTP; see `mount`."""
+
+    source_id: str = SOURCE_ID
+    public_url: str | None = None
+    #: Every answer with a status of 400 or more, in order.
+    error_replies: list[Reply] = field(default_factory=list)
+    _log_lines: list[str] = field(default_factory=list)
+    _served: URL = field(default_factory=URL)
 
     @property
     def plugin(self) -> PushPlugin[Any] | None:
@@ -360,17 +385,16 @@ async def mount(
         app = create_app(guardian_settings, clock, registry=registry, sender=RecordingSender())
         if public_url is not None:
             app.middlewares.append(_behind_proxy(public_url))
-        client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
-        try:  # closing the client runs the app's cleanup for whatever started, even on failure
-            # No access log: its lines carry query strings, where some handshakes put a secret.
-            await client.server.start_server(access_log=None)
-            await client.start_server()
-            served = client.make_url("/")
+        async with served(app, clock) as running:
             yield Mounted(
-                app, client, clock, source_id, public_url, _log_lines=lines, _served=served
+                app,
+                running.client,
+                clock,
+                source_id,
+                public_url,
+                _log_lines=lines,
+                _served=running.client.make_url("/"),
             )
-        finally:
-            await client.close()
 
 
 async def check_conformance(

@@ -9,7 +9,8 @@ import os
 import socket
 import textwrap
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -19,10 +20,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 
-from guardian.app import GUARDIAN, Guardian, create_app
+from guardian.app import create_app
 from guardian.clock import VirtualClock
 from guardian.database import SCHEMA_CACHE_ENV
 from guardian.logs import TEXT_FORMAT, RedactingFormatter
@@ -30,7 +30,7 @@ from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from guardian.signatures import signed_headers
 from guardian.simulate import run_until
-from guardian.testing import settings_text
+from guardian.testing import Served, served, settings_text
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
 TOKEN = "test-token-7f3a"
@@ -276,15 +276,9 @@ def message(n: int | str, text: str = "are you awake?", **fields: Any) -> dict[s
 
 
 @dataclass
-class Running:
-    """A Guardian app on a virtual clock, reached through a real HTTP client."""
-
-    client: TestClient[Any, Any]
-    clock: VirtualClock
-
-    @property
-    def guardian(self) -> Guardian:
-        return self.client.app[GUARDIAN]  # type: ignore[index]
+class Running(Served):
+    """A Guardian app on a virtual clock, reached through a real HTTP client (the kit's
+    `guardian.testing.served`), with what the tests send it and do with its clock."""
 
     async def post(
         self, body: Any, source: str = "mia-phone", headers: dict[str, str] | None = None
@@ -304,14 +298,21 @@ class Running:
         await scheduler.tick()
 
 
-@pytest.fixture
-def start_guardian(
-    aiohttp_client: Any,
-) -> Callable[[Settings, datetime], Awaitable[Running]]:
-    async def start(settings: Settings, now: datetime) -> Running:
-        clock = VirtualClock(now)
-        app = create_app(settings, clock)
-        client = await aiohttp_client(app)
-        return Running(client, clock)
+#: Starts a Guardian on the settings at the instant (with the plugins of `registry`, if given).
+Start = Callable[..., Awaitable[Running]]
 
-    return start
+
+@pytest.fixture
+async def start_guardian() -> AsyncIterator[Start]:
+    """Start a Guardian on `settings` at `now`; every app started is shut down after the test."""
+    async with AsyncExitStack() as started:
+
+        async def start(
+            settings: Settings, now: datetime, *, registry: PluginRegistry | None = None
+        ) -> Running:
+            clock = VirtualClock(now)
+            app = create_app(settings, clock, registry=registry)
+            running = await started.enter_async_context(served(app, clock))
+            return Running(running.app, running.client, clock)
+
+        yield start
