@@ -34,7 +34,6 @@ import socket
 import sqlite3
 import sys
 import tempfile
-import textwrap
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from guardian.testing import settings_text
 
 TOKEN = "crash-bench-token"
 
@@ -72,48 +73,42 @@ class Receiver:
 def settings(db: Path, port: int, channel: str, window_end: datetime) -> str:
     start = (window_end - timedelta(hours=3)).strftime("%H:%M")
     end = window_end.strftime("%H:%M")
-    return textwrap.dedent(
-        f"""
-        [server]
-        port = {port}
-        shutdown_timeout = "5s"
-
-        [database]
-        url = "sqlite://{db}"
-
-        [delivery]
-        backoff = "1s"
-        timeout = "2s"
-        start_delay = "0s"
-        claim_lease = "3s"
-
-        [household]
-        name = "Crash benchmark"
-        timezone = "UTC"
-
-        [[members]]
-        id = "mia"
-        name = "Mia"
-        role = "child"
-        policy = "nights"
-        channels = ["{channel}"]
-
-        [[contacts]]
-        id = "sophie"
-        name = "Sophie"
-        addresses = ["sms:+31612345678"]
-        trust = "muted"
-
-        [policies.nights]
-        quiet = [{{ days = "daily", start = "{start}", end = "{end}" }}]
-        content = "counts"
-
-        [[sources]]
-        id = "phone"
-        plugin = "webhook"
-        member = "mia"
-        token = "{TOKEN}"
-        """
+    return settings_text(
+        {
+            "server": {"port": port, "shutdown_timeout": "5s"},
+            "database": {"url": f"sqlite://{db}"},
+            "delivery": {
+                "backoff": "1s",
+                "timeout": "2s",
+                "start_delay": "0s",
+                "claim_lease": "3s",
+            },
+            "household": {"name": "Crash benchmark", "timezone": "UTC"},
+            "members": [
+                {
+                    "id": "mia",
+                    "name": "Mia",
+                    "role": "child",
+                    "policy": "nights",
+                    "channels": [channel],
+                }
+            ],
+            "contacts": [
+                {
+                    "id": "sophie",
+                    "name": "Sophie",
+                    "addresses": ["sms:+31612345678"],
+                    "trust": "muted",
+                }
+            ],
+            "policies": {
+                "nights": {
+                    "quiet": [{"days": "daily", "start": start, "end": end}],
+                    "content": "counts",
+                }
+            },
+            "sources": [{"id": "phone", "plugin": "webhook", "member": "mia", "token": TOKEN}],
+        }
     )
 
 

@@ -26,13 +26,12 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, get_args
 
 import aiohttp
-import tomli_w
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.typedefs import Middleware
@@ -63,17 +62,21 @@ from guardian.plugin import (
 )
 from guardian.settings import format_validation_errors, load_settings
 from guardian.state import GUARDIAN, Guardian
+from guardian.transfer import to_toml
 
 __all__ = [
     "CONFORMANCE_NOW",
     "MEMBER_ID",
     "SOURCE_ID",
+    "WRONG_SECRET",
     "Mounted",
     "PluginCase",
     "PullCase",
     "PullNetwork",
     "Reply",
+    "Served",
     "SignedRequest",
+    "Signing",
     "StoredNotification",
     "check_conformance",
     "check_plugin_settings",
@@ -85,6 +88,8 @@ __all__ = [
     "plugin_instance",
     "pull_batches",
     "pull_conformance_tests",
+    "served",
+    "settings_text",
 ]
 
 SOURCE_ID = "under-test"
@@ -101,6 +106,8 @@ GARBLE = "\u00fc\u2713".encode() + b"\xff\xfe"
 #: Loggers of the infrastructure, kept at WARNING as `guardian serve` keeps them (their DEBUG
 #: lines echo SQL and URLs, not what a plugin logs).
 QUIET_LOGGERS = ("tortoise", "aiosqlite", "apprise", "asyncio", "aiohttp.access")
+#: The secret the tampering table signs with where it signs with the wrong one.
+WRONG_SECRET = "conformance-wrong-secret-4c1e"  # noqa: S105 - wrong on purpose
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,33 @@ class SignedRequest:
     path: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+
+
+#: One request the tampering table sends: made from the case's message (its unique string, and
+#: the instant it is sent at).
+Tampering = Callable[[str, datetime], SignedRequest]
+
+
+@dataclass(frozen=True)
+class Signing:
+    """How a network signs its requests, for the tampering table (`PluginCase.signing`)."""
+
+    #: The body signed at the instant with the secret (the case's own, or `WRONG_SECRET`) as
+    #: the network signs it.
+    sign: Callable[[bytes, datetime, str], SignedRequest]
+    #: The secret the case's settings hold.
+    secret: str
+    #: The header that carries the signature (or the secret itself).
+    header: str
+    #: The header that carries the signed timestamp, and how far from the time of receipt it may
+    #: be; both None where the network signs no timestamp.
+    timestamp_header: str | None = None
+    tolerance: timedelta | None = None
+    #: False where the signature does not cover the body (a secret token, as Telegram's).
+    covers_body: bool = True
+    #: Tamperings particular to the network, by name: each request must get 401 (the check is
+    #: called `{name}-401`).
+    particular: Mapping[str, Tampering] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +180,10 @@ class PluginCase:
     #: the request's path, as behind a reverse proxy. Alternatively the case sets the plugin's
     #: own `public_url` setting.
     public_url: str | None = None
+    #: How the network signs: with it the suite runs its tampering table (a wrong secret, the
+    #: body changed, the signature in another header, each tampered timestamp, and what is
+    #: particular to the network), each tampered request answered 401 and storing nothing.
+    signing: Signing | None = None
 
 
 class Reply(NamedTuple):
@@ -185,23 +223,46 @@ class StoredNotification:
 
 
 @dataclass
-class Mounted:
-    """A plugin mounted in a running Guardian, reached through real HTTP; see `mount`."""
+class Served:
+    """A Guardian app on a virtual clock, reached through real HTTP on localhost; see `served`."""
 
     app: web.Application
     client: TestClient[web.Request, web.Application]
     clock: VirtualClock
-    source_id: str
-    public_url: str | None
-    #: Every answer with a status of 400 or more, in order.
-    error_replies: list[Reply] = field(default_factory=list)
-    _log_lines: list[str] = field(default_factory=list)
-    _served: URL = field(default_factory=URL)
 
     @property
     def guardian(self) -> Guardian:
         """The running service's state."""
         return self.app[GUARDIAN]
+
+
+@asynccontextmanager
+async def served(app: web.Application, clock: VirtualClock) -> AsyncIterator[Served]:
+    """Serve `app` (made by `create_app` on `clock`) over real HTTP on localhost, with a client.
+
+    The app's startup runs on entry and its cleanup on exit, for whatever started, even when
+    starting failed. No access log: its lines carry query strings, where some handshakes put a
+    secret.
+    """
+    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
+    try:
+        await client.server.start_server(access_log=None)
+        await client.start_server()
+        yield Served(app, client, clock)
+    finally:
+        await client.close()
+
+
+@dataclass
+class Mounted(Served):
+    """A plugin mounted in a running Guardian, reached through real HTTP; see `mount`."""
+
+    source_id: str = SOURCE_ID
+    public_url: str | None = None
+    #: Every answer with a status of 400 or more, in order.
+    error_replies: list[Reply] = field(default_factory=list)
+    _log_lines: list[str] = field(default_factory=list)
+    _served: URL = field(default_factory=URL)
 
     @property
     def plugin(self) -> PushPlugin[Any] | None:
@@ -325,17 +386,16 @@ async def mount(
         app = create_app(guardian_settings, clock, registry=registry, sender=RecordingSender())
         if public_url is not None:
             app.middlewares.append(_behind_proxy(public_url))
-        client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
-        try:  # closing the client runs the app's cleanup for whatever started, even on failure
-            # No access log: its lines carry query strings, where some handshakes put a secret.
-            await client.server.start_server(access_log=None)
-            await client.start_server()
-            served = client.make_url("/")
+        async with served(app, clock) as running:
             yield Mounted(
-                app, client, clock, source_id, public_url, _log_lines=lines, _served=served
+                app,
+                running.client,
+                clock,
+                source_id,
+                public_url,
+                _log_lines=lines,
+                _served=running.client.make_url("/"),
             )
-        finally:
-            await client.close()
 
 
 async def check_conformance(
@@ -358,7 +418,8 @@ async def check_conformance(
             check_settings_errors(case)
         except AssertionError as error:
             failures.append(f"{SETTINGS_CHECK}: {error}")
-    checks = [(name, _CHECKS[name]) for name in names if name in _CHECKS]
+    applicable = _checks(case)
+    checks = [(name, applicable[name]) for name in names if name in applicable]
     if checks:
         async with mount(
             case.plugin,
@@ -392,8 +453,7 @@ async def check_conformance(
 
 def conformance_checks(case: PluginCase) -> list[str]:
     """The names of the checks that apply to `case`, in the order they run."""
-    names = [name for name in _CHECKS if name != "stale-signature-401" or case.stale is not None]
-    return [*names, SETTINGS_CHECK]
+    return [*_checks(case), SETTINGS_CHECK]
 
 
 def conformance_tests(
@@ -533,8 +593,83 @@ async def _secrets_stay_secret(case: PluginCase, guardian: Mounted) -> None:
     _expect(not leaks, f"secrets leaked: {leaks}")
 
 
+async def _accepted_within_tolerance(case: PluginCase, guardian: Mounted) -> None:
+    signing = _signing(case)
+    tolerance = _tolerance(signing)
+    now = guardian.clock.now()
+    body = case.message("conformance-recent", now).body
+    count = len(await guardian.notifications())
+    reply = await guardian.send(
+        signing.sign(body, now - tolerance + timedelta(seconds=1), signing.secret)
+    )
+    _expect(
+        reply.status == case.accepted_status,
+        f"a request signed a second less than {tolerance} ago was answered {reply.describe()}, "
+        f"expected {case.accepted_status}",
+    )
+    stored = len(await guardian.notifications()) - count
+    _expect(stored == 1, f"a request signed within the tolerance stored {stored} notification(s)")
+
+
+def _tampered(what: str, make: Callable[[PluginCase, Signing, datetime], SignedRequest]) -> _Check:
+    return _refused(what, lambda case, g: make(case, _signing(case), g.clock.now()))
+
+
+def _wrong_secret(case: PluginCase, signing: Signing, now: datetime) -> SignedRequest:
+    return signing.sign(case.message("conformance-wrong-secret", now).body, now, WRONG_SECRET)
+
+
+def _body_changed(case: PluginCase, signing: Signing, now: datetime) -> SignedRequest:
+    signed = case.message("conformance-body-signed", now)
+    return replace(signed, body=case.message("conformance-body-sent", now).body)
+
+
+def _in_another_header(case: PluginCase, signing: Signing, now: datetime) -> SignedRequest:
+    signed = case.message("conformance-other-header", now)
+    other = "X-Signature" if signing.header.lower() == "authorization" else "Authorization"
+    return _with_headers(signed, {signing.header: None, other: _header(signed, signing.header)})
+
+
+def _particular(name: str, make: Tampering) -> _Check:
+    return _refused(
+        f"the tampering {name!r} particular to the network",
+        lambda case, g: make(f"conformance-{name}", g.clock.now()),
+    )
+
+
+def _signed_at(
+    shift: Callable[[timedelta], timedelta], unique: str
+) -> Callable[[PluginCase, Signing, datetime], SignedRequest]:
+    """The message signed at now + `shift(tolerance)`."""
+
+    def make(case: PluginCase, signing: Signing, now: datetime) -> SignedRequest:
+        body = case.message(unique, now).body
+        return signing.sign(body, now + shift(_tolerance(signing)), signing.secret)
+
+    return make
+
+
+def _timestamp_set(
+    value: Callable[[str, Signing, datetime], str | None], unique: str
+) -> Callable[[PluginCase, Signing, datetime], SignedRequest]:
+    """The message correctly signed, then its timestamp header changed (None: removed)."""
+
+    def make(case: PluginCase, signing: Signing, now: datetime) -> SignedRequest:
+        signed = signing.sign(case.message(unique, now).body, now, signing.secret)
+        header = _timestamp_header(signing)
+        return _with_headers(signed, {header: value(_header(signed, header), signing, now)})
+
+    return make
+
+
+def _timestamp_of_another_instant(stamp: str, signing: Signing, now: datetime) -> str:
+    later = signing.sign(b"", now + timedelta(seconds=1), signing.secret)
+    return _header(later, _timestamp_header(signing))
+
+
 _Check = Callable[[PluginCase, Mounted], Awaitable[None]]
 
+#: The checks every case gets, in the order they run (stale only where the network signs a time).
 _CHECKS: dict[str, _Check] = {
     "message-accepted": _message_accepted,
     "replay-is-duplicate": _replay_is_duplicate,
@@ -551,9 +686,78 @@ _CHECKS: dict[str, _Check] = {
         "a request signed too long ago",
         lambda case, g: _stale(case)("conformance-stale", g.clock.now()),
     ),
+}
+#: The tampering table, for cases that say how the network signs (`PluginCase.signing`).
+_TAMPERING: dict[str, _Check] = {
+    "wrong-secret-401": _tampered("a request signed with another secret", _wrong_secret),
+    "signature-in-another-header-401": _tampered(
+        "the signature sent in another header", _in_another_header
+    ),
+}
+#: ... where the signature covers the body.
+_BODY_TAMPERING: dict[str, _Check] = {
+    "body-changed-401": _tampered(
+        "a message's signature sent with another message's body", _body_changed
+    ),
+}
+#: ... where the network signs a timestamp.
+_TIMESTAMP_TAMPERING: dict[str, _Check] = {
+    "missing-timestamp-401": _tampered(
+        "a request without its timestamp",
+        _timestamp_set(lambda stamp, signing, now: None, "conformance-no-timestamp"),
+    ),
+    "timestamp-not-a-number-401": _tampered(
+        "a request whose timestamp is not a number",
+        _timestamp_set(lambda stamp, signing, now: "soon", "conformance-timestamp-word"),
+    ),
+    "timestamp-not-an-integer-401": _tampered(
+        "a request whose timestamp has a fraction added",
+        _timestamp_set(lambda stamp, signing, now: f"{stamp}.5", "conformance-timestamp-fraction"),
+    ),
+    "timestamp-not-the-signed-one-401": _tampered(
+        "a request whose timestamp is a second off the one signed",
+        _timestamp_set(_timestamp_of_another_instant, "conformance-timestamp-other"),
+    ),
+    "signed-before-tolerance-401": _tampered(
+        "a request signed a second more than the tolerance ago",
+        _signed_at(lambda tolerance: -tolerance - timedelta(seconds=1), "conformance-too-old"),
+    ),
+    "signed-after-tolerance-401": _tampered(
+        "a request signed a second more than the tolerance ahead",
+        _signed_at(lambda tolerance: tolerance + timedelta(seconds=1), "conformance-too-new"),
+    ),
+    "signed-within-tolerance-accepted": _accepted_within_tolerance,
+}
+#: The last checks of every case.
+_LAST_CHECKS: dict[str, _Check] = {
     "non-messages-store-nothing": _non_messages_store_nothing,
     "secrets-stay-secret": _secrets_stay_secret,
 }
+
+
+def _checks(case: PluginCase) -> dict[str, _Check]:
+    """The checks that apply to `case` (but the settings check), by name, in the order they run."""
+    checks = {
+        name: check
+        for name, check in _CHECKS.items()
+        if name != "stale-signature-401" or case.stale is not None
+    }
+    signing = case.signing
+    if signing is not None:
+        checks.update(_TAMPERING)
+        if signing.covers_body:
+            checks.update(_BODY_TAMPERING)
+        if signing.timestamp_header is not None:
+            checks.update(_TIMESTAMP_TAMPERING)
+        for name, tampering in signing.particular.items():
+            check_name = f"{name}-401"
+            if check_name in checks or check_name in _LAST_CHECKS:
+                raise ValueError(f"the particular tampering {name!r} is one of the suite's own")
+            checks[check_name] = _particular(name, tampering)
+    checks.update(_LAST_CHECKS)
+    return checks
+
+
 SETTINGS_CHECK = "settings-errors-name-the-field"
 #: The name under which a secret found in the run's logs or error bodies is reported.
 LEAK_CHECK = "secrets-in-logs-or-error-bodies"
@@ -654,6 +858,38 @@ def _expect(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+def _signing(case: PluginCase) -> Signing:
+    assert case.signing is not None, "the tampering table runs only for cases with `signing`"
+    return case.signing
+
+
+def _tolerance(signing: Signing) -> timedelta:
+    assert signing.tolerance is not None, "a signed timestamp needs `Signing.tolerance`"
+    return signing.tolerance
+
+
+def _timestamp_header(signing: Signing) -> str:
+    assert signing.timestamp_header is not None, "the timestamp rows need `timestamp_header`"
+    return signing.timestamp_header
+
+
+def _header(request: SignedRequest, name: str) -> str:
+    """A header of `request`, looked up as HTTP does: whatever its case."""
+    found = CIMultiDict(request.headers).get(name)
+    assert found is not None, f"the signed request has no {name} header: {dict(request.headers)}"
+    return found
+
+
+def _with_headers(request: SignedRequest, changes: Mapping[str, str | None]) -> SignedRequest:
+    """The same request with headers set to new values, or removed where the value is None."""
+    lowered = {name.lower() for name in changes}
+    headers = {
+        name: value for name, value in request.headers.items() if name.lower() not in lowered
+    }
+    headers.update({name: value for name, value in changes.items() if value is not None})
+    return replace(request, headers=headers)
+
+
 def _stale(case: PluginCase) -> Callable[[str, datetime], SignedRequest]:
     assert case.stale is not None, "the stale check runs only for cases with `stale`"
     return case.stale
@@ -715,12 +951,28 @@ def _require_valid(plugin: type[Plugin[Any]], settings: Mapping[str, Any]) -> No
         raise AssertionError(f"the settings for {plugin.__name__} are not valid: {problems}")
 
 
+def settings_text(document: Mapping[str, Any]) -> str:
+    """The text of a settings file holding `document`, written as `guardian export` writes one
+    (`[[members]]`, `[policies.name]`, values inline; scalars by tomli-w): secrets
+    (`SecretStr`) as their values, paths as text, and keys whose value is None left out."""
+    return to_toml(_toml_ready(document))
+
+
+def _toml_ready(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _toml_ready(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_toml_ready(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return _plain(value)
+
+
 def _write_settings(
     folder: Path, plugin_name: str, settings: Mapping[str, Any], source_id: str
 ) -> Path:
     """Minimal settings: a household in UTC, member `mia` always in quiet hours, one source."""
     folder.mkdir(parents=True, exist_ok=True)
-    own = {name: _plain(value) for name, value in settings.items() if value is not None}
     document = {
         "database": {"url": f"sqlite://{folder.resolve() / 'guardian.db'}"},
         "household": {"name": "Plugin test household", "timezone": "UTC"},
@@ -733,10 +985,10 @@ def _write_settings(
                 ]
             }
         },
-        "sources": [{"id": source_id, "plugin": plugin_name, "member": MEMBER_ID, **own}],
+        "sources": [{"id": source_id, "plugin": plugin_name, "member": MEMBER_ID, **settings}],
     }
     path = folder / "settings.toml"
-    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    path.write_text(settings_text(document), encoding="utf-8")
     return path
 
 

@@ -9,7 +9,8 @@ import os
 import socket
 import textwrap
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -19,7 +20,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 
 from guardian.app import create_app
@@ -30,11 +30,13 @@ from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from guardian.signatures import signed_headers
 from guardian.simulate import run_until
-from guardian.state import GUARDIAN, Guardian
+from guardian.testing import Served, served, settings_text
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWd1YXJkaWFuLXRlc3Rz"
 TOKEN = "test-token-7f3a"
 AMSTERDAM = "Europe/Amsterdam"
+#: Mia's quiet hours in the test household.
+SCHOOL_NIGHTS = {"days": "mon-thu,sun", "start": "21:30", "end": "07:00"}
 
 
 #: Every secret the tests configure; no log line the suite produces may contain one.
@@ -181,74 +183,68 @@ def children_toml(count: int, policy: str, channels: bool = False) -> str:
     )
 
 
+def settings_document(
+    db_path: Path,
+    *,
+    mia_channels: Sequence[str] = (),
+    sam_channels: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The test household: Mia (a child on school nights) and Sam (her guardian), Sophie as a
+    contact, and three webhook sources of Mia's, on a SQLite file at `db_path`."""
+    return {
+        "server": {"port": free_port()},
+        "database": {"url": f"sqlite://{db_path}"},
+        "delivery": {"backoff": "10s", "max_attempts": 3, "timeout": "5s", "start_delay": "0s"},
+        "household": {"name": "Test household", "timezone": AMSTERDAM},
+        "members": [
+            {
+                "id": "mia",
+                "name": "Mia",
+                "role": "child",
+                "policy": "school-night",
+                "channels": list(mia_channels),
+            },
+            {"id": "sam", "name": "Sam", "role": "guardian", "channels": list(sam_channels)},
+        ],
+        "contacts": [
+            {
+                "id": "sophie",
+                "name": "Sophie",
+                "addresses": ["sms:+31612345678", "telegram:99887766"],
+            }
+        ],
+        "policies": {
+            "school-night": {
+                "quiet": [SCHOOL_NIGHTS],
+                "content": "senders",
+            }
+        },
+        "sources": [
+            {"id": "mia-phone", "plugin": "webhook", "member": "mia", "secret": SECRET},
+            {"id": "mia-bridge", "plugin": "webhook", "member": "mia", "token": TOKEN},
+            # A household hub (one SMS phone for the family): it may write to Sam too.
+            {
+                "id": "family-sms",
+                "plugin": "webhook",
+                "member": "mia",
+                "members": ["sam"],
+                "secret": SECRET,
+            },
+        ],
+    }
+
+
 def settings_toml(
     db_path: Path,
     *,
-    mia_channels: list[str] = (),  # type: ignore[assignment]
-    sam_channels: list[str] = (),  # type: ignore[assignment]
+    mia_channels: Sequence[str] = (),
+    sam_channels: Sequence[str] = (),
     extra: str = "",
 ) -> str:
-    return textwrap.dedent(
-        f"""
-        [server]
-        port = {free_port()}
-
-        [database]
-        url = "sqlite://{db_path}"
-
-        [delivery]
-        backoff = "10s"
-        max_attempts = 3
-        timeout = "5s"
-        start_delay = "0s"
-
-        [household]
-        name = "Test household"
-        timezone = "{AMSTERDAM}"
-
-        [[members]]
-        id = "mia"
-        name = "Mia"
-        role = "child"
-        policy = "school-night"
-        channels = {json.dumps(list(mia_channels))}
-
-        [[members]]
-        id = "sam"
-        name = "Sam"
-        role = "guardian"
-        channels = {json.dumps(list(sam_channels))}
-
-        [[contacts]]
-        id = "sophie"
-        name = "Sophie"
-        addresses = ["sms:+31612345678", "telegram:99887766"]
-
-        [policies.school-night]
-        quiet = [{{ days = "mon-thu,sun", start = "21:30", end = "07:00" }}]
-        content = "senders"
-
-        [[sources]]
-        id = "mia-phone"
-        plugin = "webhook"
-        member = "mia"
-        secret = "{SECRET}"
-
-        [[sources]]
-        id = "mia-bridge"
-        plugin = "webhook"
-        member = "mia"
-        token = "{TOKEN}"
-
-        # A household hub (one SMS phone for the family): it may write to Sam too.
-        [[sources]]
-        id = "family-sms"
-        plugin = "webhook"
-        member = "mia"
-        members = ["sam"]
-        secret = "{SECRET}"
-        """
-    ) + textwrap.dedent(extra)
+    """The test household's settings file; `extra` (TOML) is appended: more tables, after the
+    last source."""
+    document = settings_document(db_path, mia_channels=mia_channels, sam_channels=sam_channels)
+    return settings_text(document) + textwrap.dedent(extra)
 
 
 @pytest.fixture
@@ -280,15 +276,9 @@ def message(n: int | str, text: str = "are you awake?", **fields: Any) -> dict[s
 
 
 @dataclass
-class Running:
-    """A Guardian app on a virtual clock, reached through a real HTTP client."""
-
-    client: TestClient[Any, Any]
-    clock: VirtualClock
-
-    @property
-    def guardian(self) -> Guardian:
-        return self.client.app[GUARDIAN]  # type: ignore[index]
+class Running(Served):
+    """A Guardian app on a virtual clock, reached through a real HTTP client (the kit's
+    `guardian.testing.served`), with what the tests send it and do with its clock."""
 
     async def post(
         self, body: Any, source: str = "mia-phone", headers: dict[str, str] | None = None
@@ -308,14 +298,21 @@ class Running:
         await scheduler.tick()
 
 
-@pytest.fixture
-def start_guardian(
-    aiohttp_client: Any,
-) -> Callable[[Settings, datetime], Awaitable[Running]]:
-    async def start(settings: Settings, now: datetime) -> Running:
-        clock = VirtualClock(now)
-        app = create_app(settings, clock)
-        client = await aiohttp_client(app)
-        return Running(client, clock)
+#: Starts a Guardian on the settings at the instant (with the plugins of `registry`, if given).
+Start = Callable[..., Awaitable[Running]]
 
-    return start
+
+@pytest.fixture
+async def start_guardian() -> AsyncIterator[Start]:
+    """Start a Guardian on `settings` at `now`; every app started is shut down after the test."""
+    async with AsyncExitStack() as started:
+
+        async def start(
+            settings: Settings, now: datetime, *, registry: PluginRegistry | None = None
+        ) -> Running:
+            clock = VirtualClock(now)
+            app = create_app(settings, clock, registry=registry)
+            running = await started.enter_async_context(served(app, clock))
+            return Running(running.app, running.client, clock)
+
+        yield start

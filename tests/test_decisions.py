@@ -2,7 +2,7 @@
 
 A network's retry (same source and id), a repeat inside one request, and a request that was
 refused never count toward a sender's burst, repeated contact or storm. What the decisions
-depend on lives in the database: a restart changes nothing, and contact edits carry it along.
+depend on lives in the database (tests/test_senders.py), and contact edits carry it along.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from guardian.models import Delivery, Notification, Sender
-from guardian.senders import decode
 from guardian.settings import Settings
 from tests.conftest import Running, at, message
 
@@ -110,26 +109,6 @@ async def test_retries_never_make_a_false_repeated_contact_breakthrough(
     breakthrough = await Notification.get(external_id="msg-3")
     assert breakthrough.reason == "repeated contact: 3 messages within 5m"
     assert await Delivery.filter(kind="breakthrough").count() == 1
-
-
-async def test_the_decision_state_survives_a_restart(
-    write_settings: Callable[..., Settings], start_guardian: Start
-) -> None:
-    settings = _with(write_settings, BURST_OF_TWO)
-    guardian = await start_guardian(settings, NOON)
-    await guardian.post(message(1))
-    await guardian.post(message(2))
-    await guardian.client.close()  # the app's cleanup: the process is gone
-    again = await start_guardian(settings, NOON + timedelta(minutes=1))
-    await again.post(message(3))
-    assert await statuses() == [
-        ("msg-1", "forwarded"),
-        ("msg-2", "forwarded"),
-        ("msg-3", "folded"),
-    ]
-    [sender] = await Sender.all()
-    assert sender.sender_key == "contact:sophie"
-    assert len(decode(sender.state).times) == 2  # what `limit = 2` needs, no more
 
 
 async def test_a_long_keyword_breaks_through_and_ingest_goes_on(

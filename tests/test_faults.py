@@ -17,7 +17,7 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,7 @@ from guardian.models import Delivery
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings
 from guardian.signatures import signed_headers
+from guardian.testing import settings_text
 from tests.conftest import SECRET, TOKEN, Running, at, free_port, message
 from tests.serve import Serve, start_serve, stopped_at_end
 
@@ -137,70 +138,54 @@ def serve_toml(
     port: int,
     *,
     mia_channels: list[str],
-    sam_channels: list[str] = (),  # type: ignore[assignment]
+    sam_channels: Sequence[str] = (),
     quiet: bool = False,
-    delivery: str = "",
+    delivery: Mapping[str, Any] | None = None,
     extra: str = "",
 ) -> str:
     """Settings for a serve process. Quiet hours, if wanted, are a window around the real now
-    (in UTC, daily), so a test does not depend on the time of day it runs at."""
+    (in UTC, daily), so a test does not depend on the time of day it runs at. `delivery` adds
+    to the `[delivery]` settings; `extra` (TOML) is appended after the last source."""
     now = datetime.now(UTC)
-    window = ""
+    nights: dict[str, Any] = {}
     if quiet:
         start = (now - timedelta(hours=3)).strftime("%H:%M")
         end = (now + timedelta(hours=3)).strftime("%H:%M")
-        window = f'quiet = [{{ days = "daily", start = "{start}", end = "{end}" }}]'
-    return textwrap.dedent(
-        f"""
-        [server]
-        port = {port}
-        shutdown_timeout = "5s"
-
-        [database]
-        url = "{db_url}"
-
-        [delivery]
-        backoff = "1s"
-        max_attempts = 5
-        timeout = "5s"
-        start_delay = "0s"
-        {delivery}
-
-        [household]
-        name = "Fault household"
-        timezone = "UTC"
-
-        [[members]]
-        id = "mia"
-        name = "Mia"
-        role = "child"
-        policy = "nights"
-        channels = {json.dumps(mia_channels)}
-
-        [[members]]
-        id = "sam"
-        name = "Sam"
-        role = "guardian"
-        channels = {json.dumps(list(sam_channels))}
-
-        [policies.nights]
-        {window}
-        content = "senders"
-
-        [[sources]]
-        id = "mia-phone"
-        plugin = "webhook"
-        member = "mia"
-        secret = "{SECRET}"
-
-        [[sources]]
-        id = "mia-bridge"
-        plugin = "webhook"
-        member = "mia"
-        members = ["sam"]
-        token = "{TOKEN}"
-        """
-    ) + textwrap.dedent(extra)
+        nights["quiet"] = [{"days": "daily", "start": start, "end": end}]
+    document = {
+        "server": {"port": port, "shutdown_timeout": "5s"},
+        "database": {"url": db_url},
+        "delivery": {
+            "backoff": "1s",
+            "max_attempts": 5,
+            "timeout": "5s",
+            "start_delay": "0s",
+            **(delivery or {}),
+        },
+        "household": {"name": "Fault household", "timezone": "UTC"},
+        "members": [
+            {
+                "id": "mia",
+                "name": "Mia",
+                "role": "child",
+                "policy": "nights",
+                "channels": mia_channels,
+            },
+            {"id": "sam", "name": "Sam", "role": "guardian", "channels": list(sam_channels)},
+        ],
+        "policies": {"nights": {**nights, "content": "senders"}},
+        "sources": [
+            {"id": "mia-phone", "plugin": "webhook", "member": "mia", "secret": SECRET},
+            {
+                "id": "mia-bridge",
+                "plugin": "webhook",
+                "member": "mia",
+                "members": ["sam"],
+                "token": TOKEN,
+            },
+        ],
+    }
+    return settings_text(document) + textwrap.dedent(extra)
 
 
 def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -372,7 +357,7 @@ async def test_kill_9_during_delivery_then_restart_repeats_at_most_the_in_flight
                 mia_channels=[receiver.channel("mia")],
                 sam_channels=[receiver.channel("sam")],
                 quiet=True,
-                delivery='claim_lease = "1s"',
+                delivery={"claim_lease": "1s"},
             )
         )
         serves.append(await start_serve(config, port, log))
@@ -451,9 +436,9 @@ async def test_sigterm_during_a_send_releases_its_claim_so_a_restart_sends_at_on
     async with endpoint() as receiver, stopped_at_end(serves):
         receiver.hanging = True
         config.write_text(
-            serve_toml(
-                f"sqlite://{db}", port, mia_channels=[receiver.channel("mia")], delivery=""
-            ).replace('timeout = "5s"', 'timeout = "30s"')
+            serve_toml(f"sqlite://{db}", port, mia_channels=[receiver.channel("mia")]).replace(
+                'timeout = "5s"', 'timeout = "30s"'
+            )
         )
         serves.append(await start_serve(config, port, log))
         async with aiohttp.ClientSession(headers=bearer()) as http:

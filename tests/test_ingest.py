@@ -5,25 +5,20 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from guardian.app import create_app
-from guardian.clock import VirtualClock
 from guardian.models import Delivery, Notification
 from guardian.plugin import PluginInfo, PluginRegistry
 from guardian.settings import DatabaseSettings, Settings
 from guardian.signatures import signed_headers
-from tests.conftest import SECRET, TOKEN, Running, at, message
+from tests.conftest import SECRET, TOKEN, Running, Start, at, message
 
 QUIET = at("2026-11-25T23:00:00+01:00")  # a Wednesday night, inside 21:30–07:00
 DAYTIME = at("2026-11-25T16:00:00+01:00")
-
-Start = Callable[[Settings, object], Awaitable[Running]]
 
 
 @pytest.fixture
@@ -276,13 +271,13 @@ async def test_locked_database_answers_503_and_stores_nothing(
 
 
 async def test_a_source_whose_plugin_is_not_installed_answers_503(
-    write_settings: Callable[..., Settings], aiohttp_client: Any
+    write_settings: Callable[..., Settings], start_guardian: Start
 ) -> None:
     settings = write_settings()
     registry = PluginRegistry(
         plugins={"webhook": PluginInfo("webhook", "guardian", "0", error="ImportError: gone")}
     )
-    client = await aiohttp_client(create_app(settings, VirtualClock(QUIET), registry=registry))
+    client = (await start_guardian(settings, QUIET, registry=registry)).client
     response = await client.post("/hooks/mia-phone", json=message(1))
     assert response.status == 503
     assert (await response.json())["error"] == "source_unavailable"

@@ -24,7 +24,6 @@ from aiohttp import web
 
 import guardian
 import guardian.testing
-from guardian.app import create_app
 from guardian.clock import VirtualClock
 from guardian.plugin import (
     ENTRY_POINT_GROUP,
@@ -41,7 +40,7 @@ from guardian.settings import load_settings
 from guardian.signatures import signed_headers
 from guardian.testing import plugin_instance, pull_batches
 from plugins.webhook import WebhookPlugin
-from tests.conftest import SECRET, at, message, settings_toml
+from tests.conftest import SECRET, Start, at, message, settings_toml
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "plugin-example"
@@ -198,7 +197,7 @@ class Exploding(PushPlugin[PluginSettings]):
 
 
 async def test_unusable_sources_are_reported_in_readyz_while_the_others_accept(
-    tmp_path: Path, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, start_guardian: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "settings.toml"
     extra = """
@@ -229,7 +228,7 @@ async def test_unusable_sources_are_reported_in_readyz_while_the_others_accept(
     settings = load_settings(path)
     exploding = EntryPoint("exploding", "tests.test_plugin:Exploding", ENTRY_POINT_GROUP)
     registry = PluginRegistry.discover(extra=[BROKEN, exploding])
-    client = await aiohttp_client(create_app(settings, VirtualClock(QUIET), registry=registry))
+    client = (await start_guardian(settings, QUIET, registry=registry)).client
     ready = await client.get("/readyz")
     text = await ready.text()
     sources = json.loads(text)["checks"]["sources"]

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,6 @@ import pytest
 from pydantic import SecretStr
 
 from guardian import pull
-from guardian.app import create_app
-from guardian.clock import VirtualClock
 from guardian.models import AuditEntry, Notification, PullState, Source
 from guardian.plugin import (
     IncomingMessage,
@@ -34,11 +32,11 @@ from guardian.plugin import (
 )
 from guardian.settings import Settings, load_settings
 from guardian.sql import transaction
-from guardian.state import GUARDIAN, Guardian
 from guardian.testing import PullCase, check_pull_conformance
 from guardian.transfer import household_data, import_household
 from tests.admin import admin_client
 from tests.conftest import Running, at, message, settings_toml
+from tests.conftest import Start as StartGuardian
 
 NOW = at("2026-03-03T12:00:00+01:00")  # a Tuesday afternoon: no quiet hours
 PASSWORD = "feed-password-d41c9e"
@@ -154,11 +152,8 @@ def write(tmp_path: Path, extra: str) -> Settings:
     return load_settings(path, registry().settings_models())
 
 
-@dataclass
-class App:
-    guardian: Guardian
-    clock: VirtualClock
-    client: Any
+class App(Running):
+    """The running Guardian, with what the pull tests read from it."""
 
     async def readyz(self) -> dict[str, Any]:
         response = await self.client.get("/readyz")
@@ -174,12 +169,10 @@ Start = Callable[..., Awaitable[App]]
 
 
 @pytest.fixture
-def start(aiohttp_client: Any) -> Start:
-    async def start(settings: Settings, clock: VirtualClock | None = None) -> App:
-        clock = clock or VirtualClock(NOW)
-        app = create_app(settings, clock, registry=registry())
-        client = await aiohttp_client(app)
-        return App(app[GUARDIAN], clock, client)
+def start(start_guardian: StartGuardian) -> Start:
+    async def start(settings: Settings, now: datetime = NOW) -> App:
+        running = await start_guardian(settings, now, registry=registry())
+        return App(running.app, running.client, running.clock)
 
     return start
 
@@ -251,7 +244,7 @@ async def test_a_restart_goes_on_from_the_stored_cursor_neither_losing_nor_repea
     await first.client.close()  # stopped: the lease is given up at once
 
     networks["mia"].send("three (while Guardian was away)")
-    second = await start(settings, VirtualClock(NOW + timedelta(minutes=5)))
+    second = await start(settings, NOW + timedelta(minutes=5))
     await until(lambda: count_is(3), "the message sent while away")
     networks["mia"].send("four")
     await until(lambda: count_is(4), "a new message")
@@ -322,7 +315,7 @@ async def test_a_failing_source_is_shown_retried_with_backoff_and_isolated(
             await until(lambda n=attempt: _failures(n), f"failure {attempt} recorded")
     assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and 2 <= delays[2] <= 4, delays
 
-    admin = await admin_client(Running(app.client, app.clock))
+    admin = await admin_client(app)
     shown = await (await admin.get("/sources/mia-feed")).json()
     assert shown["kind"] == "pull" and shown["status"].startswith("failing: the server refused")
     assert shown["pull"]["state"] == "failing"
@@ -540,7 +533,7 @@ async def test_the_api_adds_edits_and_removes_a_pull_source_which_starts_and_sto
     tmp_path: Path, start: Start, networks: dict[str, Network]
 ) -> None:
     app = await start(write(tmp_path, ""))
-    admin = await admin_client(Running(app.client, app.clock))
+    admin = await admin_client(app)
     body = {
         "id": "mia-feed",
         "plugin": "feed",
@@ -578,7 +571,7 @@ async def test_the_api_refuses_bad_sources_by_field_and_changes_nothing(
     tmp_path: Path, start: Start
 ) -> None:
     app = await start(write(tmp_path, ""))
-    admin = await admin_client(Running(app.client, app.clock))
+    admin = await admin_client(app)
     base = {"id": "mia-feed", "plugin": "feed", "member": "mia", "settings": {"network": "mia"}}
     cases = [
         (base, 422, "settings.password"),
@@ -604,7 +597,7 @@ async def test_a_paused_pull_source_stops_and_goes_on_from_its_cursor_when_turne
     tmp_path: Path, start: Start, networks: dict[str, Network]
 ) -> None:
     app = await start(write(tmp_path, feed_source()))
-    admin = await admin_client(Running(app.client, app.clock))
+    admin = await admin_client(app)
     await until(lambda: _eq(stored_cursor(), "0"), "the first cursor")
     networks["mia"].send("one")
     await until(lambda: count_is(1), "a message")
@@ -643,9 +636,9 @@ async def test_a_paused_push_source_asks_its_network_to_retry_and_stores_nothing
     assert not next(s for s in settings.sources if s.id == "mia-feed").enabled
     app = await start(settings)
     assert await app.source_status() == "paused"  # a pull source paused in settings.toml
-    admin = await admin_client(Running(app.client, app.clock))
+    admin = await admin_client(app)
     assert (await admin.put("/sources/mia-phone", json={"enabled": False})).status == 200
-    running = Running(app.client, app.clock)
+    running = app
     response = await running.post(message(1))
     assert response.status == 503
     assert response.headers["Retry-After"] == "600"

@@ -3,6 +3,7 @@ each way a plugin can get it wrong fails exactly the checks it should."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import replace
@@ -27,6 +28,7 @@ from guardian.testing import (
     CONFORMANCE_NOW,
     PluginCase,
     SignedRequest,
+    Signing,
     check_conformance,
     check_settings_errors,
     conformance_checks,
@@ -87,6 +89,37 @@ WEBHOOK = PluginCase(
 )
 
 
+def webhook_signed(body: bytes, now: datetime, secret: str) -> SignedRequest:
+    """Signed as Standard Webhooks sign, with `secret` put in its `whsec_` form if it is not."""
+    if not secret.startswith("whsec_"):
+        secret = "whsec_" + base64.b64encode(secret.encode().ljust(24, b"-")).decode()
+    return SignedRequest(headers=signed_headers(secret, f"wh-{hash(body)}", now, body), body=body)
+
+
+#: The webhook with its signing told: it gets the tampering table too.
+WEBHOOK_SIGNED = replace(
+    WEBHOOK,
+    signing=Signing(
+        sign=webhook_signed,
+        secret=SECRET,
+        header="webhook-signature",
+        timestamp_header="webhook-timestamp",
+        tolerance=timedelta(minutes=5),
+    ),
+)
+TAMPERING = [
+    "wrong-secret-401",
+    "signature-in-another-header-401",
+    "body-changed-401",
+    "missing-timestamp-401",
+    "timestamp-not-a-number-401",
+    "timestamp-not-an-integer-401",
+    "timestamp-not-the-signed-one-401",
+    "signed-before-tolerance-401",
+    "signed-after-tolerance-401",
+]
+
+
 def bearer(unique: str, now: datetime) -> SignedRequest:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     return SignedRequest(headers=headers, body=webhook_body(unique))
@@ -133,6 +166,35 @@ def test_the_checks_a_case_gets() -> None:
         "settings-errors-name-the-field",
     ]
     assert "stale-signature-401" not in conformance_checks(WEBHOOK_TOKEN)
+    assert conformance_checks(WEBHOOK_SIGNED) == [
+        *conformance_checks(WEBHOOK)[:6],
+        *TAMPERING,
+        "signed-within-tolerance-accepted",
+        *conformance_checks(WEBHOOK)[6:],
+    ]
+    untimed = replace(WEBHOOK_SIGNED.signing, timestamp_header=None, covers_body=False)
+    assert conformance_checks(replace(WEBHOOK_SIGNED, signing=untimed))[6:8] == [
+        "wrong-secret-401",
+        "signature-in-another-header-401",
+    ]
+
+
+async def test_the_webhook_passes_the_tampering_table(tmp_path: Path) -> None:
+    await check_conformance(WEBHOOK_SIGNED, tmp_path)
+
+
+def test_a_particular_tampering_adds_a_check_of_its_own() -> None:
+    assert WEBHOOK_SIGNED.signing is not None
+
+    def unsigned_id(unique: str, now: datetime) -> SignedRequest:
+        request = signed(unique, now)
+        return replace(request, headers={**request.headers, "webhook-id": "wh-other"})
+
+    own = replace(WEBHOOK_SIGNED.signing, particular={"other-id": unsigned_id})
+    assert "other-id-401" in conformance_checks(replace(WEBHOOK_SIGNED, signing=own))
+    clash = replace(WEBHOOK_SIGNED.signing, particular={"wrong-secret": unsigned_id})
+    with pytest.raises(ValueError, match="one of the suite's own"):
+        conformance_checks(replace(WEBHOOK_SIGNED, signing=clash))
 
 
 async def test_unknown_check_names_are_refused(tmp_path: Path) -> None:
@@ -289,6 +351,16 @@ class Forgetful(WebhookPlugin):
                 "stale-signature-401",
             },
         ),
+        (
+            replace(WEBHOOK_SIGNED, plugin=Careless),
+            {
+                "forged-signature-401",
+                "missing-signature-401",
+                "garbled-signature-401",
+                "stale-signature-401",
+                *TAMPERING,
+            },
+        ),
         (replace(WEBHOOK, plugin=Chatty), {"secrets-in-logs-or-error-bodies"}),
         (replace(WEBHOOK, plugin=Telling), {"secrets-in-logs-or-error-bodies"}),
         (replace(WEBHOOK, plugin=Plain), {"secrets-stay-secret"}),
@@ -301,6 +373,7 @@ class Forgetful(WebhookPlugin):
     ],
     ids=[
         "no-auth",
+        "no-auth-tampered",
         "logs-its-secret",
         "secret-in-401-body",
         "plain-str-secret",

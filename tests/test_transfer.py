@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import stat
-import textwrap
 import tomllib
 import uuid
 from pathlib import Path
@@ -19,6 +18,7 @@ from guardian.database import opened
 from guardian.models import AuditEntry, Household, Member, Notification, Schedule, Source
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, SettingsError, load_settings
+from guardian.testing import settings_text
 from guardian.transfer import check, export_household, household_data, import_household, to_toml
 from tests.conftest import SECRET, TOKEN, at
 
@@ -31,106 +31,92 @@ TWILIO_TOKEN = "twilio-auth-token-0123456789"
 SECRETS = (SECRET, TOKEN, CHANNEL, SLACK_SECRET, TELEGRAM_SECRET, TWILIO_TOKEN, "s3cr3t-pass-word")
 
 #: A household that uses every field a policy, member, contact and source can have.
-RICH = textwrap.dedent(
-    f"""
-    [database]
-    url = "sqlite://{{db}}"
-
-    [household]
-    id = "home"
-    name = "The Rich household"
-    timezone = "Europe/Amsterdam"
-
-    [[members]]
-    id = "mia"
-    name = "Mia"
-    role = "child"
-    policy = "school-night"
-    channels = ["{CHANNEL}", "console://"]
-
-    [[members]]
-    id = "sam"
-    name = "Sam"
-    role = "guardian"
-    policy = "grown-up"
-    channels = ["mailto://sam:pw-of-sam@example.org"]
-
-    [[members]]
-    id = "ben"
-    name = "Ben"
-    role = "child"
-
-    [[contacts]]
-    id = "sophie"
-    name = "Sophie"
-    addresses = ["sms:+31612345678", "telegram:99887766"]
-
-    [[contacts]]
-    id = "grandma"
-    name = "Grandma"
-    addresses = ["sms:+31687654321"]
-    trust = "trusted"
-
-    [[contacts]]
-    id = "spam"
-    name = "Spammer \\"the\\" Great"
-    addresses = ["email:spam@example.org"]
-    trust = "muted"
-
-    [policies.school-night]
-    quiet = [
-        {{ days = "mon-thu,sun", start = "21:30", end = "07:00" }},
-        {{ days = "fri-sat", start = "23:00", end = "09:00" }},
-        {{ start = "12:00", end = "12:45" }},
-    ]
-    summaries = ["12:30", "18:00"]
-    burst = {{ limit = 3, per = "10m", notice_every = "1h30m" }}
-    breakthrough = {{ keywords = ["emergency", "sos"], repeated = {{ count = 3, within = "5m" }} }}
-    content = "preview"
-    guardian_view = "senders"
-    report = "07:30"
-    storm = {{ count = 20, within = "30m", alert_guardians = true }}
-    retention = 7
-
-    [policies.grown-up]
-    quiet = [{{ days = "daily", start = "23:00", end = "07:00" }}]
-    breakthrough = {{ keywords = ["alarm"] }}
-    storm = {{ count = 10, within = "1h" }}
-
-    [policies."empty one"]
-
-    [[sources]]
-    id = "mia-phone"
-    plugin = "webhook"
-    member = "mia"
-    secret = "{SECRET}"
-
-    [[sources]]
-    id = "mia-bridge"
-    plugin = "webhook"
-    member = "mia"
-    token = "{TOKEN}"
-
-    [[sources]]
-    id = "mia-telegram"
-    plugin = "telegram"
-    member = "mia"
-    secret_token = "{TELEGRAM_SECRET}"
-
-    [[sources]]
-    id = "sam-slack"
-    plugin = "slack"
-    member = "sam"
-    signing_secret = "{SLACK_SECRET}"
-
-    [[sources]]
-    id = "family-sms"
-    plugin = "twilio"
-    member = "sam"
-    auth_token = "{TWILIO_TOKEN}"
-    public_url = "https://guardian.example.org/hooks/family-sms"
-    """
-)
+RICH_DOCUMENT: dict[str, Any] = {
+    "database": {"url": "sqlite://{db}"},
+    "household": {"id": "home", "name": "The Rich household", "timezone": "Europe/Amsterdam"},
+    "members": [
+        {
+            "id": "mia",
+            "name": "Mia",
+            "role": "child",
+            "policy": "school-night",
+            "channels": [CHANNEL, "console://"],
+        },
+        {
+            "id": "sam",
+            "name": "Sam",
+            "role": "guardian",
+            "policy": "grown-up",
+            "channels": ["mailto://sam:pw-of-sam@example.org"],
+        },
+        {"id": "ben", "name": "Ben", "role": "child"},
+    ],
+    "contacts": [
+        {
+            "id": "sophie",
+            "name": "Sophie",
+            "addresses": ["sms:+31612345678", "telegram:99887766"],
+        },
+        {
+            "id": "grandma",
+            "name": "Grandma",
+            "addresses": ["sms:+31687654321"],
+            "trust": "trusted",
+        },
+        {
+            "id": "spam",
+            "name": 'Spammer "the" Great',
+            "addresses": ["email:spam@example.org"],
+            "trust": "muted",
+        },
+    ],
+    "policies": {
+        "school-night": {
+            "quiet": [
+                {"days": "mon-thu,sun", "start": "21:30", "end": "07:00"},
+                {"days": "fri-sat", "start": "23:00", "end": "09:00"},
+                {"start": "12:00", "end": "12:45"},
+            ],
+            "summaries": ["12:30", "18:00"],
+            "burst": {"limit": 3, "per": "10m", "notice_every": "1h30m"},
+            "breakthrough": {
+                "keywords": ["emergency", "sos"],
+                "repeated": {"count": 3, "within": "5m"},
+            },
+            "content": "preview",
+            "guardian_view": "senders",
+            "report": "07:30",
+            "storm": {"count": 20, "within": "30m", "alert_guardians": True},
+            "retention": 7,
+        },
+        "grown-up": {
+            "quiet": [{"days": "daily", "start": "23:00", "end": "07:00"}],
+            "breakthrough": {"keywords": ["alarm"]},
+            "storm": {"count": 10, "within": "1h"},
+        },
+        "empty one": {},
+    },
+    "sources": [
+        {"id": "mia-phone", "plugin": "webhook", "member": "mia", "secret": SECRET},
+        {"id": "mia-bridge", "plugin": "webhook", "member": "mia", "token": TOKEN},
+        {
+            "id": "mia-telegram",
+            "plugin": "telegram",
+            "member": "mia",
+            "secret_token": TELEGRAM_SECRET,
+        },
+        {"id": "sam-slack", "plugin": "slack", "member": "sam", "signing_secret": SLACK_SECRET},
+        {
+            "id": "family-sms",
+            "plugin": "twilio",
+            "member": "sam",
+            "auth_token": TWILIO_TOKEN,
+            "public_url": "https://guardian.example.org/hooks/family-sms",
+        },
+    ],
+}
+#: ... as a settings file, its database at `{db}`.
+RICH = settings_text(RICH_DOCUMENT)
 
 
 def models() -> Any:

@@ -11,7 +11,7 @@ import pytest
 
 from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, Unauthorized
 from guardian.settings import Settings
-from guardian.testing import PluginCase, SignedRequest, conformance_tests
+from guardian.testing import PluginCase, SignedRequest, Signing, conformance_tests
 from plugins.slack import SlackPlugin, SlackSettings, signature
 from tests.plugins import (
     QUIET,
@@ -127,49 +127,6 @@ async def test_events_that_are_not_a_persons_new_message_yield_nothing(name: str
 
 
 @pytest.mark.parametrize(
-    "tamper",
-    [
-        "missing-signature",
-        "missing-timestamp",
-        "wrong-secret",
-        "body-changed",
-        "stale",
-        "future",
-        "timestamp-not-a-number",
-        "signature-of-other-timestamp",
-    ],
-)
-async def test_bad_signatures_are_refused(tamper: str) -> None:
-    body = golden(NETWORK, "message_im.json")
-    headers = signed(body)
-    if tamper == "missing-signature":
-        del headers["X-Slack-Signature"]
-    elif tamper == "missing-timestamp":
-        del headers["X-Slack-Request-Timestamp"]
-    elif tamper == "wrong-secret":
-        headers = signed(body, secret="another-signing-secret")
-    elif tamper == "body-changed":
-        body = body.replace(b"still up", b"still on")
-    elif tamper == "stale":
-        headers = signed(body, QUIET - timedelta(minutes=5, seconds=1))
-    elif tamper == "future":
-        headers = signed(body, QUIET + timedelta(minutes=5, seconds=1))
-    elif tamper == "timestamp-not-a-number":
-        headers["X-Slack-Request-Timestamp"] = "1795644000.5"
-    elif tamper == "signature-of-other-timestamp":
-        headers["X-Slack-Request-Timestamp"] = str(int(QUIET.timestamp()) + 1)
-    with pytest.raises(Unauthorized):
-        await slack().receive(hook_request(body, headers))
-
-
-async def test_a_signature_within_five_minutes_is_accepted() -> None:
-    body = golden(NETWORK, "message_im.json")
-    old = QUIET - timedelta(minutes=4, seconds=59)
-    received = await slack().receive(hook_request(body, signed(body, old)))
-    assert len(received.messages) == 1
-
-
-@pytest.mark.parametrize(
     ("body", "error"),
     [
         (b"{not json", BadRequest),
@@ -249,8 +206,8 @@ async def test_url_verification_end_to_end(
 # The conformance suite (guardian.testing), with requests built from the golden payloads.
 
 
-def signed_request(body: bytes, at: datetime) -> SignedRequest:
-    return SignedRequest(headers=signed(body, at), body=body)
+def signed_request(body: bytes, at: datetime, secret: str = SECRET) -> SignedRequest:
+    return SignedRequest(headers=signed(body, at, secret), body=body)
 
 
 def event(unique: str, at: datetime) -> SignedRequest:
@@ -281,6 +238,13 @@ CASE = PluginCase(
     unsign=lambda request: with_headers(request, {"X-Slack-Signature": None}),
     stale=lambda unique, at: event(unique, at - timedelta(minutes=6)),
     sign=signed_request,
+    signing=Signing(
+        sign=signed_request,
+        secret=SECRET,
+        header="X-Slack-Signature",
+        timestamp_header="X-Slack-Request-Timestamp",
+        tolerance=timedelta(minutes=5),
+    ),
 )
 
 test_conformance = conformance_tests(CASE)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pydantic
 import pytest
 
-from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, Unauthorized
+from guardian.plugin import BadRequest, IncomingMessage, InvalidFields
 from guardian.settings import Settings
-from guardian.testing import PluginCase, SignedRequest, conformance_tests
+from guardian.testing import PluginCase, SignedRequest, Signing, conformance_tests
 from plugins.sms_gateway import SmsGatewayPlugin, SmsGatewaySettings, signature
 from tests.plugins import (
     QUIET,
@@ -97,42 +97,6 @@ async def test_other_events_yield_nothing(name: str) -> None:
     assert await read(name) == []
 
 
-@pytest.mark.parametrize(
-    "tamper",
-    [
-        "missing-signature",
-        "missing-timestamp",
-        "wrong-key",
-        "body-changed",
-        "stale",
-        "future",
-        "timestamp-not-a-number",
-        "signature-of-other-timestamp",
-    ],
-)
-async def test_bad_signatures_are_refused(tamper: str) -> None:
-    body = golden(NETWORK, "sms_received.json")
-    headers = signed(body)
-    if tamper == "missing-signature":
-        del headers["X-Signature"]
-    elif tamper == "missing-timestamp":
-        del headers["X-Timestamp"]
-    elif tamper == "wrong-key":
-        headers = signed(body, key="another-signing-key")
-    elif tamper == "body-changed":
-        body = body.replace(b"awake", b"asleep")
-    elif tamper == "stale":
-        headers = signed(body, QUIET - timedelta(minutes=5, seconds=1))
-    elif tamper == "future":
-        headers = signed(body, QUIET + timedelta(minutes=5, seconds=1))
-    elif tamper == "timestamp-not-a-number":
-        headers["X-Timestamp"] = "soon"
-    elif tamper == "signature-of-other-timestamp":
-        headers["X-Timestamp"] = str(int(QUIET.timestamp()) - 1)
-    with pytest.raises(Unauthorized):
-        await gateway().receive(hook_request(body, headers))
-
-
 async def test_an_uppercase_hex_signature_is_accepted() -> None:
     body = golden(NETWORK, "sms_received.json")
     headers = signed(body)
@@ -212,8 +176,8 @@ async def test_signed_sms_is_held_end_to_end(
 # The conformance suite (guardian.testing), with requests built from the golden payloads.
 
 
-def signed_request(body: bytes, at: datetime) -> SignedRequest:
-    return SignedRequest(headers=signed(body, at), body=body)
+def signed_request(body: bytes, at: datetime, key: str = SIGNING_KEY) -> SignedRequest:
+    return SignedRequest(headers=signed(body, at, key), body=body)
 
 
 def sms_received(unique: str, at: datetime) -> SignedRequest:
@@ -236,6 +200,13 @@ CASE = PluginCase(
     unsign=lambda request: with_headers(request, {"X-Signature": None}),
     stale=lambda unique, at: sms_received(unique, at - timedelta(minutes=6)),
     sign=signed_request,
+    signing=Signing(
+        sign=signed_request,
+        secret=SIGNING_KEY,
+        header="X-Signature",
+        timestamp_header="X-Timestamp",
+        tolerance=timedelta(minutes=5),
+    ),
 )
 
 test_conformance = conformance_tests(CASE)

@@ -12,7 +12,7 @@ import pytest
 
 from guardian.plugin import BadRequest, IncomingMessage, InvalidFields, Unauthorized
 from guardian.settings import Settings
-from guardian.testing import SOURCE_ID, PluginCase, SignedRequest, conformance_tests
+from guardian.testing import SOURCE_ID, PluginCase, SignedRequest, Signing, conformance_tests
 from plugins.twilio import EMPTY_TWIML, HEADER, TwilioPlugin, TwilioSettings, signature
 from tests.plugins import (
     HOOK_URL,
@@ -119,30 +119,6 @@ async def test_reply_is_empty_twiml() -> None:
     assert reply.status == 200
     assert reply.content_type == "text/xml"
     assert reply.body == EMPTY_TWIML.encode()  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize(
-    "tamper",
-    ["missing", "wrong-token", "param-changed", "param-added", "other-url", "query-dropped"],
-)
-async def test_bad_signatures_are_refused(tamper: str) -> None:
-    body, params = form("sms.json")
-    url = HOOK_URL + "?member=mia"
-    headers = signed(url, params)
-    if tamper == "missing":
-        del headers[HEADER]
-    elif tamper == "wrong-token":
-        headers = signed(url, params, token="67890")
-    elif tamper == "param-changed":
-        body = body.replace(b"awake", b"asleep")
-    elif tamper == "param-added":
-        body += b"&Extra=1"
-    elif tamper == "other-url":
-        url = "http://127.0.0.1/hooks/other-source?member=mia"
-    elif tamper == "query-dropped":
-        url = HOOK_URL
-    with pytest.raises(Unauthorized):
-        await twilio().receive(hook_request(body, headers, url=url))
 
 
 @pytest.mark.parametrize(
@@ -275,10 +251,12 @@ def signed_form(params: dict[str, str], url: str = PUBLIC_HOOK) -> SignedRequest
     return SignedRequest(headers=signed(url, params), body=urlencode(params).encode())
 
 
-def signed_form_body(body: bytes, url: str = PUBLIC_HOOK) -> SignedRequest:
+def signed_form_body(
+    body: bytes, url: str = PUBLIC_HOOK, token: str = AUTH_TOKEN, path: str = ""
+) -> SignedRequest:
     """Any body, signed over the parameters Twilio's signature covers as they parse from it."""
     params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    return SignedRequest(headers=signed(url, params), body=body)
+    return SignedRequest(headers=signed(url, params, token), body=body, path=path)
 
 
 def sms(unique: str, at: datetime, url: str = PUBLIC_HOOK) -> SignedRequest:
@@ -296,6 +274,28 @@ def forge(request: SignedRequest) -> SignedRequest:
     return with_headers(request, {HEADER: signature("not-the-auth-token", PUBLIC_HOOK)})
 
 
+def signing(url: str) -> Signing:
+    """How Twilio signs what it posts to `url`: over the URL and the parameters, sorted."""
+    other_source = url.rsplit("/", 1)[0] + "/other-source"
+
+    def query_dropped(unique: str, at: datetime) -> SignedRequest:
+        # Signed over the URL with its query, sent without it.
+        return signed_form_body(sms(unique, at, url).body, url + "?member=mia")
+
+    return Signing(
+        sign=lambda body, at, token: signed_form_body(body, url, token),
+        secret=AUTH_TOKEN,
+        header=HEADER,
+        particular={
+            "param-added": lambda unique, at: replace(
+                sms(unique, at, url), body=sms(unique, at, url).body + b"&Extra=1"
+            ),
+            "other-url": lambda unique, at: sms(unique, at, other_source),
+            "query-dropped": query_dropped,
+        },
+    )
+
+
 CASE = PluginCase(
     plugin=TwilioPlugin,
     settings={"auth_token": AUTH_TOKEN},
@@ -308,6 +308,7 @@ CASE = PluginCase(
     accepted_status=200,
     public_url=PUBLIC,
     sign=lambda body, at: signed_form_body(body),
+    signing=signing(PUBLIC_HOOK),
 )
 
 #: The same, with the URL Twilio calls given in the plugin's own `public_url` setting instead.
@@ -318,6 +319,7 @@ CASE_WITH_PUBLIC_URL = replace(
     message=lambda unique, at: sms(unique, at, CONFIGURED),
     non_messages=lambda at: non_messages(at, CONFIGURED),
     public_url=None,
+    signing=signing(CONFIGURED),
 )
 
 test_conformance = conformance_tests(CASE)
