@@ -24,7 +24,6 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from guardian.clock import VirtualClock
-from guardian.conformance_pull import pull_conformance_checks
 from guardian.contacts import match_keys
 from guardian.plugin import IncomingMessage
 from guardian.testing import (
@@ -34,6 +33,7 @@ from guardian.testing import (
     pull_batches,
     pull_conformance_tests,
 )
+from guardian.testing.pull import pull_conformance_checks
 from plugins.network import SourceError
 from plugins.signal import SignalPlugin, SignalSettings, envelope_message
 from tests.plugins import golden_json

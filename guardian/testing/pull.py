@@ -29,13 +29,18 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from guardian.models import PullState
 from guardian.plugin import PullPlugin
-
-if TYPE_CHECKING:
-    from guardian.testing import Mounted
+from guardian.testing.harness import (
+    CONFORMANCE_NOW,
+    SETTINGS_CHECK,
+    SOURCE_ID,
+    Mounted,
+    check_plugin_settings,
+    mount,
+)
 
 #: Virtual time the checks move on by at each step of a wait (20 ms of real time).
 STEP = timedelta(seconds=1)
@@ -96,7 +101,6 @@ async def check_pull_conformance(
     Raises one AssertionError listing every check that failed, each with what was expected and
     what happened; a secret anywhere in a check's logs, pages or answers fails it.
     """
-    from guardian.testing import SETTINGS_CHECK, check_plugin_settings  # it imports this one
 
     names = pull_conformance_checks()
     if only is not None:
@@ -126,7 +130,6 @@ async def check_pull_conformance(
 
 def pull_conformance_checks() -> list[str]:
     """The names of the pull checks, in the order they run."""
-    from guardian.testing import SETTINGS_CHECK
 
     return [*_CHECKS, SETTINGS_CHECK]
 
@@ -151,7 +154,6 @@ def pull_conformance_tests(case_fixture: str) -> Callable[..., Awaitable[None]]:
 
 
 def _mounted(run: _Run) -> AbstractAsyncContextManager[Mounted]:
-    from guardian.testing import CONFORMANCE_NOW, mount
 
     return mount(run.case.plugin, run.network.settings, now=CONFORMANCE_NOW, folder=run.folder)
 
@@ -169,7 +171,6 @@ async def _until(
 
 
 async def _state(mounted: Mounted) -> PullState | None:
-    from guardian.testing import SOURCE_ID
 
     return await PullState.get_or_none(source__slug=SOURCE_ID)
 
@@ -198,7 +199,6 @@ async def _read(mounted: Mounted, key: str, within: float) -> None:
 
 async def _status(mounted: Mounted) -> str:
     from guardian import pull
-    from guardian.testing import SOURCE_ID
 
     guardian = mounted.guardian
     view = guardian.household()
