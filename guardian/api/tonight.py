@@ -640,33 +640,43 @@ class HeldList(BaseModel):
 
 
 async def held_notifications(admin: Admin, member: str | None, limit: int = 200) -> HeldList:
+    """The newest `limit` held notifications of one member or of all, in two queries whatever
+    the number of members; at the same instant, in the order of the household's members."""
     view = admin.view
     members = [admin.member(member)] if member is not None else list(view.members.values())
+    order = {m.pk: position for position, m in enumerate(members)}
+    held = Notification.filter(member_id__in=list(order), status=NotificationStatus.HELD)
+    # The limit-th newest instant: every row from it on is read, so that of the rows held at
+    # that very instant those of the members first in order are kept (not the database's pick).
+    oldest = (
+        await held.order_by("-received_at")
+        .offset(limit - 1)
+        .limit(1)
+        .values_list("received_at", flat=True)
+    )
+    rows = await (held.filter(received_at__gte=oldest[0]) if oldest else held)
+    rows.sort(key=lambda n: order[n.member_id])
+    rows.sort(key=lambda n: n.received_at, reverse=True)  # stable: members' order kept
     items = []
-    for m in members:
+    for n in rows[:limit]:
+        m = members[order[n.member_id]]
         level = admin.level_for(m)
-        for n in (
-            await Notification.filter(member_id=m.pk, status=NotificationStatus.HELD)
-            .order_by("-received_at")
-            .limit(limit)
-        ):
-            item = held_item(n, view)
-            items.append(
-                HeldNotification(
-                    id=str(n.id),
-                    member=m.id,
-                    received_at=n.received_at,
-                    network=n.network,
-                    level=level,
-                    sender=None if level == "counts" else item.sender_label,
-                    conversation=None if level == "counts" else item.conversation,
-                    preview=(item.text or item.preview or "")[:PREVIEW_CHARS]
-                    if level == "preview"
-                    else None,
-                )
+        item = held_item(n, view)
+        items.append(
+            HeldNotification(
+                id=str(n.id),
+                member=m.id,
+                received_at=n.received_at,
+                network=n.network,
+                level=level,
+                sender=None if level == "counts" else item.sender_label,
+                conversation=None if level == "counts" else item.conversation,
+                preview=(item.text or item.preview or "")[:PREVIEW_CHARS]
+                if level == "preview"
+                else None,
             )
-    items.sort(key=lambda i: i.received_at, reverse=True)
-    return HeldList(items=items[:limit])
+        )
+    return HeldList(items=items)
 
 
 @endpoints.route("GET", "/held", response=HeldList, query=HeldQuery)
