@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
+from pypika_tortoise import functions
+from tortoise.expressions import Function, Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
@@ -276,20 +277,11 @@ class Scheduler:
                 now,
             )
             await delivery.save()
-            # What it covers is marked; their text is erased from here on.
-            covered = Notification.filter(id__in=[n.id for n in folded])
-            if _keeps_preview(member):
-                for n in folded:  # each its own preview: one statement per notification
-                    await Notification.filter(id=n.id).update(
-                        status=NotificationStatus.NOTICED,
-                        delivery_id=delivery.id,
-                        text="",
-                        preview=n.text[:PREVIEW_CHARS],
-                    )
-            else:
-                await covered.update(
-                    status=NotificationStatus.NOTICED, delivery_id=delivery.id, text=""
-                )
+            # What it covers is marked in one statement; their text is erased from here on.
+            kept = {"preview": _Prefix("text", 1, PREVIEW_CHARS)} if _keeps_preview(member) else {}
+            await Notification.filter(id__in=[n.id for n in folded]).update(
+                status=NotificationStatus.NOTICED, delivery_id=delivery.id, text="", **kept
+            )
 
     async def _active_bursts(self, view: HouseholdView) -> list[Episode]:
         return await Episode.filter(
@@ -684,6 +676,12 @@ def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -
 def _keeps_preview(member: MemberView) -> bool:
     """A guardian report at the preview level still needs 80 characters of each held message."""
     return member.role == Role.CHILD and member.policy.guardian_view == "preview"
+
+
+class _Prefix(Function):
+    """The first characters of a text column, for an ORM update (`_kept_preview`'s SQL)."""
+
+    database_func = functions.Substring
 
 
 def _kept_preview(member: MemberView) -> str:
