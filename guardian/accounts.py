@@ -31,6 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from tortoise.exceptions import IntegrityError
 
 from guardian.models import ApiToken, Member, User, WebSession
+from guardian.words import Role
 
 SESSION_LIFETIME = timedelta(days=14)
 #: API tokens carry a recognisable prefix, so that log redaction and secret scanners find them.
@@ -103,10 +104,6 @@ class AccountError(ValueError):
     """A request about accounts that cannot be done, with a reason a person can act on."""
 
 
-#: The two kinds of login: a guardian's (the whole dashboard) and a child's (their own page).
-GUARDIAN_ROLE, CHILD_ROLE = "guardian", "child"
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who is making a request: a logged-in guardian or child (by session), or a script (by
@@ -120,14 +117,15 @@ class Principal:
     session_id: int | None = None
     #: The member this login belongs to, if it is linked to one.
     member: str | None = None
-    #: `child`: the login of a child, who sees only their own page and changes nothing.
-    role: str = GUARDIAN_ROLE
+    #: The login of a guardian (the whole dashboard), or of a child, who sees only their own
+    #: page and changes nothing.
+    role: Role = Role.GUARDIAN
     #: The dashboard's language this login chose on the page; None for automatic.
     language: str | None = None
 
     @property
     def is_child(self) -> bool:
-        return self.role == CHILD_ROLE
+        return self.role == Role.CHILD
 
     @property
     def own_page(self) -> str | None:
@@ -209,7 +207,7 @@ async def create_user(new: NewUser, now: datetime) -> User:
             username=new.username,
             password_hash=new.password_hash,
             member=linked,
-            role=CHILD_ROLE if linked is not None and linked.role == CHILD_ROLE else GUARDIAN_ROLE,
+            role=Role.CHILD if linked is not None and linked.role == Role.CHILD else Role.GUARDIAN,
             created_at=now,
         )
     except IntegrityError:
@@ -231,13 +229,13 @@ async def add_user(
     return await create_user(checked, now)
 
 
-def role_of(user: User) -> str:
+def role_of(user: User) -> Role:
     """A child's login stays a child's: when it was made for a child, and when its member is a
     child now. A login whose child member was removed does not become a guardian's."""
     member: Member | None = user.member
-    if user.role == CHILD_ROLE or (member is not None and member.role == CHILD_ROLE):
-        return CHILD_ROLE
-    return GUARDIAN_ROLE
+    if user.role == Role.CHILD or (member is not None and member.role == Role.CHILD):
+        return Role.CHILD
+    return Role.GUARDIAN
 
 
 async def check_password(

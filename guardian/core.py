@@ -32,6 +32,7 @@ from guardian.scheduler import Scheduler
 from guardian.settings import Settings
 from guardian.state import GUARDIAN, Guardian
 from guardian.supervise import Supervisor
+from guardian.words import DeliveryStatus
 from guardian.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ async def readyz(request: web.Request) -> web.Response:
     }
     if checks["database"] == "ok":
         checks["failed_deliveries"] = await Delivery.filter(
-            household_id=guardian.household().id, status="failed"
+            household_id=guardian.household().id, status=DeliveryStatus.FAILED
         ).count()
     ready = checks["database"] == "ok" and all(state == "running" for state in tasks.values())
     ready = ready and checks["scheduler"] == "running"

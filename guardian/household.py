@@ -29,6 +29,7 @@ from guardian.models import (
 )
 from guardian.policy_settings import PolicySettings
 from guardian.windows import Override
+from guardian.words import OverrideKind, Role
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class MemberView:
     pk: int
     id: str
     name: str
-    role: str
+    role: Role
     policy: PolicySettings
     channels: tuple[str, ...]
     policy_name: str | None = None
@@ -118,7 +119,7 @@ async def load(household_id: str) -> HouseholdView:
             pk=m.id,
             id=m.slug,
             name=m.name,
-            role=m.role,
+            role=Role(m.role),
             # The member's quiet-hours overrides count wherever the policy's windows do.
             policy=policies.get(m.policy or "", PolicySettings()).with_overrides(
                 overrides.get(m.id, ())
@@ -195,6 +196,6 @@ async def member_overrides(household_id: str) -> dict[int, tuple[Override, ...]]
     found: dict[int, list[Override]] = {}
     for row in await QuietOverride.filter(member__household_id=household_id).order_by("id"):
         found.setdefault(row.member_id, []).append(
-            Override("pause" if row.kind == "pause" else "quiet", row.start_at, row.end_at)
+            Override(OverrideKind.of(row.kind), row.start_at, row.end_at)
         )
     return {pk: tuple(rows) for pk, rows in found.items()}

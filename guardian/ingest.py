@@ -61,7 +61,7 @@ from guardian.summary import (
     render_storm_alert,
 )
 from guardian.windows import quiet_interval_at
-from guardian.words import DeliveryKind, EpisodeKind, NotificationStatus, Role
+from guardian.words import DeliveryKind, DeliveryStatus, EpisodeKind, NotificationStatus, Role
 from guardian.writer import Pending, Stale, Unstorable, Writer
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ async def store(
     await db.many(
         "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
         "notify_type, status, attempts, created_at, next_attempt_at, channels) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]') ON CONFLICT (dedup_key) DO NOTHING",
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, '{DeliveryStatus.PENDING}', 0, ?, ?, '[]') "
+        "ON CONFLICT (dedup_key) DO NOTHING",
         [
             (
                 view.id,

@@ -16,6 +16,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from guardian.words import DeliveryStatus, Role
+
 
 class Household(Model):
     id = fields.CharField(primary_key=True, max_length=64)
@@ -152,7 +154,7 @@ class Delivery(Model):
     # The same body in Markdown, for channels that show rich text; plain ones get `body`.
     body_markdown: str | None = fields.TextField(null=True)
     notify_type = fields.CharField(max_length=16, default="info")
-    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    status = fields.CharField(max_length=16, default=DeliveryStatus.PENDING, db_index=True)
     attempts = fields.IntField(default=0)
     created_at = fields.DatetimeField()
     next_attempt_at = fields.DatetimeField(db_index=True)
@@ -303,7 +305,7 @@ class User(Model):
     )
     member_id: int | None
     # guardian or child: a child login stays one even if its member is removed.
-    role = fields.CharField(max_length=16, default="guardian", db_default="guardian")
+    role = fields.CharField(max_length=16, default=Role.GUARDIAN, db_default=Role.GUARDIAN)
     created_at = fields.DatetimeField()
     # The dashboard's language chosen with the switch on the page; null for automatic (the
     # member's language, else the household's).

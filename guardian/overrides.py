@@ -18,6 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from guardian.windows import Interval, Override, QuietPart, occurrences, quiet_interval_at
+from guardian.words import OverrideKind
 
 Control = Literal["quiet_until", "pause_tonight", "one_more_hour"]
 CONTROLS: tuple[Control, ...] = ("quiet_until", "pause_tonight", "one_more_hour")
@@ -59,20 +60,20 @@ def plan(
             raise ControlError("the end of the quiet time must be later than now")
         if until - now > LONGEST:
             raise ControlError("quiet now can last at most 24 hours")
-        found = [Override("quiet", now, until)]
+        found = [Override(OverrideKind.QUIET, now, until)]
         # Quiet "until 06:30" ends at 06:30, even inside a window that would go on to 07:00.
         following = quiet_interval_at([*windows, *found], zone, until - timedelta(microseconds=1))
         if following is not None and following.end > until:
-            found.append(Override("pause", until, following.end))
+            found.append(Override(OverrideKind.PAUSE, until, following.end))
         return found
     if control == "pause_tonight":
         tonight = current_or_next(windows, zone, now)
         if tonight is None:
             raise ControlError("there are no quiet hours tonight to pause")
-        return [Override("pause", max(now, tonight.start), tonight.end)]
+        return [Override(OverrideKind.PAUSE, max(now, tonight.start), tonight.end)]
     if going_on is not None:
-        return [Override("quiet", going_on.end, going_on.end + ONE_HOUR)]
-    return [Override("quiet", now, now + ONE_HOUR)]
+        return [Override(OverrideKind.QUIET, going_on.end, going_on.end + ONE_HOUR)]
+    return [Override(OverrideKind.QUIET, now, now + ONE_HOUR)]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from guardian.models import QuietOverride
 from guardian.overrides import Control as QuickControl
 from guardian.settings import Settings, format_validation_errors
 from guardian.webhook_format import WebhookMessage
+from guardian.words import OverrideKind
 
 
 class ScenarioError(Exception):
@@ -135,7 +136,7 @@ async def carried_overrides(admin: Any, at: datetime) -> list[OverrideEvent]:
             at=at,
             override=OverrideSpec(
                 member=by_pk[r.member_id],
-                kind="pause" if r.kind == "pause" else "quiet",
+                kind=OverrideKind.of(r.kind),
                 start=r.start_at,
                 end=r.end_at,
             ),

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
+from pypika_tortoise import functions
+from tortoise.expressions import Function, Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
@@ -42,6 +43,17 @@ from guardian.summary import (
 )
 from guardian.summary import Episode as ReportEpisode
 from guardian.windows import daily_times, quiet_interval_at
+from guardian.words import (
+    KEPT,
+    PUSHED,
+    WAITING,
+    DeliveryKind,
+    DeliveryStatus,
+    EpisodeKind,
+    NotificationStatus,
+    Role,
+    ScheduleKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +109,8 @@ class Scheduler:
             policy = member.policy
             if id(policy) not in summaries:
                 summaries[id(policy)] = next_summary_time(policy, view.zone, now)
-            rows.append((member.pk, "summary", summaries[id(policy)]))
-            rows.append((member.pk, "report", next_report_time(member, view, now)))
+            rows.append((member.pk, ScheduleKind.SUMMARY, summaries[id(policy)]))
+            rows.append((member.pk, ScheduleKind.REPORT, next_report_time(member, view, now)))
         # Several instances may prepare at once: a row another one created is kept (unique
         # member and kind), and the first due instant is set only where none is set yet.
         async with transaction() as db:
@@ -132,7 +144,7 @@ class Scheduler:
                     await self._job(f"burst {burst.id}", self._burst_notice(burst, view, now))
             await self._summaries(view, now)
             reports = await Schedule.filter(
-                kind="report", next_due_at__lte=now, member__household_id=view.id
+                kind=ScheduleKind.REPORT, next_due_at__lte=now, member__household_id=view.id
             ).order_by("next_due_at", "id")  # one lock order for every instance: no deadlock
             if reports:
                 await self._job("reports", self._reports(reports, view, now))
@@ -204,8 +216,9 @@ class Scheduler:
             due = await db.fetch(
                 "SELECT s.id, s.member_id, s.next_due_at FROM schedules s "
                 "JOIN members m ON m.id = s.member_id "
-                "WHERE s.kind = 'summary' AND s.next_due_at <= ? AND m.household_id = ?"
-                f"{skip} ORDER BY s.next_due_at, s.id LIMIT {SUMMARY_CHUNK}{lock}",
+                f"WHERE s.kind = '{ScheduleKind.SUMMARY}' AND s.next_due_at <= ? "
+                f"AND m.household_id = ?{skip} "
+                f"ORDER BY s.next_due_at, s.id LIMIT {SUMMARY_CHUNK}{lock}",
                 [db.instant(now), view.id, *sorted(failed)],
             )
             if not due:
@@ -232,14 +245,16 @@ class Scheduler:
             )
             if not claimed:
                 return
-            folded = await Notification.filter(episode_id=burst.id, status="folded").order_by(
-                "received_at"
-            )
+            folded = await Notification.filter(
+                episode_id=burst.id, status=NotificationStatus.FOLDED
+            ).order_by("received_at")
             if not folded:
                 return
             if quiet:
                 # Nothing is pushed in quiet hours: what is still folded waits for the summary.
-                await Notification.filter(id__in=[n.id for n in folded]).update(status="held")
+                await Notification.filter(id__in=[n.id for n in folded]).update(
+                    status=NotificationStatus.HELD
+                )
                 return
             level = policy.content
             rendered = render_burst_notice(
@@ -253,25 +268,24 @@ class Scheduler:
                 language=member.language,
             )
             delivery = _delivery(
-                view, member, "burst", f"burst:{burst.id}:{now.isoformat()}", rendered, None, now
+                view,
+                member,
+                DeliveryKind.BURST,
+                f"burst:{burst.id}:{now.isoformat()}",
+                rendered,
+                None,
+                now,
             )
             await delivery.save()
-            # What it covers is marked; their text is erased from here on.
-            covered = Notification.filter(id__in=[n.id for n in folded])
-            if _keeps_preview(member):
-                for n in folded:  # each its own preview: one statement per notification
-                    await Notification.filter(id=n.id).update(
-                        status="noticed",
-                        delivery_id=delivery.id,
-                        text="",
-                        preview=n.text[:PREVIEW_CHARS],
-                    )
-            else:
-                await covered.update(status="noticed", delivery_id=delivery.id, text="")
+            # What it covers is marked in one statement; their text is erased from here on.
+            kept = {"preview": _Prefix("text", 1, PREVIEW_CHARS)} if _keeps_preview(member) else {}
+            await Notification.filter(id__in=[n.id for n in folded]).update(
+                status=NotificationStatus.NOTICED, delivery_id=delivery.id, text="", **kept
+            )
 
     async def _active_bursts(self, view: HouseholdView) -> list[Episode]:
         return await Episode.filter(
-            kind="burst", next_notice_at__isnull=False, member__household_id=view.id
+            kind=EpisodeKind.BURST, next_notice_at__isnull=False, member__household_id=view.id
         )
 
     async def _reports(self, due: list[Schedule], view: HouseholdView, now: datetime) -> None:
@@ -305,13 +319,13 @@ class Scheduler:
                 view,
                 instant,
             )
-            guardians = [m for m in view.members.values() if m.role == "guardian"]
+            guardians = [m for m in view.members.values() if m.role == Role.GUARDIAN]
             await Delivery.bulk_create(
                 [
                     _delivery(
                         view,
                         guardian,
-                        "report",
+                        DeliveryKind.REPORT,
                         f"report:{guardian.pk}:{instant.isoformat()}",
                         render_report(children, view.zone, language=guardian.language),
                         render_report(
@@ -334,7 +348,7 @@ class Scheduler:
         view = self.household()
         built = await self.next_build()
         delivery = (
-            await Delivery.filter(status="pending", household_id=view.id)
+            await Delivery.filter(status=DeliveryStatus.PENDING, household_id=view.id)
             .order_by("next_attempt_at")
             .first()
         )
@@ -453,7 +467,9 @@ async def _summarise(
             # The chunk is rolled back and built again without this member.
             raise _MemberFailed(d.schedule_id, d.member.id) from error
         rendered.append((d, text, markdown))
-    values = ", ".join(["(?, ?, 'summary', ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]')"] * len(chunk))
+    kind, pending = DeliveryKind.SUMMARY, DeliveryStatus.PENDING
+    row = f"(?, ?, '{kind}', ?, ?, ?, ?, ?, '{pending}', 0, ?, ?, '[]')"
+    values = ", ".join([row] * len(chunk))
     inserted = await db.fetch(
         "INSERT INTO deliveries (household_id, member_id, kind, dedup_key, title, body, "
         "body_markdown, notify_type, status, attempts, created_at, next_attempt_at, channels) "
@@ -543,8 +559,8 @@ async def _read_held(db: Db, claimed: list[_Due]) -> None:
             "SELECT member_id, sender_key, COALESCE(NULLIF(sender_name, ''), sender_address), "
             f"contact_id, network, {text_columns}, received_at, conversation_title, "
             "conversation_id, is_group FROM notifications "
-            f"WHERE member_id IN ({db.placeholders(len(members))}) AND status = 'held' "
-            "AND received_at <= ?",
+            f"WHERE member_id IN ({db.placeholders(len(members))}) "
+            f"AND status = '{NotificationStatus.HELD}' AND received_at <= ?",
             [*members, db.instant(until)],
         )
         for row in rows:
@@ -563,10 +579,10 @@ async def _mark(db: Db, chunk: list[_Due]) -> None:
         preview = _kept_preview(members[0].member)
         cases = " ".join(["WHEN ? THEN CAST(? AS INTEGER)"] * len(members))
         marked = await db.execute(
-            f"UPDATE notifications SET status = 'summarised', "
+            f"UPDATE notifications SET status = '{NotificationStatus.SUMMARISED}', "
             f"delivery_id = CASE member_id {cases} END, text = ''{preview} "
-            f"WHERE member_id IN ({db.placeholders(len(members))}) AND status = 'held' "
-            "AND received_at <= ?",
+            f"WHERE member_id IN ({db.placeholders(len(members))}) "
+            f"AND status = '{NotificationStatus.HELD}' AND received_at <= ?",
             [
                 *(value for d in members for value in (d.member.pk, d.delivery_id)),
                 *(d.member.pk for d in members),
@@ -618,14 +634,14 @@ async def reschedule(
         if member.id not in wanted:
             continue
         for kind, due in (
-            ("summary", next_summary_time(member.policy, view.zone, now)),
-            ("report", next_report_time(member, view, now)),
+            (ScheduleKind.SUMMARY, next_summary_time(member.policy, view.zone, now)),
+            (ScheduleKind.REPORT, next_report_time(member, view, now)),
         ):
             schedule, _ = await Schedule.get_or_create(member_id=member.pk, kind=kind)
             waited_for = schedule.next_due_at
             if waited_for is not None and waited_for <= now:
                 continue
-            if kind == "summary" and await _stranded(member, view, waited_for, now):
+            if kind == ScheduleKind.SUMMARY and await _stranded(member, view, waited_for, now):
                 due = now
             unchanged = (
                 {"next_due_at__isnull": True} if waited_for is None else {"next_due_at": waited_for}
@@ -645,13 +661,13 @@ async def _stranded(
         return False
     if quiet_interval_at(member.policy.windows(), view.zone, now) is not None:
         return False
-    return await Notification.filter(member_id=member.pk, status="held").exists()
+    return await Notification.filter(member_id=member.pk, status=NotificationStatus.HELD).exists()
 
 
 def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -> datetime | None:
     """A child's next report instant; guardians and children without a report time have none."""
     report = member.policy.report
-    if member.role != "child" or report is None:
+    if member.role != Role.CHILD or report is None:
         return None
     upcoming = daily_times([report], view.zone, after, after + timedelta(days=2))
     return upcoming[0] if upcoming else None
@@ -659,7 +675,13 @@ def next_report_time(member: MemberView, view: HouseholdView, after: datetime) -
 
 def _keeps_preview(member: MemberView) -> bool:
     """A guardian report at the preview level still needs 80 characters of each held message."""
-    return member.role == "child" and member.policy.guardian_view == "preview"
+    return member.role == Role.CHILD and member.policy.guardian_view == "preview"
+
+
+class _Prefix(Function):
+    """The first characters of a text column, for an ORM update (`_kept_preview`'s SQL)."""
+
+    database_func = functions.Substring
 
 
 def _kept_preview(member: MemberView) -> str:
@@ -699,7 +721,7 @@ async def _claim_reports(
 def _delivery(
     view: HouseholdView,
     member: MemberView,
-    kind: str,
+    kind: DeliveryKind,
     dedup_key: str,
     text: Rendered,
     markdown: Rendered | None,
@@ -745,7 +767,7 @@ async def children_activity(
         episodes[e.member_id].append(e)
     failed_channels: dict[int, set[str]] = {pk: set() for pk in since}
     for d in await Delivery.filter(
-        after("created_at", since), status="failed", created_at__lte=until
+        after("created_at", since), status=DeliveryStatus.FAILED, created_at__lte=until
     ):
         failed_channels[d.member_id].update(
             c["channel"] for c in d.channels if c.get("status") != SUCCESS
@@ -767,20 +789,20 @@ async def children_activity(
         return ChildActivity(
             name=child.name,
             level=child.policy.guardian_view,
-            passed=sum(1 for n in came if n.status in ("forwarded", "breakthrough")),
-            held=sum(1 for n in came if n.status in ("held", "summarised")),
+            passed=sum(1 for n in came if n.status in PUSHED),
+            held=sum(1 for n in came if n.status in KEPT),
             quiet_activity=sum(
                 1 for n in came if quiet_interval_at(windows, view.zone, n.received_at) is not None
             ),
-            bursts=[episode(e) for e in episodes[child.pk] if e.kind == "burst"],
-            storms=[episode(e) for e in episodes[child.pk] if e.kind == "storm"],
+            bursts=[episode(e) for e in episodes[child.pk] if e.kind == EpisodeKind.BURST],
+            storms=[episode(e) for e in episodes[child.pk] if e.kind == EpisodeKind.STORM],
             breakthroughs=[
                 BreakthroughNote(held_item(n, view).sender_label, n.reason or "", n.received_at)
                 for n in came
-                if n.status == "breakthrough"
+                if n.status == NotificationStatus.BREAKTHROUGH
             ],
             failed_channels=sorted(failed_channels[child.pk]),
-            held_items=[held_item(n, view) for n in came if n.status in ("held", "summarised")],
+            held_items=[held_item(n, view) for n in came if n.status in KEPT],
             silent_sources=[
                 (source.id, last[source.pk])
                 for source in view.sources.values()
@@ -830,8 +852,8 @@ async def interruptions(since: Mapping[int, datetime], until: datetime) -> dict[
     made to them but a test, unless it failed; one grouped query."""
     return await counted(
         Delivery.filter(after("created_at", since), created_at__lte=until)
-        .exclude(kind="test")
-        .exclude(status="failed")
+        .exclude(kind=DeliveryKind.TEST)
+        .exclude(status=DeliveryStatus.FAILED)
     )
 
 
@@ -857,8 +879,6 @@ async def last_messages(household_id: str) -> dict[int, datetime]:
 
 #: Members purged together: as many as share a retention, a few hundred per statement.
 PURGE_CHUNK = 400
-#: Notifications that were neither delivered nor summarised yet: never purged.
-WAITING = ("held", "folded")
 
 
 async def purge(view: HouseholdView, now: datetime) -> None:
@@ -878,5 +898,7 @@ async def purge(view: HouseholdView, now: datetime) -> None:
                 member_id__in=chunk, last_at__lt=cutoff, next_notice_at__isnull=True
             ).delete()
             await Delivery.filter(
-                member_id__in=chunk, created_at__lt=cutoff, status__in=["sent", "failed"]
+                member_id__in=chunk,
+                created_at__lt=cutoff,
+                status__in=(DeliveryStatus.SENT, DeliveryStatus.FAILED),
             ).delete()

@@ -20,6 +20,7 @@ from guardian.policy import Action, Seen, SenderState
 from guardian.setting_types import MAX_WINDOW
 from guardian.sql import Db
 from guardian.windows import quiet_interval_at
+from guardian.words import EpisodeKind
 
 #: Keys per statement: well below every database's limit on parameters.
 CHUNK = 400
@@ -191,6 +192,6 @@ async def rebuild(view: HouseholdView, keys: Iterable[str], now: datetime) -> No
             member_id=member_pk,
             sender_key=key,
             state=encode(state),
-            burst_id=going_on.get("burst"),
-            storm_id=going_on.get("storm"),
+            burst_id=going_on.get(EpisodeKind.BURST),
+            storm_id=going_on.get(EpisodeKind.STORM),
         )

@@ -35,6 +35,7 @@ from guardian.scenario import (
 from guardian.settings import DatabaseSettings, Settings
 from guardian.state import GUARDIAN, Guardian
 from guardian.windows import Override
+from guardian.words import UNSENT, NotificationStatus, OverrideKind
 
 #: Without --until, the replay stops once nothing is held, or this long after the last event.
 HORIZON = timedelta(days=14)
@@ -124,8 +125,8 @@ async def _quiet_end(guardian: Guardian, clock: VirtualClock) -> datetime:
     assert scheduler is not None
     limit = clock.now() + HORIZON
     while clock.now() < limit:
-        held = await Notification.filter(status="held").exists()
-        pending = await Delivery.filter(status__in=["pending", "sending"]).exists()
+        held = await Notification.filter(status=NotificationStatus.HELD).exists()
+        pending = await Delivery.filter(status__in=UNSENT).exists()
         if not held and not pending:
             break
         due = await scheduler.next_due()
@@ -170,7 +171,7 @@ async def _quiet_change(
                 admin,
                 o.member,
                 "carried",
-                [Override(o.kind, o.start.astimezone(UTC), o.end.astimezone(UTC))],
+                [Override(OverrideKind(o.kind), o.start.astimezone(UTC), o.end.astimezone(UTC))],
             )
     except AdminError as error:
         raise ScenarioError([f"event {number}: {error.detail}"]) from None

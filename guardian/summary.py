@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from guardian import i18n
 from guardian.durations import parse_duration
 from guardian.i18n import DEFAULT_LANGUAGE, Language
+from guardian.words import DeliveryKind
 
 PREVIEW_CHARS = 80
 MAX_GROUPS = 8
@@ -765,14 +766,14 @@ def render_report(
 
 def _kind_for(kind: str, name: str, t: Language) -> str:
     """`A summary for Mia`: what could not be delivered, and to whom."""
-    texts = {
-        "forward": t.gettext("A forward for {name}", name=name),
-        "summary": t.gettext("A summary for {name}", name=name),
-        "burst": t.gettext("A burst for {name}", name=name),
-        "breakthrough": t.gettext("A breakthrough for {name}", name=name),
-        "report": t.gettext("A report for {name}", name=name),
-        "storm": t.gettext("A storm for {name}", name=name),
-        "test": t.gettext("A test for {name}", name=name),
+    texts: dict[str, str] = {
+        DeliveryKind.FORWARD: t.gettext("A forward for {name}", name=name),
+        DeliveryKind.SUMMARY: t.gettext("A summary for {name}", name=name),
+        DeliveryKind.BURST: t.gettext("A burst for {name}", name=name),
+        DeliveryKind.BREAKTHROUGH: t.gettext("A breakthrough for {name}", name=name),
+        DeliveryKind.REPORT: t.gettext("A report for {name}", name=name),
+        DeliveryKind.STORM: t.gettext("A storm for {name}", name=name),
+        DeliveryKind.TEST: t.gettext("A test for {name}", name=name),
     }
     return texts.get(kind) or t.gettext("A {kind} for {name}", kind=kind, name=name)
 

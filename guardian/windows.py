@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from functools import lru_cache
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_day_names
 
 from guardian.i18n import SOURCE_LANGUAGE, Language
+from guardian.words import OverrideKind
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: The same days as people read them: `Mon`, ... `Sun`.
@@ -52,7 +52,7 @@ class Override:
     (`quiet`), or no quiet hours then (`pause`). UTC instants; it is a state kept in the
     database, not a setting, and it counts wherever the member's windows do."""
 
-    kind: Literal["quiet", "pause"]
+    kind: OverrideKind
     start: datetime
     end: datetime
 
@@ -134,7 +134,7 @@ def occurrences(
     for window in windows:
         if isinstance(window, Override):
             if window.end > start and window.start < end and window.end > window.start:
-                kept = pauses if window.kind == "pause" else found
+                kept = pauses if window.kind == OverrideKind.PAUSE else found
                 kept.append(Interval(window.start, window.end))
             continue
         day = first_day

@@ -66,6 +66,11 @@ class OverrideKind(StrEnum):
     QUIET = "quiet"  # quiet from start to end
     PAUSE = "pause"  # no quiet hours then
 
+    @classmethod
+    def of(cls, word: str) -> OverrideKind:
+        """A stored override's kind: a pause, or else quiet."""
+        return cls.PAUSE if word == cls.PAUSE else cls.QUIET
+
 
 class ScheduleKind(StrEnum):
     SUMMARY = "summary"

@@ -118,25 +118,25 @@ async def test_every_notification_is_accounted_for_once(
             if n.status in ("forwarded", "breakthrough"):
                 kind = "forward" if n.status == "forwarded" else "breakthrough"
                 assert f"{kind}:{mia.pk}:{n.id}" in pushed_keys
-                assert n.delivery_id is None  # type: ignore[attr-defined]
+                assert n.delivery_id is None
             elif n.status in ("summarised", "noticed"):
-                covering = deliveries[n.delivery_id]  # type: ignore[attr-defined]
+                covering = deliveries[n.delivery_id]
                 assert covering.kind == ("summary" if n.status == "summarised" else "burst")
             else:
                 assert n.status in ("held", "folded")
-                assert n.delivery_id is None  # type: ignore[attr-defined]
+                assert n.delivery_id is None
 
         # Each summary and notice counts exactly what it covers.
         for delivery in deliveries.values():
             if delivery.kind in ("summary", "burst"):
-                covered = sum(1 for n in notifications if n.delivery_id == delivery.id)  # type: ignore[attr-defined]
+                covered = sum(1 for n in notifications if n.delivery_id == delivery.id)
                 counted = re.search(r"(\d+) (?:more )?messages?", delivery.title + delivery.body)
                 assert counted is not None and int(counted[1]) == covered
 
         # Nothing pushed to Mia in her quiet hours but breakthroughs.
         windows = mia.policy.windows()
         for delivery in deliveries.values():
-            if delivery.member_id == mia.pk and delivery.kind in ("forward", "summary", "burst"):  # type: ignore[attr-defined]
+            if delivery.member_id == mia.pk and delivery.kind in ("forward", "summary", "burst"):
                 assert quiet_interval_at(windows, view.zone, delivery.created_at) is None
 
         # No text beyond the level (counts and senders never show message text).

@@ -167,7 +167,7 @@ async def test_patch_and_delete(write_settings: Any, start_guardian: Any) -> Non
     assert (await admin.get("/contacts/tom")).status == 404
     assert (await admin.delete("/contacts/tom")).status == 404
     await row.refresh_from_db()
-    assert (row.sender_key, row.contact_id) == ("telegram:5678", None)  # type: ignore[attr-defined]
+    assert (row.sender_key, row.contact_id) == ("telegram:5678", None)
     actions: list[Any] = await AuditEntry.all().order_by("id").values_list("action", flat=True)
     assert actions == ["contact.create", "contact.update", "contact.update", "contact.delete"]
 
@@ -187,7 +187,7 @@ async def test_a_new_address_adopts_what_it_sent_before(
         await running.post(message(n, **sent_by(stranger)))
     await admin.patch("/contacts/sophie", {"addresses": [*SOPHIE, "sms:+31600000001"]})
     rows = await Notification.all()
-    assert {(r.sender_key, r.contact_id) for r in rows} == {  # type: ignore[attr-defined]
+    assert {(r.sender_key, r.contact_id) for r in rows} == {
         ("contact:sophie", running.guardian.household().contacts["sophie"].pk)
     }
     mia = running.guardian.household().members["mia"]
@@ -225,14 +225,14 @@ async def test_merge_moves_addresses_notifications_and_history(
     sophie = view.contacts["sophie"]
     rows = await Notification.all()
     assert len(rows) == 5
-    assert {(r.sender_key, r.contact_id) for r in rows} == {("contact:sophie", sophie.pk)}  # type: ignore[attr-defined]
+    assert {(r.sender_key, r.contact_id) for r in rows} == {("contact:sophie", sophie.pk)}
     mia = view.members["mia"]
     assert await history(mia.pk, "contact:sophie") == 5
     assert await history(mia.pk, "contact:sophie-2") == 0
 
     assert (await running.post(message("after", **sent_by(new_phone)))).status == 202
     after = await Notification.get(external_id="msg-after")
-    assert (after.sender_key, after.contact_id) == ("contact:sophie", sophie.pk)  # type: ignore[attr-defined]
+    assert (after.sender_key, after.contact_id) == ("contact:sophie", sophie.pk)
     entry = await AuditEntry.filter(action="contact.merge").get()
     assert (entry.target, entry.detail["from"]) == ("sophie", "sophie-2")
 
@@ -351,7 +351,7 @@ async def test_a_phone_number_adopts_what_that_number_sent_on_signal(
     await admin.patch("/contacts/sophie", {"addresses": [*SOPHIE, "sms:+31600000001"]})
     rows = {r.external_id: r for r in await Notification.all()}
     sophie = running.guardian.household().contacts["sophie"]
-    assert {rows[f"msg-s{n}"].contact_id for n in range(2)} == {sophie.pk}  # type: ignore[attr-defined]
-    assert rows["msg-h"].contact_id is None  # type: ignore[attr-defined]
+    assert {rows[f"msg-s{n}"].contact_id for n in range(2)} == {sophie.pk}
+    assert rows["msg-h"].contact_id is None
     mia = running.guardian.household().members["mia"]
     assert await history(mia.pk, "contact:sophie") == 2

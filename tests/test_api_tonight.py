@@ -216,31 +216,49 @@ async def test_a_guardian_sees_their_own_notifications_at_their_own_level(
     assert levels == {"mia": "counts", "sam": "senders"}  # mia: guardian_view; sam: content
 
 
-async def _tonight_statements(folder: Path, start_guardian: Any, children: int) -> int:
+async def _children_held(folder: Path, start_guardian: Any, children: int) -> Any:
+    """A household of Mia, Sam and `children` more children: Mia has one held notification,
+    each child three from three people (kid{n} at EVENING + n minutes)."""
     folder.mkdir()
     path = folder / "settings.toml"
     extra = children_toml(children, "school-night", channels=True)
     path.write_text(settings_toml(folder / "guardian.db", extra=extra))
     settings = load_settings(path, PluginRegistry.discover().settings_models())
     running = await start_guardian(settings, EVENING)
-    admin = await admin_client(running)
     await _held(running, 1)
     for n in range(children):
+        await running.clock.set(EVENING + timedelta(minutes=n))
         for i in range(3):
             sender = {"id": f"+3161234{n:02d}{i}", "name": f"Friend {i}"}
             answer = await running.post(message(f"{n}-{i}", **{"from": sender}), f"kid{n}-phone")
             assert answer.status == 202
-    await admin.get("/tonight")  # the token's first use is recorded once
-    async with statements() as run:
-        tonight = await admin.get("/tonight")
-        assert tonight.status == 200
-        body = await tonight.json()
-    assert len(body["members"]) == 2 + children
-    if children:
-        kid = next(m for m in body["members"] if m["id"] == "kid0")
-        assert kid["held"]["count"] == 3 and kid["held"]["people"] == 3
+    return running
+
+
+async def _tonight_statements(folder: Path, start_guardian: Any, children: int) -> list[int]:
+    """How many statements Tonight (the API, and the page's live part) and the held list run."""
+    running = await _children_held(folder, start_guardian, children)
+    admin = await admin_client(running)
+    await admin.login()
+    counts = []
+    for get in (admin.get, running.client.get):
+        paths = ("/tonight", "/held") if get == admin.get else ("/tonight/members",)
+        for path in paths:
+            assert (await get(path)).status == 200  # a login's first use is recorded once
+            async with statements() as run:
+                answer = await get(path)
+                assert answer.status == 200
+            counts.append(len(run))
+            if path == "/tonight":
+                body = await answer.json()
+                assert len(body["members"]) == 2 + children
+                if children:
+                    kid = next(m for m in body["members"] if m["id"] == "kid0")
+                    assert kid["held"]["count"] == 3 and kid["held"]["people"] == 3
+            if path == "/held":
+                assert len((await answer.json())["items"]) == 1 + 3 * children
     await running.client.close()
-    return len(run)
+    return counts
 
 
 async def test_tonight_reads_in_as_many_statements_for_twenty_children_as_for_one(
@@ -249,3 +267,28 @@ async def test_tonight_reads_in_as_many_statements_for_twenty_children_as_for_on
     one = await _tonight_statements(tmp_path / "one", start_guardian, 0)
     twenty = await _tonight_statements(tmp_path / "twenty", start_guardian, 20)
     assert twenty == one
+
+
+async def test_the_held_list_is_newest_first_across_members_up_to_its_limit(
+    tmp_path: Path, start_guardian: Any
+) -> None:
+    running = await _children_held(tmp_path / "house", start_guardian, 3)
+    admin = await admin_client(running)
+
+    async def held(**params: Any) -> list[tuple[str, str]]:
+        answer = await admin.get("/held", params=params)
+        assert answer.status == 200
+        return [(i["member"], i["received_at"]) for i in (await answer.json())["items"]]
+
+    minute = [f"2026-11-24T21:0{n}:00Z" for n in range(3)]
+    newest = [*[("kid2", minute[2])] * 3, *[("kid1", minute[1])] * 3]
+    # At the same instant, in the order of the household's members (as read from the database).
+    order = list(running.guardian.household().members)
+    tied = sorted([*[("kid0", minute[0])] * 3, ("mia", minute[0])], key=lambda i: order.index(i[0]))
+    assert await held() == [*newest, *tied]
+    assert await held(limit=4) == newest[:4]
+    assert await held(limit=7) == [*newest, tied[0]]
+    assert await held(limit=10) == [*newest, *tied]
+    assert await held(member="kid1", limit=2) == [("kid1", minute[1])] * 2
+    assert await held(member="sam") == []
+    await running.client.close()

@@ -15,6 +15,7 @@ from guardian.models import Delivery, Episode, Notification
 from guardian.plugin import PluginRegistry
 from guardian.settings import Settings, load_settings
 from tests.conftest import Receiver, Running, at, message, settings_toml
+from tests.queries import statements
 
 Start = Callable[[Settings, datetime], Awaitable[Running]]
 
@@ -86,6 +87,26 @@ async def test_a_burst_folds_into_notices_counting_every_message(
     assert burst.ended_at is not None
     assert await Notification.filter(status="noticed").count() == 7
     assert set(await Notification.filter(status="noticed").values_list("text", flat=True)) == {""}
+
+
+async def test_a_burst_notice_keeps_each_preview_for_the_report_in_one_statement(
+    household: Callable[..., Settings], start_guardian: Start
+) -> None:
+    guardian = await start_guardian(household(view="preview"), AFTERNOON)
+    texts = [f"{'🌙' * n}message {n}: " + "words " * 30 for n in range(10)]
+    for n, text in enumerate(texts):  # one every 45 s: the first three pass, seven are folded
+        await guardian.tick_at(AFTERNOON + timedelta(seconds=45 * n))
+        assert (await guardian.post(message(n, text=text))).status == 202
+    await guardian.tick_at(AFTERNOON + timedelta(minutes=7))
+    assert await Notification.filter(status="folded").count() == 7
+    async with statements() as run:
+        await guardian.tick_at(AFTERNOON + timedelta(seconds=45 * 3, minutes=15))
+    assert await Delivery.filter(kind="burst").count() == 1
+    marked = [sql for sql in run if sql.startswith('UPDATE "notifications"')]
+    assert len(marked) == 1, marked
+    noticed = await Notification.filter(status="noticed").order_by("received_at")
+    assert [(n.text, n.preview) for n in noticed] == [("", text[:80]) for text in texts[3:]]
+    assert len({n.delivery_id for n in noticed}) == 1
 
 
 async def test_a_burst_still_going_gets_a_last_notice_when_it_ends(

@@ -563,7 +563,7 @@ async def test_the_api_adds_edits_and_removes_a_pull_source_which_starts_and_sto
     removed = await admin.delete("/sources/mia-feed")
     assert removed.status == 204, await removed.text()
     await until(lambda: _eq(_ended(networks["other"]), 1), "the removed source stopped")
-    actions = [e.action async for e in AuditEntry.all().order_by("id")]  # type: ignore[attr-defined]
+    actions = [e.action async for e in AuditEntry.all().order_by("id")]
     assert actions[-3:] == ["source.add", "source.update", "source.remove"], actions
 
 

@@ -35,6 +35,7 @@ from guardian.windows import (
     occurrences,
     resolve_local,
 )
+from guardian.words import DeliveryKind, DeliveryStatus, Role
 
 endpoints = Endpoints("activity")
 HOUR = timedelta(hours=1)
@@ -138,8 +139,8 @@ async def member_activity(
     intervals = await quiet_in_force(member, zone, start, end)
     reached = (
         await Delivery.filter(member_id=member.pk, created_at__gte=start, created_at__lt=end)
-        .exclude(kind="test")
-        .exclude(status="failed")
+        .exclude(kind=DeliveryKind.TEST)
+        .exclude(status=DeliveryStatus.FAILED)
         .values_list("created_at", flat=True)
     )
     days: dict[date, list[int]] = {}
@@ -167,7 +168,7 @@ async def member_activity(
 async def activity(admin: Admin, days: int = 7) -> Activity:
     """Notifications per local hour of every member over the last `days` days."""
     hours = hour_starts(admin, days)
-    members = sorted(admin.view.members.values(), key=lambda m: (m.role != "child", m.name))
+    members = sorted(admin.view.members.values(), key=lambda m: (m.role != Role.CHILD, m.name))
     return Activity(days=days, members=[await member_activity(admin, m, hours) for m in members])
 
 
@@ -452,7 +453,7 @@ def dashboard_example(child: MemberView, view: HouseholdView, t: Language = ENGL
     item = Item("sms:alex", "Alex", "sms", t.gettext(EXAMPLE_TEXTS["homework"]), at)
     sent = render_forward(item, child.policy.content, language=t.code)
     level = privacy.delivery_level(None, child)
-    forward = privacy.Sent("forward", sent.title, sent.body)
+    forward = privacy.Sent(DeliveryKind.FORWARD, sent.title, sent.body)
     seen = privacy.shown(forward, level, [item], zone, language=t.code)
     return f"{seen.title}\n{seen.body}"
 
@@ -461,7 +462,7 @@ async def transparency(admin: Admin, member_id: str, t: Language = ENGLISH) -> T
     """What a child's guardians see about them, and when, from the child's real policy, in
     sentences of `t` (the API's are English; the dashboard's page is in the child's language)."""
     member = admin.member(member_id)
-    if member.role != "child":
+    if member.role != Role.CHILD:
         raise AdminError(
             409,
             "not_a_child",

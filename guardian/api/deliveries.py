@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,13 +23,16 @@ from guardian.delivery import SUCCESS, channel_id, privacy_url
 from guardian.logs import redact
 from guardian.models import Delivery
 from guardian.privacy import Seen, Shown, seen_deliveries
+from guardian.words import UNSENT, DeliveryKind, DeliveryStatus
 
 endpoints = Endpoints("deliveries")
 
 Kind = Literal["forward", "summary", "burst", "breakthrough", "report", "storm", "test"]
 Status = Literal["pending", "sending", "sent", "failed"]
-KINDS: tuple[str, ...] = get_args(Kind)
-STATUSES: tuple[str, ...] = get_args(Status)
+#: The same words as the enums (tests/test_words.py checks it); the Literals make the OpenAPI
+#: document's enums of the query.
+KINDS: tuple[str, ...] = tuple(DeliveryKind)
+STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 #: Database ids are 64-bit; anything longer is not a delivery (and would overflow the query).
 _ID = re.compile(r"[0-9]{1,18}")
 MAX_ID = 2**62
@@ -97,7 +100,7 @@ def _secret_free(text: str, privacy_forms: list[str]) -> str:
 def _states(delivery: Delivery, member_channels: tuple[str, ...]) -> list[dict[str, Any]]:
     """What was recorded per channel, and the member's channels not tried yet as pending."""
     states: dict[str, dict[str, Any]] = {s["id"]: s for s in delivery.channels}
-    if delivery.status in ("pending", "sending"):
+    if delivery.status in UNSENT:
         for url in member_channels:
             states.setdefault(
                 channel_id(url),
@@ -117,7 +120,7 @@ def delivery_out(admin: Admin, delivery: Delivery, seen: Seen) -> DeliveryOut:
     member_pk: int = delivery.member_id
     member = next((m for m in admin.view.members.values() if m.pk == member_pk), None)
     # A test goes only to the channels it recorded (guardian.delivery): no other is pending.
-    tested = delivery.kind == "test" and bool(delivery.channels)
+    tested = delivery.kind == DeliveryKind.TEST and bool(delivery.channels)
     states = _states(delivery, member.channels if member and not tested else ())
     # Channels are stored in their privacy form only (guardian.delivery), never raw.
     forms = [str(s.get("channel", "")) for s in states]
@@ -194,7 +197,7 @@ async def delivery_detail(admin: Admin, delivery_id: str) -> DeliveryOut:
 async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
     """Send a failed delivery again, at once, to the channels that have not had it yet."""
     delivery = await _delivery(admin, delivery_id)
-    if delivery.status != "failed":
+    if delivery.status != DeliveryStatus.FAILED:
         raise AdminError(
             409,
             "conflict",
@@ -209,8 +212,8 @@ async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
     ]
     retried = [str(s.get("channel", "")) for s in delivery.channels if s.get("status") != SUCCESS]
     async with admin.audited("delivery.retry", f"delivery:{delivery.id}") as change:
-        updated = await Delivery.filter(id=delivery.id, status="failed").update(
-            status="pending",
+        updated = await Delivery.filter(id=delivery.id, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=admin.now(),
             claimed_at=None,

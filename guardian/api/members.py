@@ -36,6 +36,7 @@ from guardian.policy_settings import PolicySettings
 from guardian.setting_types import SLUG, LanguageCode
 from guardian.summary import render_test
 from guardian.windows import DAY_NAMES
+from guardian.words import DeliveryKind, DeliveryStatus
 
 endpoints = Endpoints("members")
 
@@ -218,11 +219,11 @@ async def test_channel(admin: Admin, member_id: str, index: str) -> ChannelTestO
         await Delivery.create(
             household_id=admin.view.id,
             member_id=member.pk,
-            kind="test",
+            kind=DeliveryKind.TEST,
             dedup_key=f"test:{member.id}:{now.isoformat()}:{uuid.uuid4().hex[:12]}",
             title=message.title,
             body=message.body,
-            status="sent" if result.ok else "failed",
+            status=DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED,
             attempts=1,
             created_at=now,
             next_attempt_at=now,
@@ -247,7 +248,11 @@ async def last_tests(admin: Admin, member: MemberView) -> dict[int, ChannelTestO
     """The latest test result of each of `member`'s channels, by channel index."""
     keys = {channel_id(url): i for i, url in enumerate(member.channels)}
     found: dict[int, ChannelTestOut] = {}
-    tests = await Delivery.filter(member_id=member.pk, kind="test").order_by("-id").limit(100)
+    tests = (
+        await Delivery.filter(member_id=member.pk, kind=DeliveryKind.TEST)
+        .order_by("-id")
+        .limit(100)
+    )
     for delivery in tests:
         for state in delivery.channels:
             index = keys.get(state.get("id", ""))

@@ -44,6 +44,15 @@ from guardian.windows import (
     quiet_interval_at,
     resolve_local,
 )
+from guardian.words import (
+    PUSHED,
+    DeliveryKind,
+    DeliveryStatus,
+    EpisodeKind,
+    NotificationStatus,
+    OverrideKind,
+    ScheduleKind,
+)
 
 endpoints = Endpoints("tonight")
 
@@ -51,7 +60,7 @@ endpoints = Endpoints("tonight")
 EVENING = timedelta(hours=12)
 WEEK = timedelta(days=7)
 #: What reached a member's phone: every delivery to them but a test of a channel.
-INTERRUPTIONS = ("forward", "breakthrough", "burst", "summary", "report", "storm")
+INTERRUPTIONS = tuple(k for k in DeliveryKind if k != DeliveryKind.TEST)
 
 
 class OverrideOut(BaseModel):
@@ -198,7 +207,7 @@ async def calms(since: Mapping[int, datetime], until: datetime) -> dict[int, Cal
         Delivery.filter(
             after("sent_at", since, inclusive=True),
             kind__in=INTERRUPTIONS,
-            status="sent",
+            status=DeliveryStatus.SENT,
             sent_at__lt=until,
         )
     )
@@ -241,7 +250,7 @@ async def _gather(admin: Admin, members: Sequence[MemberView], now: datetime) ->
     pushed: dict[int, list[Notification]] = {pk: [] for pk in pks}
     for n in await Notification.filter(
         member_id__in=pks,
-        status__in=("breakthrough", "forwarded"),
+        status__in=PUSHED,
         received_at__gte=earliest,
         received_at__lte=now,
     ):
@@ -257,7 +266,7 @@ async def _gather(admin: Admin, members: Sequence[MemberView], now: datetime) ->
         episodes=episodes,
         pushed=pushed,
         overrides=await overrides_of(pks, now),
-        failed=await counted(Delivery.filter(member_id__in=pks, status="failed")),
+        failed=await counted(Delivery.filter(member_id__in=pks, status=DeliveryStatus.FAILED)),
         tonight=await calms(since, until),
         week=await calms(dict.fromkeys(pks, week), until),
     )
@@ -272,7 +281,7 @@ async def held_counts(admin: Admin, pks: Sequence[int]) -> dict[int, Held]:
     counted per sender, never loaded."""
     view = admin.view
     rows = (
-        await Notification.filter(member_id__in=pks, status="held")
+        await Notification.filter(member_id__in=pks, status=NotificationStatus.HELD)
         .annotate(rows=Count("id"), first=Min("received_at"))
         .group_by("member_id", "sender_key", "contact_id", "sender_name", "sender_address")
         .values_list(
@@ -320,7 +329,8 @@ def _member_tonight(
     through = [
         n
         for n in found.pushed[member.pk]
-        if n.status == "breakthrough" or quiet_interval_at(own, view.zone, n.received_at)
+        if n.status == NotificationStatus.BREAKTHROUGH
+        or quiet_interval_at(own, view.zone, n.received_at)
     ]
     return MemberTonight(
         id=member.id,
@@ -337,7 +347,7 @@ def _member_tonight(
         held=held if level != "counts" else held.model_copy(update={"senders": None}),
         episodes=[
             EpisodeOut(
-                kind="storm" if e.kind == "storm" else "burst",
+                kind=EpisodeKind.STORM if e.kind == EpisodeKind.STORM else EpisodeKind.BURST,
                 sender=privacy.who(level, e.sender_label),
                 count=e.count,
                 started_at=e.started_at,
@@ -345,8 +355,8 @@ def _member_tonight(
             )
             for e in found.episodes[member.pk]
         ],
-        next_summary_at=schedules.get("summary"),
-        next_report_at=schedules.get("report"),
+        next_summary_at=schedules.get(ScheduleKind.SUMMARY),
+        next_report_at=schedules.get(ScheduleKind.REPORT),
         failed_deliveries=found.failed.get(member.pk, 0),
         since=found.since[member.pk],
         got_through=[
@@ -424,7 +434,7 @@ async def overrides_of(pks: Sequence[int], now: datetime) -> dict[int, list[Over
         found[r.member_id].append(
             OverrideOut(
                 id=r.id,
-                kind="pause" if r.kind == "pause" else "quiet",
+                kind=OverrideKind.of(r.kind),
                 control=r.control,
                 start=r.start_at,
                 end=r.end_at,
@@ -440,7 +450,7 @@ async def quiet_state(admin: Admin, member: MemberView) -> QuietState:
     windows = member.policy.windows()
     interval = quiet_interval_at(windows, admin.view.zone, now)
     coming = overrides.tonight(windows, admin.view.zone, now)
-    schedule = await Schedule.get_or_none(member_id=member.pk, kind="summary")
+    schedule = await Schedule.get_or_none(member_id=member.pk, kind=ScheduleKind.SUMMARY)
     return QuietState(
         member=member.id,
         quiet=Quiet(
@@ -579,10 +589,7 @@ async def undo_control(admin: Admin, member_id: str, override_id: str) -> QuietS
             }
             for r in await together
         ]
-        removed = [
-            Override("pause" if r.kind == "pause" else "quiet", r.start_at, r.end_at)
-            for r in await together
-        ]
+        removed = [Override(OverrideKind.of(r.kind), r.start_at, r.end_at) for r in await together]
         await together.delete()
         change.detail = {"control": row.control, "overrides": gone}
         change.before, change.after = _tonight_change(admin, member, [], removed, admin.now())
@@ -633,33 +640,43 @@ class HeldList(BaseModel):
 
 
 async def held_notifications(admin: Admin, member: str | None, limit: int = 200) -> HeldList:
+    """The newest `limit` held notifications of one member or of all, in two queries whatever
+    the number of members; at the same instant, in the order of the household's members."""
     view = admin.view
     members = [admin.member(member)] if member is not None else list(view.members.values())
+    order = {m.pk: position for position, m in enumerate(members)}
+    held = Notification.filter(member_id__in=list(order), status=NotificationStatus.HELD)
+    # The limit-th newest instant: every row from it on is read, so that of the rows held at
+    # that very instant those of the members first in order are kept (not the database's pick).
+    oldest = (
+        await held.order_by("-received_at")
+        .offset(limit - 1)
+        .limit(1)
+        .values_list("received_at", flat=True)
+    )
+    rows = await (held.filter(received_at__gte=oldest[0]) if oldest else held)
+    rows.sort(key=lambda n: order[n.member_id])
+    rows.sort(key=lambda n: n.received_at, reverse=True)  # stable: members' order kept
     items = []
-    for m in members:
+    for n in rows[:limit]:
+        m = members[order[n.member_id]]
         level = admin.level_for(m)
-        for n in (
-            await Notification.filter(member_id=m.pk, status="held")
-            .order_by("-received_at")
-            .limit(limit)
-        ):
-            item = held_item(n, view)
-            items.append(
-                HeldNotification(
-                    id=str(n.id),
-                    member=m.id,
-                    received_at=n.received_at,
-                    network=n.network,
-                    level=level,
-                    sender=None if level == "counts" else item.sender_label,
-                    conversation=None if level == "counts" else item.conversation,
-                    preview=(item.text or item.preview or "")[:PREVIEW_CHARS]
-                    if level == "preview"
-                    else None,
-                )
+        item = held_item(n, view)
+        items.append(
+            HeldNotification(
+                id=str(n.id),
+                member=m.id,
+                received_at=n.received_at,
+                network=n.network,
+                level=level,
+                sender=None if level == "counts" else item.sender_label,
+                conversation=None if level == "counts" else item.conversation,
+                preview=(item.text or item.preview or "")[:PREVIEW_CHARS]
+                if level == "preview"
+                else None,
             )
-    items.sort(key=lambda i: i.received_at, reverse=True)
-    return HeldList(items=items[:limit])
+        )
+    return HeldList(items=items)
 
 
 @endpoints.route("GET", "/held", response=HeldList, query=HeldQuery)

@@ -19,6 +19,7 @@ from guardian.api import Call, Endpoints
 from guardian.models import Delivery, User
 from guardian.privacy import Shown, seen_deliveries
 from guardian.setting_types import SLUG
+from guardian.words import DeliveryKind
 
 endpoints = Endpoints("logins")
 
@@ -137,7 +138,7 @@ async def recent_summaries(admin: Admin, member_id: str) -> SummaryList:
     own in full, as sent; another member's at their `guardian_view`."""
     member = admin.member(member_id)
     deliveries = (
-        await Delivery.filter(member_id=member.pk, kind="summary")
+        await Delivery.filter(member_id=member.pk, kind=DeliveryKind.SUMMARY)
         .order_by("-created_at", "-id")
         .limit(RECENT_SUMMARIES)
     )

@@ -24,6 +24,7 @@ from guardian.api.users import UserIn, add_login, remove_login, user_list
 from guardian.dashboard import admin_of, page_language, render
 from guardian.dashboard.contacts import _field_errors
 from guardian.i18n import N_
+from guardian.words import Role
 
 routes = web.RouteTableDef()
 
@@ -157,7 +158,7 @@ async def add_login_form(request: web.Request) -> web.Response:
     except AdminError as error:
         errors = _field_errors(error, page_language(request))
         return await _access(request, error.status, login=typed, login_errors=errors)
-    saved = "added-child" if added.role == "child" else "added"
+    saved = "added-child" if added.role == Role.CHILD else "added"
     done = {"saved": saved, "name": added.username, "member": added.name or ""}
     raise web.HTTPSeeOther("/access?" + urlencode(done) + "#logins")
 

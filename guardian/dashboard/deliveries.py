@@ -22,6 +22,7 @@ from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.dashboard.channel_forms import describe
 from guardian.i18n import N_, Language
 from guardian.privacy import ON_THE_DASHBOARD
+from guardian.words import DeliveryKind, DeliveryStatus
 
 routes = web.RouteTableDef()
 FILTERS = ("member", "status", "kind", "before_id")
@@ -29,10 +30,10 @@ FILTERS = ("member", "status", "kind", "before_id")
 #: One word, and one badge colour, for each state: the colours mean the same on every page.
 STATUS_WORDS = {
     # Translators: the state of one message Guardian sends (a badge on the Deliveries pages).
-    "pending": (N_("waiting to send"), "warn"),
-    "sending": (N_("sending"), "warn"),
-    "sent": (N_("sent"), "sent"),
-    "failed": (N_("failed"), "bad"),
+    DeliveryStatus.PENDING: (N_("waiting to send"), "warn"),
+    DeliveryStatus.SENDING: (N_("sending"), "warn"),
+    DeliveryStatus.SENT: (N_("sent"), "sent"),
+    DeliveryStatus.FAILED: (N_("failed"), "bad"),
 }
 CHANNEL_WORDS = {
     # Translators: how sending to one channel (a phone app, an inbox) went, in a few words.
@@ -45,16 +46,16 @@ CHANNEL_WORDS = {
 }
 KIND_WORDS = {
     # Translators: what kind of message Guardian sent: a message passed on to the member.
-    "forward": N_("Passed on"),
-    "summary": N_("Summary"),
+    DeliveryKind.FORWARD: N_("Passed on"),
+    DeliveryKind.SUMMARY: N_("Summary"),
     # Translators: a notice that many messages came at once.
-    "burst": N_("Many messages at once"),
+    DeliveryKind.BURST: N_("Many messages at once"),
     # Translators: a message that came through quiet hours.
-    "breakthrough": N_("Urgent message"),
-    "report": N_("Guardian report"),
+    DeliveryKind.BREAKTHROUGH: N_("Urgent message"),
+    DeliveryKind.REPORT: N_("Guardian report"),
     # Translators: guardians told that one person sent very many messages in a short time.
-    "storm": N_("Alert: very many messages from one person"),
-    "test": N_("Test"),
+    DeliveryKind.STORM: N_("Alert: very many messages from one person"),
+    DeliveryKind.TEST: N_("Test"),
 }
 #: Why a channel did not take a message, in a parent's words.
 WHY_NOT = {
