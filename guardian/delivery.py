@@ -332,7 +332,8 @@ class Deliverer:
             mine = f" AND id NOT IN ({db.placeholders(len(flying))})" if flying else ""
             lock = " FOR UPDATE SKIP LOCKED" if db.postgres else ""
             due = await db.fetch(
-                "SELECT id, member_id, channels FROM deliveries WHERE status = 'pending' "
+                "SELECT id, member_id, channels FROM deliveries "
+                f"WHERE status = '{DeliveryStatus.PENDING}' "
                 f"AND next_attempt_at <= ? AND household_id = ?{mine} "
                 f"ORDER BY next_attempt_at, id LIMIT {room * 4 + 16}{lock}",
                 [db.instant(now), view.id, *flying],
@@ -350,8 +351,9 @@ class Deliverer:
                 chosen[delivery_id] = keys
             if chosen:
                 taken = await db.fetch(
-                    "UPDATE deliveries SET status = 'sending', claimed_at = ? WHERE id IN "
-                    f"({db.placeholders(len(chosen))}) AND status = 'pending' RETURNING id",
+                    f"UPDATE deliveries SET status = '{DeliveryStatus.SENDING}', claimed_at = ? "
+                    f"WHERE id IN ({db.placeholders(len(chosen))}) "
+                    f"AND status = '{DeliveryStatus.PENDING}' RETURNING id",
                     [db.instant(now), *chosen],
                 )
                 return {row[0]: chosen[row[0]] for row in taken}
