@@ -34,6 +34,7 @@ from guardian.summary import (
     BreakthroughNote,
     Calm,
     ChildActivity,
+    EpisodeNote,
     Item,
     Rendered,
     group_items,
@@ -41,7 +42,6 @@ from guardian.summary import (
     render_report,
     render_summary,
 )
-from guardian.summary import Episode as ReportEpisode
 from guardian.windows import daily_times, quiet_interval_at
 from guardian.words import (
     KEPT,
@@ -780,8 +780,8 @@ async def children_activity(
         Notification.filter(after("received_at", week), received_at__lte=until)
     )
 
-    def episode(e: Episode) -> ReportEpisode:
-        return ReportEpisode(e.sender_label, e.count, e.started_at, e.last_at)
+    def episode(e: Episode) -> EpisodeNote:
+        return EpisodeNote(e.sender_label, e.count, e.started_at, e.last_at)
 
     def activity(child: MemberView) -> ChildActivity:
         came = rows[child.pk]

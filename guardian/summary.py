@@ -72,8 +72,9 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Episode:
-    """A burst or a storm: `count` messages from one contact between `first` and `last`."""
+class EpisodeNote:
+    """A burst or a storm as a report tells it (the stored one is `models.Episode`): `count`
+    messages from one contact between `first` and `last`."""
 
     label: str
     count: int
@@ -109,8 +110,8 @@ class ChildActivity:
     passed: int
     held: int
     quiet_activity: int
-    bursts: Sequence[Episode]
-    storms: Sequence[Episode]
+    bursts: Sequence[EpisodeNote]
+    storms: Sequence[EpisodeNote]
     breakthroughs: Sequence[BreakthroughNote]
     failed_channels: Sequence[str]
     held_items: Sequence[Item] = ()

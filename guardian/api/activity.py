@@ -24,8 +24,14 @@ from guardian.models import Delivery, Notification, PolicyEpoch
 from guardian.policy import REPEATED
 from guardian.policy_settings import PolicySettings
 from guardian.setting_types import Level
-from guardian.summary import BreakthroughNote, ChildActivity, Item, render_forward, render_report
-from guardian.summary import Episode as ReportEpisode
+from guardian.summary import (
+    BreakthroughNote,
+    ChildActivity,
+    EpisodeNote,
+    Item,
+    render_forward,
+    render_report,
+)
 from guardian.windows import (
     Ambiguity,
     Interval,
@@ -428,7 +434,7 @@ def example_report(child: MemberView, view: HouseholdView, t: Language = ENGLISH
     breakthroughs = [BreakthroughNote(grandma, reason, evening(23, 10)) for reason in reasons[:1]]
     storms = []
     if policy.storm is not None:
-        storms = [ReportEpisode("Alex", policy.storm.count, evening(22, 5), evening(22, 40))]
+        storms = [EpisodeNote("Alex", policy.storm.count, evening(22, 5), evening(22, 40))]
     sample = ChildActivity(
         name=child.name,
         level=policy.guardian_view,

@@ -208,7 +208,7 @@ def setup(app: web.Application, *page_routes: web.RouteTableDef) -> None:
     # The callables come with each render (gettext_callables); newstyle is how they are called.
     environment.newstyle_gettext = True  # type: ignore[attr-defined]
     app[TEMPLATES] = environment
-    environment.filters["local"] = _local
+    environment.filters["local"] = _local_filter
     environment.filters["duration"] = _duration
     environment.globals["zone_of"] = lambda request: request.app[GUARDIAN].household().zone
     app.router.add_static("/static/", HERE / "static")
@@ -249,7 +249,7 @@ SKELETONS = {
 
 
 @jinja2.pass_context
-def _local(context: Any, instant: datetime | None, style: str = "%a %H:%M") -> str:
+def _local_filter(context: Any, instant: datetime | None, style: str = "%a %H:%M") -> str:
     """An instant in the household's time zone, in the page's language: `Tue 22:10`."""
     if instant is None:
         return "—"
