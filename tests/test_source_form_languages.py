@@ -18,8 +18,6 @@ from pydantic import Field, SecretStr
 
 import plugins
 from guardian import catalogs, i18n
-from guardian.app import create_app
-from guardian.clock import VirtualClock
 from guardian.dashboard.source_edit import form_fields
 from guardian.plugin import (
     HookRequest,
@@ -164,21 +162,20 @@ def ship_catalogs(locale_dir: Path) -> type[PushPlugin[PigeonSettings]]:
     return plugin
 
 
-async def _start(write_settings: Any, aiohttp_client: Any, plugin: type[Any]) -> Running:
+async def _start(write_settings: Any, start_guardian: Any, plugin: type[Any]) -> Running:
     registry = PluginRegistry.discover()
     registry.plugins.update(PluginRegistry.of({"pigeon": plugin}).plugins)
-    clock = VirtualClock(EVENING)
-    app = create_app(write_settings(), clock, registry=registry)
-    return Running(await aiohttp_client(app), clock)
+    running: Running = await start_guardian(write_settings(), EVENING, registry=registry)
+    return running
 
 
 async def test_a_third_party_plugin_ships_its_own_translations(
-    write_settings: Any, aiohttp_client: Any, tmp_path: Path
+    write_settings: Any, start_guardian: Any, tmp_path: Path
 ) -> None:
     plugin = ship_catalogs(tmp_path / "locale")
     template = catalogs.read(tmp_path / "locale" / f"{DOMAIN}.pot", DOMAIN)
     assert {str(m.id) for m in template if m.id} == set(GERMAN)  # the title, and a name's words
-    running = await _start(write_settings, aiohttp_client, plugin)
+    running = await _start(write_settings, start_guardian, plugin)
     html = await _page(running, "de", "/sources/new?plugin=pigeon")
     assert _labels(html) == {
         "s-signing_key": "Schlüssel des Schlags",
@@ -190,10 +187,10 @@ async def test_a_third_party_plugin_ships_its_own_translations(
 
 
 async def test_a_plugins_language_it_has_no_translation_for_reads_in_english(
-    write_settings: Any, aiohttp_client: Any, tmp_path: Path
+    write_settings: Any, start_guardian: Any, tmp_path: Path
 ) -> None:
     plugin = ship_catalogs(tmp_path / "locale")  # Dutch was written, but left empty
-    running = await _start(write_settings, aiohttp_client, plugin)
+    running = await _start(write_settings, start_guardian, plugin)
     html = await _page(running, "nl", "/sources/new?plugin=pigeon")
     assert _labels(html) == {
         "s-signing_key": "Loft key",
@@ -205,9 +202,9 @@ async def test_a_plugins_language_it_has_no_translation_for_reads_in_english(
 
 
 async def test_a_plugin_without_catalogs_reads_in_english(
-    write_settings: Any, aiohttp_client: Any
+    write_settings: Any, start_guardian: Any
 ) -> None:
-    running = await _start(write_settings, aiohttp_client, pigeon_plugin(None))
+    running = await _start(write_settings, start_guardian, pigeon_plugin(None))
     html = await _page(running, "de", "/sources/new?plugin=pigeon")
     assert _labels(html)["s-signing_key"] == "Loft key"  # its title
     assert _labels(html)["s-wait_seconds"] == "Wait seconds"  # its name in words
@@ -215,7 +212,7 @@ async def test_a_plugin_without_catalogs_reads_in_english(
 
 
 async def test_a_compiled_catalog_is_read_and_a_broken_one_is_english(
-    write_settings: Any, aiohttp_client: Any, tmp_path: Path
+    write_settings: Any, start_guardian: Any, tmp_path: Path
 ) -> None:
     """A plugin may ship `.mo` files instead (Babel's `compile_catalog`); one that cannot be read
     leaves its settings in English, and the page works."""
@@ -227,7 +224,7 @@ async def test_a_compiled_catalog_is_read_and_a_broken_one_is_english(
     (german / f"{DOMAIN}.po").unlink()
     (folder / "fr" / "LC_MESSAGES" / f"{DOMAIN}.po").unlink()
     (folder / "fr" / "LC_MESSAGES" / f"{DOMAIN}.mo").write_bytes(b"not a catalog")
-    running = await _start(write_settings, aiohttp_client, plugin)
+    running = await _start(write_settings, start_guardian, plugin)
     admin = await admin_client(running)
     await admin.login()
     for language, loft in [("de", "Schlag"), ("fr", "Loft")]:
