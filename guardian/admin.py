@@ -29,7 +29,7 @@ from guardian.models import AuditEntry, Household
 from guardian.scheduler import reschedule
 from guardian.setting_types import Level
 from guardian.settings import loc_path
-from guardian.state import Guardian
+from guardian.state import Service
 
 
 class AdminError(Exception):
@@ -105,19 +105,19 @@ class Change:
 
 @dataclass(frozen=True)
 class Admin:
-    guardian: Guardian
+    service: Service
     principal: Principal
 
     @property
     def view(self) -> HouseholdView:
-        return self.guardian.household()
+        return self.service.household()
 
     @property
     def actor(self) -> str:
         return f"{self.principal.username} ({self.principal.via})"
 
     def now(self) -> datetime:
-        return self.guardian.clock.now()
+        return self.service.clock.now()
 
     def member(self, member_id: str) -> MemberView:
         member = self.view.members.get(member_id)
@@ -155,11 +155,11 @@ class Admin:
                     audit.snapshot(view, action, target), audit.snapshot(edited, action, target)
                 )
             await self._record(action, target, change, [view, edited])
-        await self.guardian.reload()
+        await self.service.reload()
         if change.reschedule:
             await household_store.record_policies(view, self.view, now, change.reschedule)
             await reschedule(self.view, now, change.reschedule)
-        self.guardian.nudge()
+        self.service.nudge()
 
     async def _record(
         self, action: str, target: str, change: Change, views: list[HouseholdView]

@@ -27,7 +27,7 @@ from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import AdminError
 from guardian.errors import error_response
 from guardian.i18n import N_
-from guardian.state import GUARDIAN
+from guardian.state import SERVICE
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 async def _principal(request: web.Request) -> Principal | None:
-    guardian = request.app[GUARDIAN]
-    household_id = guardian.household().id
-    now = guardian.clock.now()
+    service = request.app[SERVICE]
+    household_id = service.household().id
+    now = service.clock.now()
     authorization = request.headers.get("Authorization", "")
     if is_api(request) and authorization[:7].lower() == "bearer ":
         return await accounts.token_principal(authorization[7:].strip(), household_id, now)
@@ -130,7 +130,7 @@ def principal(request: web.Request) -> Principal:
 
 
 def secure_cookies(request: web.Request) -> bool:
-    public_url = request.app[GUARDIAN].settings.server.public_url or ""
+    public_url = request.app[SERVICE].settings.server.public_url or ""
     return request.secure or public_url.startswith("https://")
 
 

@@ -30,7 +30,7 @@ from guardian.plugin import PluginRegistry
 from guardian.pull import Pulls
 from guardian.scheduler import Scheduler
 from guardian.settings import Settings
-from guardian.state import GUARDIAN, Guardian
+from guardian.state import SERVICE, Service
 from guardian.supervise import Supervisor
 from guardian.words import DeliveryStatus
 from guardian.writer import Writer
@@ -56,48 +56,48 @@ def create_core(
     """The service without its admin side: ingest, health, metrics and the background work.
     `run_scheduler` starts the timer, the deliverer and the follower; `run_pulls` (by default
     the same) the pull sources."""
-    guardian = Guardian(
+    service = Service(
         settings=settings,
         clock=clock or SystemClock(),
         registry=registry or PluginRegistry.discover(),
         sender=sender or AppriseSender(settings.delivery.timeout),
     )
-    guardian.storage = StorageWatch(settings.database.url)
-    guardian.deliverer = Deliverer(
-        guardian.sender, settings.delivery, guardian.household, clock=guardian.clock
+    service.storage = StorageWatch(settings.database.url)
+    service.deliverer = Deliverer(
+        service.sender, settings.delivery, service.household, clock=service.clock
     )
     writer = Writer(
-        lambda db, batch: accept(db, batch, guardian.household()),
-        before=guardian.check_storage,
-        reload=guardian.reload,
+        lambda db, batch: accept(db, batch, service.household()),
+        before=service.check_storage,
+        reload=service.reload,
     )
     app = web.Application(client_max_size=settings.server.max_body_bytes)
-    app[GUARDIAN] = guardian
+    app[SERVICE] = service
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_plugins)
     app.cleanup_ctx.append(
         _background(run_scheduler, run_scheduler if run_pulls is None else run_pulls)
     )
     ingest = Ingest(
-        clock=guardian.clock,
+        clock=service.clock,
         writer=writer,
-        household=guardian.household,
-        plugins=lambda: guardian.plugins,
+        household=service.household,
+        plugins=lambda: service.plugins,
         max_body_bytes=settings.server.max_body_bytes,
         request_timeout=settings.server.request_timeout,
-        wake=guardian.deliverer.wake,
-        counters=guardian.counters,
-        events=guardian.events,
-        storage_check=guardian.check_storage,
-        storage_problem=lambda: guardian.storage is not None and guardian.storage.failed,
+        wake=service.deliverer.wake,
+        counters=service.counters,
+        events=service.events,
+        storage_check=service.check_storage,
+        storage_problem=lambda: service.storage is not None and service.storage.failed,
     )
     app[INGEST] = ingest
-    guardian.pulls = Pulls(
-        clock=guardian.clock,
-        household=guardian.household,
-        registry=guardian.registry,
+    service.pulls = Pulls(
+        clock=service.clock,
+        household=service.household,
+        registry=service.registry,
         store=ingest.pulled,
-        session=lambda: guardian.session,
+        session=lambda: service.session,
         # Named by where it listens, which no other live instance can: restarted after a
         # crash, it takes its sources back at once instead of waiting out its own lease.
         owner=f"{socket.gethostname()}:{settings.server.port}"[:64],
@@ -113,34 +113,34 @@ def create_core(
 
 
 async def _close_hashing(app: web.Application) -> None:
-    app[GUARDIAN].hashing.close()
+    app[SERVICE].hashing.close()
 
 
 async def _close_streams(app: web.Application) -> None:
     """Open event streams would hold up a graceful shutdown until its timeout."""
-    app[GUARDIAN].events.close()
+    app[SERVICE].events.close()
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
-    guardian = app[GUARDIAN]
-    async with opened(guardian.settings.database.url):
-        now = guardian.clock.now()
-        await transfer.seed(guardian.settings, now)
-        await guardian.reload()
-        if guardian.storage is not None:
-            guardian.storage.start()
+    service = app[SERVICE]
+    async with opened(service.settings.database.url):
+        now = service.clock.now()
+        await transfer.seed(service.settings, now)
+        await service.reload()
+        if service.storage is not None:
+            service.storage.start()
         yield
         log.info("stopping: closing the database")
     log.info("stopped")
 
 
 async def _plugins(app: web.Application) -> AsyncIterator[None]:
-    guardian = app[GUARDIAN]
+    service = app[SERVICE]
     async with aiohttp.ClientSession() as session:
-        guardian.session = session
-        guardian._start_plugins(session)
+        service.session = session
+        service._start_plugins(session)
         yield
-        guardian.session = None
+        service.session = None
 
 
 async def stored_revision(household_id: str) -> int:
@@ -148,15 +148,15 @@ async def stored_revision(household_id: str) -> int:
     return household.revision
 
 
-async def _follow(guardian: Guardian) -> None:
+async def _follow(service: Service) -> None:
     """Take up admin changes made through another instance (they raise the revision)."""
-    household_id = guardian.settings.household.id
+    household_id = service.settings.household.id
     while True:
-        await guardian.clock.sleep(FOLLOW_EVERY.total_seconds())
+        await service.clock.sleep(FOLLOW_EVERY.total_seconds())
         try:
-            if await stored_revision(household_id) != guardian.revision:
+            if await stored_revision(household_id) != service.revision:
                 log.info("household changed elsewhere: reloading")
-                await guardian.reload()
+                await service.reload()
         except Exception as error:
             if not storage_failure(error):
                 raise
@@ -167,30 +167,30 @@ def _background(
     run_scheduler: bool, run_pulls: bool
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def background(app: web.Application) -> AsyncIterator[None]:
-        guardian = app[GUARDIAN]
-        assert guardian.deliverer is not None
-        supervisor = guardian.supervisor = Supervisor(guardian.clock)
-        guardian.scheduler = Scheduler(
-            guardian.clock,
-            guardian.deliverer,
-            guardian.household,
-            guardian.wake,
-            start_delay=guardian.settings.delivery.start_delay,
+        service = app[SERVICE]
+        assert service.deliverer is not None
+        supervisor = service.supervisor = Supervisor(service.clock)
+        service.scheduler = Scheduler(
+            service.clock,
+            service.deliverer,
+            service.household,
+            service.wake,
+            start_delay=service.settings.delivery.start_delay,
         )
-        guardian.scheduler.on_tick = lambda: guardian.events.publish("delivery")
-        await guardian.scheduler.prepare(guardian.clock.now())
+        service.scheduler.on_tick = lambda: service.events.publish("delivery")
+        await service.scheduler.prepare(service.clock.now())
         supervisor.start("writer", app[INGEST].writer.run)
         if run_scheduler:
-            supervisor.start("scheduler", guardian.scheduler.run)
-            supervisor.start("deliverer", guardian.deliverer.run)
-            supervisor.start("follower", lambda: _follow(guardian))
-        if run_pulls and guardian.pulls is not None:
-            supervisor.start("pulls", guardian.pulls.run)
+            supervisor.start("scheduler", service.scheduler.run)
+            supervisor.start("deliverer", service.deliverer.run)
+            supervisor.start("follower", lambda: _follow(service))
+        if run_pulls and service.pulls is not None:
+            supervisor.start("pulls", service.pulls.run)
         yield
         log.info("stopping: background tasks")
         timers = [name for name in supervisor.tasks if name != "writer"]
         await supervisor.stop(timers)
-        await guardian.deliverer.finish()
+        await service.deliverer.finish()
         await supervisor.stop()
 
     return background
@@ -232,40 +232,40 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    guardian = request.app[GUARDIAN]
-    text = await prometheus.render(guardian.counters, guardian.household(), guardian.clock.now())
+    service = request.app[SERVICE]
+    text = await prometheus.render(service.counters, service.household(), service.clock.now())
     return prometheus.response(text)
 
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the database takes writes and every background task runs; each check says
     what is wrong where something is."""
-    guardian = request.app[GUARDIAN]
+    service = request.app[SERVICE]
     checks: dict[str, Any] = {}
     try:
-        guardian.check_storage()
-        await Household.filter(id=guardian.settings.household.id).exists()
+        service.check_storage()
+        await Household.filter(id=service.settings.household.id).exists()
         checks["database"] = "ok"
     except Exception as error:
         if not storage_failure(error):
             raise
         reason = str(error) if isinstance(error, StorageUnavailable) else type(error).__name__
         checks["database"] = f"unavailable: {reason}"
-    tasks = guardian.supervisor.health() if guardian.supervisor else {}
+    tasks = service.supervisor.health() if service.supervisor else {}
     checks.update(tasks)
     checks.setdefault("scheduler", "stopped")
-    if guardian.scheduler is not None and guardian.scheduler.failing:
-        checks["failing_jobs"] = dict(guardian.scheduler.failing)
-    view = guardian.household()
+    if service.scheduler is not None and service.scheduler.failing:
+        checks["failing_jobs"] = dict(service.scheduler.failing)
+    view = service.household()
     pulled = {}
     if checks["database"] == "ok":
-        pulled = await pull.statuses(view.id, guardian.clock.now())
+        pulled = await pull.statuses(view.id, service.clock.now())
     checks["sources"] = {
-        source.id: guardian.source_status(source, pulled) for source in view.sources.values()
+        source.id: service.source_status(source, pulled) for source in view.sources.values()
     }
     if checks["database"] == "ok":
         checks["failed_deliveries"] = await Delivery.filter(
-            household_id=guardian.household().id, status=DeliveryStatus.FAILED
+            household_id=service.household().id, status=DeliveryStatus.FAILED
         ).count()
     ready = checks["database"] == "ok" and all(state == "running" for state in tasks.values())
     ready = ready and checks["scheduler"] == "running"

@@ -33,7 +33,7 @@ from guardian.scenario import (
     read_scenario,
 )
 from guardian.settings import DatabaseSettings, Settings
-from guardian.state import GUARDIAN, Guardian
+from guardian.state import SERVICE, Service
 from guardian.windows import Override
 from guardian.words import UNSENT, NotificationStatus, OverrideKind
 
@@ -78,7 +78,7 @@ async def replay(
     *,
     until: datetime | None = None,
     registry: PluginRegistry | None = None,
-) -> AsyncIterator[Guardian]:
+) -> AsyncIterator[Service]:
     """The app after replaying `events`, still open (its database can be read) in the block."""
     with tempfile.TemporaryDirectory(prefix="guardian-simulate-") as folder:
         throwaway = settings.model_copy(
@@ -91,22 +91,22 @@ async def replay(
         runner = web.AppRunner(app)
         await runner.setup()  # runs the same start-up as serve, without listening
         try:
-            guardian = app[GUARDIAN]
+            service = app[SERVICE]
             for number, event in enumerate(events, start=1):
-                await run_until(guardian, clock, event.at)
+                await run_until(service, clock, event.at)
                 if isinstance(event, Event):
                     await _ingest(app, event, number)
                 else:
-                    await _quiet_change(guardian, event, number)
-            await run_until(guardian, clock, until or await _quiet_end(guardian, clock))
-            yield guardian
+                    await _quiet_change(service, event, number)
+            await run_until(service, clock, until or await _quiet_end(service, clock))
+            yield service
         finally:
             await runner.cleanup()
 
 
-async def run_until(guardian: Guardian, clock: VirtualClock, target: datetime) -> None:
+async def run_until(service: Service, clock: VirtualClock, target: datetime) -> None:
     """Move the clock to `target`, ticking at every due instant on the way."""
-    scheduler = guardian.scheduler
+    scheduler = service.scheduler
     assert scheduler is not None
     while True:
         await scheduler.tick()
@@ -119,9 +119,9 @@ async def run_until(guardian: Guardian, clock: VirtualClock, target: datetime) -
         await scheduler.tick()
 
 
-async def _quiet_end(guardian: Guardian, clock: VirtualClock) -> datetime:
+async def _quiet_end(service: Service, clock: VirtualClock) -> datetime:
     """Without --until: run on until nothing is held or pending, within HORIZON."""
-    scheduler = guardian.scheduler
+    scheduler = service.scheduler
     assert scheduler is not None
     limit = clock.now() + HORIZON
     while clock.now() < limit:
@@ -138,29 +138,27 @@ async def _quiet_end(guardian: Guardian, clock: VirtualClock) -> datetime:
 
 
 async def _ingest(app: web.Application, event: Event, number: int) -> None:
-    guardian = app[GUARDIAN]
-    view = guardian.household()
+    service = app[SERVICE]
+    view = service.household()
     source = view.sources[event.source]
     try:
         messages = checked([event.message.incoming()], source, view)
     except HookError as error:
         raise ScenarioError([f"event {number}: {error.detail}"]) from None
-    await app[INGEST].arrive(Arrival(messages, source, guardian.clock.now()))
+    await app[INGEST].arrive(Arrival(messages, source, service.clock.now()))
 
 
 #: Who changes quiet hours in a simulation, as the audit log of the throwaway database says.
 SIMULATION = Principal(user_id=0, username="scenario", household_id="", via="simulate")
 
 
-async def _quiet_change(
-    guardian: Guardian, event: ControlEvent | OverrideEvent, number: int
-) -> None:
+async def _quiet_change(service: Service, event: ControlEvent | OverrideEvent, number: int) -> None:
     """A quick control or a stored override, through the dashboard's own path (guardian.api.
     tonight): audited, taken up by the decisions and the timer at once."""
     from guardian.admin import Admin, AdminError
     from guardian.api.tonight import add_overrides, apply_control
 
-    admin = Admin(guardian, SIMULATION)
+    admin = Admin(service, SIMULATION)
     try:
         if isinstance(event, ControlEvent):
             c = event.control
@@ -177,8 +175,8 @@ async def _quiet_change(
         raise ScenarioError([f"event {number}: {error.detail}"]) from None
 
 
-async def _deliveries(guardian: Guardian) -> list[SimulatedDelivery]:
-    view = guardian.household()
+async def _deliveries(service: Service) -> list[SimulatedDelivery]:
+    view = service.household()
     rows = await Delivery.filter(household_id=view.id).order_by("created_at", "id")
     return [
         SimulatedDelivery(

@@ -1,8 +1,9 @@
-"""The running service's state (`Guardian`) and the key the app holds it under.
+"""The running service's state (`Service`) and the key the app holds it under.
 
 A leaf for the admin side: the API, the dashboard and the login read the state through
-`request.app[GUARDIAN]` and import only this module, never the app that builds it
-(guardian.app), so the core never depends on them.
+`request.app[SERVICE]` and import only this module, never the app that builds it
+(guardian.app), so the core never depends on them. It is called the service, not "guardian":
+that word is the product's name and a member's role.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ PAUSED = "paused"
 
 
 @dataclass
-class Guardian:
-    """The running service's state, held by the app under the GUARDIAN key."""
+class Service:
+    """The running service's state, held by the app under the SERVICE key."""
 
     settings: Settings
     clock: Clock
@@ -160,4 +161,4 @@ class Guardian:
             self.pulls.refused = errors
 
 
-GUARDIAN = web.AppKey("guardian", Guardian)
+SERVICE = web.AppKey("guardian", Service)

@@ -58,7 +58,7 @@ class Override:
 
 
 #: What a member's quiet hours are made of: the policy's weekly windows and the member's
-#: overrides (guardian.settings.PolicySettings.windows() gives both).
+#: overrides (guardian.policy_settings.PolicySettings.windows() gives both).
 QuietPart = QuietWindow | Override
 
 

@@ -69,7 +69,7 @@ def _field(html: str, name: str) -> str:
 async def admin_client(running: Running) -> AdminClient:
     """Create the guardian login `sam` and an API token on a started app."""
     now = running.clock.now()
-    household = running.guardian.household().id
+    household = running.service.household().id
     user = await accounts.add_user(household, USERNAME, PASSWORD, now)
     token, _ = await accounts.create_token(user.id, "tests", now)
     return AdminClient(running, token)

@@ -289,11 +289,11 @@ class Running(Served):
 
     async def run_until(self, instant: datetime) -> None:
         """Move the clock to `instant`, ticking at every due instant on the way."""
-        await run_until(self.guardian, self.clock, instant)
+        await run_until(self.service, self.clock, instant)
 
     async def tick_at(self, instant: datetime) -> None:
         await self.clock.set(instant)
-        scheduler = self.guardian.scheduler
+        scheduler = self.service.scheduler
         assert scheduler is not None
         await scheduler.tick()
 

@@ -25,7 +25,7 @@ from guardian.policy_settings import PolicySettings
 from guardian.scenario import Event
 from guardian.settings import DatabaseSettings, Settings, load_settings
 from guardian.simulate import replay, run_until
-from guardian.state import GUARDIAN
+from guardian.state import SERVICE
 from guardian.webhook_format import WebhookMessage
 from guardian.windows import quiet_interval_at
 from tests.conftest import settings_toml
@@ -190,16 +190,16 @@ async def _decided(
                 app = create_app(settings, clock, sender=RecordingSender(), run_scheduler=False)
                 runner = web.AppRunner(app)
                 await runner.setup()
-            guardian = app[GUARDIAN]
-            await run_until(guardian, clock, max(at, clock.now()))
-            view = guardian.household()
+            service = app[SERVICE]
+            await run_until(service, clock, max(at, clock.now()))
+            view = service.household()
             source = view.sources[source_id]
             try:
                 messages = checked([WebhookMessage.model_validate(body).incoming()], source, view)
             except HookError:
                 continue  # answered 4xx: it never reaches the writer
             await app[INGEST].arrive(Arrival(messages, source, clock.now()))
-        await run_until(app[GUARDIAN], clock, clock.now() + timedelta(days=2))
+        await run_until(app[SERVICE], clock, clock.now() + timedelta(days=2))
         decided = [
             (n.external_id, n.status, n.reason or "")
             for n in await Notification.all().order_by("external_id")

@@ -74,7 +74,7 @@ async def test_past_days_keep_the_quiet_hours_they_had_before_an_import(
     )
     changed = load_settings(path, PluginRegistry.discover().settings_models())
     await import_household(household_data(changed), running.clock.now(), "cli")
-    await running.guardian.reload()
+    await running.service.reload()
     again = await import_household(household_data(changed), running.clock.now(), "cli")
     assert again.household_change == "unchanged"
     epochs = await PolicyEpoch.all()

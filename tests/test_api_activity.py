@@ -142,7 +142,7 @@ SCHOOL_NIGHT = {
 
 async def with_policy(running: Running, **changes: Any) -> None:
     await Policy.filter(name="school-night").update(spec={**SCHOOL_NIGHT, **changes})
-    await running.guardian.reload()
+    await running.service.reload()
 
 
 async def test_transparency_for_mias_school_night_policy(

@@ -95,7 +95,7 @@ async def test_create_stores_canonical_addresses_and_audits(
         "addresses": ["sms:+31611112222", "email:oma@example.org"],
         "notifications": 0,
     }
-    assert running.guardian.household().contact_for("sms:+31611112222") is not None
+    assert running.service.household().contact_for("sms:+31611112222") is not None
     entry = await AuditEntry.filter(action="contact.create").get()
     assert entry.target == "grandma"
     assert entry.actor == "sam (token)"
@@ -147,7 +147,7 @@ async def test_patch_and_delete(write_settings: Any, start_guardian: Any) -> Non
     renamed = await admin.patch("/contacts/tom", {"name": "Tommy", "trust": "muted"})
     assert renamed.status == 200
     assert (await renamed.json())["name"] == "Tommy"
-    assert running.guardian.household().contacts["tom"].trust == "muted"
+    assert running.service.household().contacts["tom"].trust == "muted"
     taken = await admin.patch("/contacts/tom", {"addresses": ["telegram:1234", "sms:+31612345678"]})
     assert taken.status == 409
     assert list((await taken.json())["fields"]) == ["addresses[1]"]
@@ -188,9 +188,9 @@ async def test_a_new_address_adopts_what_it_sent_before(
     await admin.patch("/contacts/sophie", {"addresses": [*SOPHIE, "sms:+31600000001"]})
     rows = await Notification.all()
     assert {(r.sender_key, r.contact_id) for r in rows} == {
-        ("contact:sophie", running.guardian.household().contacts["sophie"].pk)
+        ("contact:sophie", running.service.household().contacts["sophie"].pk)
     }
-    mia = running.guardian.household().members["mia"]
+    mia = running.service.household().members["mia"]
     assert await history(mia.pk, "contact:sophie") == 3
     assert not await Sender.filter(sender_key="sms:+31600000001").exists()
 
@@ -221,7 +221,7 @@ async def test_merge_moves_addresses_notifications_and_history(
         "notifications": 5,
     }
     assert (await admin.get("/contacts/sophie-2")).status == 404
-    view = running.guardian.household()
+    view = running.service.household()
     sophie = view.contacts["sophie"]
     rows = await Notification.all()
     assert len(rows) == 5
@@ -289,7 +289,7 @@ async def test_contacts_page_lists_and_changes_contacts(
     )
     assert added.status == 303
     assert added.headers["Location"].startswith("/contacts?saved=")
-    assert running.guardian.household().contacts["tom"].addresses == (
+    assert running.service.household().contacts["tom"].addresses == (
         "telegram:1234",
         "sms:+31655551234",
     )
@@ -309,7 +309,7 @@ async def test_contacts_page_lists_and_changes_contacts(
         "/contacts/tom/edit", data={"trust": "trusted", "csrf_token": csrf}, allow_redirects=False
     )
     assert trusted.status == 303
-    assert running.guardian.household().contacts["tom"].trust == "trusted"
+    assert running.service.household().contacts["tom"].trust == "trusted"
     bad_trust = await running.client.post(
         "/contacts/tom/edit", data={"trust": "always", "csrf_token": csrf}
     )
@@ -323,7 +323,7 @@ async def test_contacts_page_lists_and_changes_contacts(
     assert merged.status == 303
     confirmation = await (await running.client.get(merged.headers["Location"])).text()
     assert "Merged Tom into Sophie" in confirmation
-    assert "tom" not in running.guardian.household().contacts
+    assert "tom" not in running.service.household().contacts
     same = await running.client.post(
         "/contacts/merge", data={"keep": "sophie", "from": "sophie", "csrf_token": csrf}
     )
@@ -350,8 +350,8 @@ async def test_a_phone_number_adopts_what_that_number_sent_on_signal(
     await running.post(message("h", network="signal", **sent_by(hidden)))
     await admin.patch("/contacts/sophie", {"addresses": [*SOPHIE, "sms:+31600000001"]})
     rows = {r.external_id: r for r in await Notification.all()}
-    sophie = running.guardian.household().contacts["sophie"]
+    sophie = running.service.household().contacts["sophie"]
     assert {rows[f"msg-s{n}"].contact_id for n in range(2)} == {sophie.pk}
     assert rows["msg-h"].contact_id is None
-    mia = running.guardian.household().members["mia"]
+    mia = running.service.household().members["mia"]
     assert await history(mia.pk, "contact:sophie") == 2

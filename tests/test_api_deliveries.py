@@ -204,7 +204,7 @@ async def test_pages_list_show_and_retry(
     running, admin = await started(write_settings, start_guardian, receiver)
     ok = await sent_forward(running, receiver, 1)
     # Sam's own delivery, shown to Sam as sent, whatever it says.
-    sam = running.guardian.household().members["sam"]
+    sam = running.service.household().members["sam"]
     await Delivery.filter(id=ok.id).update(
         title="<b>Sophie</b> & co", body="line 1\n  line 2", member_id=sam.pk
     )

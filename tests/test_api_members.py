@@ -126,7 +126,7 @@ async def test_a_member_is_renamed_and_given_another_policy(
     answers = Answers()
     renamed = await answers.json(await admin.patch("/members/mia", {"name": "Mia B."}), 200)
     assert (renamed["name"], renamed["policy"]) == ("Mia B.", "school-night")
-    assert running.guardian.household().members["mia"].name == "Mia B."  # no restart
+    assert running.service.household().members["mia"].name == "Mia B."  # no restart
 
     unknown = await answers.json(await admin.patch("/members/mia", {"policy": "nope"}), 422)
     assert unknown["fields"] == {"policy": "unknown policy 'nope'"}
@@ -201,7 +201,7 @@ async def test_channels_are_added_tested_and_removed(
             "detail": f"url: {reason}",
             "fields": {"url": reason},
         }
-    assert len(running.guardian.household().members["mia"].channels) == 3
+    assert len(running.service.household().members["mia"].channels) == 3
     await answers.json(await admin.post("/members/mia/channels", {"url": "console://"}), 201)
 
     for bad in ("9", "x", "-1", "²", "1.0"):
@@ -211,7 +211,7 @@ async def test_channels_are_added_tested_and_removed(
 
     removed = await answers.json(await admin.delete("/members/mia/channels/0"), 200)
     assert len(removed["channels"]) == 3
-    assert running.guardian.household().members["mia"].channels[0] == second
+    assert running.service.household().members["mia"].channels[0] == second
 
     tests = await Delivery.filter(kind="test").order_by("id")
     assert [d.status for d in tests] == ["sent", "failed"]
@@ -241,7 +241,7 @@ async def test_policies_are_read_and_written_in_the_settings_shape(
     created = await answers.json(await admin.put("/policies/weekend", FULL), 200)
     assert created == {"name": "weekend", "members": [], "spec": FULL}
     assert (await answers.json(await admin.get("/policies/weekend"), 200))["spec"] == FULL
-    assert running.guardian.household().policies["weekend"].burst is not None
+    assert running.service.household().policies["weekend"].burst is not None
     loose = {**FULL, "burst": {"limit": 3, "per": "600s", "notice_every": "90 m"}}
     tidied = await answers.json(await admin.put("/policies/weekend", loose), 200)
     assert tidied["spec"]["burst"] == {"limit": 3, "per": "10m", "notice_every": "1h30m"}
@@ -410,7 +410,7 @@ async def test_member_pages_edit_and_test_channels(
 
     refused = await client.post("/members/mia", data={"name": "Mia B."}, allow_redirects=False)
     await answers.html(refused, 403)
-    assert running.guardian.household().members["mia"].name == "Mia"
+    assert running.service.household().members["mia"].name == "Mia"
 
     saved = await client.post(
         "/members/mia",
@@ -418,7 +418,7 @@ async def test_member_pages_edit_and_test_channels(
         allow_redirects=False,
     )
     assert saved.status == 303 and saved.headers["Location"] == "/members/mia?saved=member"
-    assert running.guardian.household().members["mia"].name == "Mia B."
+    assert running.service.household().members["mia"].name == "Mia B."
     empty = await client.post("/members/mia", data={"name": " ", "csrf_token": csrf})
     assert "field-error" in await answers.html(empty, 422)
 
@@ -447,14 +447,14 @@ async def test_member_pages_edit_and_test_channels(
     assert "Test failed" in failed
     unconfirmed = await client.post("/members/mia/channels/1/delete", data={"csrf_token": csrf})
     assert "Tick the box to confirm" in await answers.html(unconfirmed, 422)
-    assert len(running.guardian.household().members["mia"].channels) == 2
+    assert len(running.service.household().members["mia"].channels) == 2
     removed = await client.post(
         "/members/mia/channels/1/delete",
         data={"csrf_token": csrf, "confirm": "yes"},
         allow_redirects=False,
     )
     assert removed.status == 303
-    assert len(running.guardian.household().members["mia"].channels) == 1
+    assert len(running.service.household().members["mia"].channels) == 1
     answers.assert_no(PASSWORD)
     assert await actions() == [
         "member.update",
@@ -519,7 +519,7 @@ async def test_policy_page_edits_quiet_hours_on_the_week_grid(
     saved = await client.post("/policies/school-night", data=form_data(good), allow_redirects=False)
     assert saved.status == 303 and saved.headers["Location"] == "/policies/school-night?saved=1"
     assert await next_summary() == at("2026-11-26T08:15:00+01:00")
-    policy = running.guardian.household().policies["school-night"]
+    policy = running.service.household().policies["school-night"]
     assert [w.days for w in policy.quiet] == ["mon-thu,sun", "sat"]
     assert policy.storm is not None and policy.storm.alert_guardians
     assert policy.breakthrough.keywords == ["emergency", "hospital"]
@@ -532,7 +532,7 @@ async def test_policy_page_edits_quiet_hours_on_the_week_grid(
                                    "quiet-1-start": "13:00", "quiet-1-end": "14:00",
                                    "quiet-1-remove": "1"})  # fmt: skip
     await client.post("/policies/school-night", data=form_data(removal))
-    assert len(running.guardian.household().policies["school-night"].quiet) == 1
+    assert len(running.service.household().policies["school-night"].quiet) == 1
     assert await actions() == ["policy.update", "policy.update"]
 
 
@@ -543,7 +543,7 @@ async def test_a_member_s_language_is_their_own_or_the_household_s(
     answers = Answers()
 
     def language(member: str) -> str:
-        return running.guardian.household().members[member].language
+        return running.service.household().members[member].language
 
     assert (await answers.json(await admin.get("/members/mia"), 200))["language"] is None
     assert (await answers.json(await admin.get("/household"), 200))["language"] == "en"
@@ -590,21 +590,21 @@ async def test_the_member_page_chooses_a_language(
         "/members/mia", data={**form, "language": "fr"}, allow_redirects=False
     )
     assert saved.status == 303
-    assert running.guardian.household().members["mia"].language == "fr"
+    assert running.service.household().members["mia"].language == "fr"
     shown = await answers.html(await client.get("/members/mia"))
     assert '<option value="fr" lang="fr" selected>Français</option>' in shown
     wrong = await answers.html(
         await client.post("/members/mia", data={**form, "language": "xx"}), 422
     )
     assert 'id="language-error"' in wrong
-    assert running.guardian.household().members["mia"].language == "fr"
+    assert running.service.household().members["mia"].language == "fr"
 
 
 async def test_the_member_page_lists_their_logins(
     write_settings: Any, start_guardian: Any, receiver: Receiver
 ) -> None:
     running, admin = await started(write_settings, start_guardian, receiver)
-    household = running.guardian.household().id
+    household = running.service.household().id
     await accounts.add_user(household, "mia-phone", "a long password", NOW, member="mia")
     await accounts.add_user(household, "sam-phone", "a long password", NOW, member="sam")
     await admin.login()

@@ -71,7 +71,7 @@ async def test_at_counts_who_wrote_is_not_listed(write_settings: Any, start_guar
         answer = await admin.post("/people/contact", json={"person": key, "trust": "trusted"})
         assert answer.status == 404, key
         assert (await answer.json())["error"] == "not_found"
-    assert running.guardian.household().contacts["sophie"].trust == "normal"
+    assert running.service.household().contacts["sophie"].trust == "normal"
     await admin.login()
     page = await (await running.client.get("/people")).text()
     assert "Not listed: who writes to Mia" in page and "Noor" not in page
@@ -94,7 +94,7 @@ async def test_trust_an_unknown_person_in_one_step(
         "trusted",
     )
     # The contact has the address the message came from, and is taken up at once.
-    contact = running.guardian.household().contacts["noor"]
+    contact = running.service.household().contacts["noor"]
     assert (contact.trust, contact.addresses) == ("trusted", ("sms:+31698765432",))
     assert await Notification.filter(sender_key="contact:noor").count() == 1
     entry = (await (await admin.get("/audit")).json())["items"][0]
@@ -157,7 +157,7 @@ async def test_steps_that_cannot_be_done(write_settings: Any, start_guardian: An
         error = await answer.json()
         assert set(error) >= {"error", "detail"}
         assert field in error.get("fields", {}), (body, error)
-    assert set(running.guardian.household().contacts) == {"sophie"}
+    assert set(running.service.household().contacts) == {"sophie"}
     assert (await admin.get("/people?limit=0")).status == 422
 
 
@@ -185,16 +185,14 @@ async def test_name_from_the_page_keeps_what_was_typed_on_a_mistake(
     assert done.headers["Location"].endswith("#person-contact-noor-el-amrani")
     shown = await (await running.client.get(done.headers["Location"])).text()
     assert "Saved the name Noor El Amrani." in shown
-    assert running.guardian.household().contacts["noor-el-amrani"].addresses == (
-        "sms:+31698765432",
-    )
+    assert running.service.household().contacts["noor-el-amrani"].addresses == ("sms:+31698765432",)
     muted = await running.client.post(
         "/people",
         data={**base, "person": "contact:sophie", "action": "muted"},
         allow_redirects=False,
     )
     assert muted.status == 303
-    assert running.guardian.household().contacts["sophie"].trust == "muted"
+    assert running.service.household().contacts["sophie"].trust == "muted"
 
 
 def test_contact_ids_made_from_names() -> None:

@@ -46,7 +46,7 @@ async def test_sources_show_urls_counts_and_status_but_no_secret(
     write_settings: Any, start_guardian: Any
 ) -> None:
     running, admin = await _start(write_settings, start_guardian, extra=SLACK)
-    port = running.guardian.settings.server.port
+    port = running.service.settings.server.port
     listed = await admin.get("/sources")
     assert listed.status == 200
     text = await listed.text()
@@ -93,7 +93,7 @@ async def test_public_url_and_plugin_errors(write_settings: Any, start_guardian:
     running = await start_guardian(settings.model_copy(update={"server": server}), NOW)
     admin = await admin_client(running)
     await Source.filter(slug="mia-bridge").update(settings={})
-    await running.guardian.reload()
+    await running.service.reload()
     items = {i["id"]: i for i in (await (await admin.get("/sources")).json())["items"]}
     assert items["mia-phone"]["webhook_url"] == "https://guardian.example.org/hooks/mia-phone"
     assert items["mia-phone"]["status"] == "ok"

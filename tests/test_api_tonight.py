@@ -191,7 +191,7 @@ async def test_a_source_that_went_silent_is_shown_and_reported(
     ]
     await admin.login()
     assert "nothing has come in for a day" in await (await running.client.get("/")).text()
-    view = running.guardian.household()
+    view = running.service.household()
     now = running.clock.now()
     report = await child_activity(view.members["mia"], view, EVENING, now)
     assert [source for source, _ in report.silent_sources] == ["mia-phone"]
@@ -206,7 +206,7 @@ async def test_a_guardian_sees_their_own_notifications_at_their_own_level(
     write_settings: Any, start_guardian: Any
 ) -> None:
     running = await start_guardian(write_settings(), EVENING)
-    household = running.guardian.household().id
+    household = running.service.household().id
     user = await accounts.add_user(household, "parent", "a long password", EVENING, member="sam")
     token, _ = await accounts.create_token(user.id, "t", EVENING)
     answer = await running.client.get(
@@ -283,7 +283,7 @@ async def test_the_held_list_is_newest_first_across_members_up_to_its_limit(
     minute = [f"2026-11-24T21:0{n}:00Z" for n in range(3)]
     newest = [*[("kid2", minute[2])] * 3, *[("kid1", minute[1])] * 3]
     # At the same instant, in the order of the household's members (as read from the database).
-    order = list(running.guardian.household().members)
+    order = list(running.service.household().members)
     tied = sorted([*[("kid0", minute[0])] * 3, ("mia", minute[0])], key=lambda i: order.index(i[0]))
     assert await held() == [*newest, *tied]
     assert await held(limit=4) == newest[:4]

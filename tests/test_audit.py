@@ -146,7 +146,7 @@ async def test_entries_from_before_the_log_kept_before_and_after(
     write_settings: Any, start_guardian: Any
 ) -> None:
     running, admin = await _started(write_settings, start_guardian)
-    household = running.guardian.household().id
+    household = running.service.household().id
     old = {"household_id": household, "at": MONDAY, "actor": "sam (session)"}
     await AuditEntry.create(
         **old, action="policy.update", target="school-night", detail={"spec": {}}

@@ -106,7 +106,7 @@ async def test_a_childs_login_is_a_childs(write_settings: Any, start_guardian: A
     # Issue 6 refused children an account; since issue 16 a child's login opens their own page
     # only (tests/test_child_login.py), by their member or by their id as the username.
     running = await start_guardian(write_settings(), NOW)
-    household = running.guardian.household().id
+    household = running.service.household().id
     for name, kwargs in (("mia", {}), ("someone", {"member": "mia"})):
         user = await accounts.add_user(household, name, PASSWORD, NOW, **kwargs)
         assert user.role == "child"

@@ -32,7 +32,7 @@ async def _household(write_settings: Any, start_guardian: Any, receiver: Receive
     settings = write_settings(mia_channels=[receiver.channel("mia")])
     running = await start_guardian(settings, EVENING)
     admin = await admin_client(running)
-    household = running.guardian.household().id
+    household = running.service.household().id
     await accounts.add_user(household, "mia", PASSWORD, EVENING, member="mia")
     return running, admin
 

@@ -33,7 +33,7 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
     refused = await client.post("/contacts/merge", data=form)
     assert refused.status == 422
     assert "Tick the box to confirm" in await refused.text()
-    assert "noor" in running.guardian.household().contacts
+    assert "noor" in running.service.household().contacts
 
     merged = await client.post(
         "/contacts/merge", data={**form, "confirm": "yes"}, allow_redirects=False
@@ -49,7 +49,7 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
         f"/contacts/merges/{entry.id}/undo", data={"csrf_token": csrf}, allow_redirects=False
     )
     assert undone.status == 303
-    noor = running.guardian.household().contacts["noor"]
+    noor = running.service.household().contacts["noor"]
     assert (noor.name, noor.trust, noor.addresses) == ("Noor", "trusted", ("sms:+31600000077",))
     assert (await Notification.get(external_id="msg-n1")).sender_key == "contact:noor"
     again = await client.post(f"/contacts/merges/{entry.id}/undo", data={"csrf_token": csrf})
@@ -65,7 +65,7 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
     assert entry is not None
     back = f"/contacts/merges/{entry.id}/undo"
     assert (await client.post(back, data={"csrf_token": csrf})).status == 200  # after 303
-    assert "oma" in running.guardian.household().contacts
+    assert "oma" in running.service.household().contacts
 
     # Merged again, then 16 minutes later: too late.
     await client.post("/contacts/merge", data={**form, "confirm": "yes"})
@@ -74,7 +74,7 @@ async def test_a_merge_is_confirmed_then_undone_once_within_fifteen_minutes(
     await running.run_until(running.clock.now() + timedelta(minutes=16))
     too_late = await client.post(f"/contacts/merges/{late.id}/undo", data={"csrf_token": csrf})
     assert too_late.status == 409
-    assert "noor" not in running.guardian.household().contacts
+    assert "noor" not in running.service.household().contacts
     missing = await client.post("/contacts/merges/99999/undo", data={"csrf_token": csrf})
     assert missing.status == 404
     assert (await client.post("/contacts/merges/x/undo", data={"csrf_token": csrf})).status == 404
@@ -112,14 +112,14 @@ async def test_deleting_a_contact_needs_its_confirmation_and_errors_are_plain(
     html = await refused.text()
     assert 'id="contact-sophie-confirm-error"' in html
     assert "autofocus" in html.split('id="contact-sophie-confirm"')[1].split(">")[0]
-    assert "sophie" in running.guardian.household().contacts
+    assert "sophie" in running.service.household().contacts
     deleted = await client.post(
         "/contacts/sophie/delete",
         data={"csrf_token": csrf, "confirm": "yes"},
         allow_redirects=False,
     )
     assert deleted.status == 303
-    assert "sophie" not in running.guardian.household().contacts
+    assert "sophie" not in running.service.household().contacts
 
     bad = await client.post(
         "/contacts",

@@ -43,7 +43,7 @@ async def _household(write_settings: Any, start_guardian: Any, receiver: Receive
 
 async def _login_as_sam(admin: AdminClient) -> str:
     """A login of the guardian member Sam (admin_client's `sam` belongs to no member)."""
-    household = admin.running.guardian.household().id
+    household = admin.running.service.household().id
     await accounts.add_user(household, "papa", PASSWORD, EVENING, member="sam")
     return await admin.login("papa")
 
@@ -151,7 +151,7 @@ async def test_the_transparency_page_is_in_the_childs_language(
     assert shown in page
     assert 'href="/members/mia/transparency?language=nl"' in page
     # The examples too: the made-up report and delivery, as Guardian would write them to her.
-    view = running.guardian.view
+    view = running.service.view
     mia = view.members["mia"]
     for example in (activity.example_report, activity.dashboard_example):
         in_german = example(mia, view, german)
@@ -171,7 +171,7 @@ async def test_a_child_reads_their_own_page_in_their_language_and_may_switch(
 ) -> None:
     running, admin = await _household(write_settings, start_guardian, receiver)
     assert (await admin.patch("/members/mia", {"language": "es"})).status == 200
-    household = running.guardian.household().id
+    household = running.service.household().id
     await accounts.add_user(household, "mia", PASSWORD, EVENING, member="mia")
     csrf = await admin.login("mia")
     page = await (await running.client.get("/members/mia/transparency")).text()

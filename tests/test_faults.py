@@ -314,7 +314,7 @@ async def test_stopping_with_a_send_in_flight_is_bounded_even_if_the_database_ha
         guardian = await start_guardian(write_settings(mia_channels=[hung.channel("mia")]), NOON)
         await guardian.post(message(1))
         await hung.until(lambda: len(hung.arrivals) == 1, timeout=5)
-        deliverer = guardian.guardian.deliverer
+        deliverer = guardian.service.deliverer
         assert deliverer is not None and deliverer.in_flight == 1
         lock = connections.get("default")._lock  # as if a query never gave it back
         await lock.acquire()

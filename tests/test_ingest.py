@@ -291,7 +291,7 @@ async def test_the_core_refuses_ids_too_long_to_store(guardian: Running) -> None
     from guardian.ingest import checked
     from guardian.plugin import IncomingMessage, InvalidFields
 
-    view = guardian.guardian.household()
+    view = guardian.service.household()
     too_long = IncomingMessage(external_id="x" * 256, network="sms", sender_id="+31612345678")
     with pytest.raises(InvalidFields) as refused:
         checked([too_long], view.sources["mia-phone"], view)

@@ -196,7 +196,7 @@ async def test_a_summary_that_fails_to_build_holds_up_no_other_member(
     monkeypatch.setattr(scheduler_module, "render_summary", render_summary)
     window_end = at("2026-11-27T07:00:00+01:00")
     await guardian.tick_at(window_end)
-    scheduler = guardian.guardian.scheduler
+    scheduler = guardian.service.scheduler
     assert scheduler is not None
     assert list(scheduler.failing) == ["summary for mia"]
     with sqlite3.connect(tmp_path / "both.db") as connection:

@@ -269,7 +269,7 @@ async def test_a_batch_read_again_after_a_lost_commit_is_deduplicated(
     await until(lambda: _started(networks["mia"], 2), "a restart after the failure")
     await until(lambda: _eq(stored_cursor(), "3"), "the batch read again")
     assert await stored_ids() == ["feed-0", "feed-1", "feed-2"]
-    assert app.guardian.counters.duplicates == 2
+    assert app.service.counters.duplicates == 2
 
 
 async def _started(network: Network, times: int) -> bool:
@@ -283,7 +283,7 @@ async def test_a_failing_source_is_shown_retried_with_backoff_and_isolated(
     tmp_path: Path, start: Start, networks: dict[str, Network]
 ) -> None:
     app = await start(write(tmp_path, feed_source() + feed_source("other-feed", "other")))
-    app.guardian.pulls.rng.seed(7)  # type: ignore[union-attr]
+    app.service.pulls.rng.seed(7)  # type: ignore[union-attr]
     await until(lambda: _eq(stored_cursor(), "0"), "mia's first cursor")
     await until(lambda: _eq(stored_cursor("other-feed"), "0"), "the other's first cursor")
 
@@ -364,7 +364,7 @@ async def test_settings_the_plugin_refuses_are_shown_and_the_others_run(
         await db.execute(
             "UPDATE sources SET settings = ? WHERE slug = 'mia-feed'", ['{"network": "mia"}']
         )
-    await app.guardian.reload()
+    await app.service.reload()
     await until(lambda: _startswith(app.source_status(), "password:"), "the refusal shown")
     assert await app.source_status("other-feed") == "ok"
     await until(lambda: _eq(_ended(networks["mia"]), 1), "mia's source stopped")
@@ -392,7 +392,7 @@ async def test_adding_editing_and_removing_a_source_starts_restarts_and_stops_it
             "test",
             plugin_settings=registry().settings_models(),
         )
-        await app.guardian.reload()  # as an admin change (or the follower, for an import) does
+        await app.service.reload()  # as an admin change (or the follower, for an import) does
 
     await edit(feed_source())
     await until(lambda: _eq(stored_cursor(), "0"), "the added source's first cursor")
@@ -409,7 +409,7 @@ async def test_adding_editing_and_removing_a_source_starts_restarts_and_stops_it
 
     await edit("")
     await until(lambda: _eq(_ended(networks["other"]), 1), "the removed source stopped")
-    assert "mia-feed" not in app.guardian.pulls.running  # type: ignore[union-attr]
+    assert "mia-feed" not in app.service.pulls.running  # type: ignore[union-attr]
     assert await PullState.all().count() == 0  # removed with its source
 
 
@@ -421,9 +421,9 @@ async def test_a_lease_lets_one_instance_run_a_source_and_another_take_over_when
 ) -> None:
     app = await start(write(tmp_path, feed_source()))
     await until(lambda: _eq(stored_cursor(), "0"), "the first cursor")
-    source = app.guardian.household().sources["mia-feed"]
+    source = app.service.household().sources["mia-feed"]
     now = app.clock.now()
-    mine = app.guardian.pulls.owner  # type: ignore[union-attr]
+    mine = app.service.pulls.owner  # type: ignore[union-attr]
     other = "another-instance"
     assert not await pull._acquire(source, other, now)
     # The other instance's batches are refused while this one holds the lease.
@@ -438,7 +438,7 @@ async def test_a_lease_lets_one_instance_run_a_source_and_another_take_over_when
         async with transaction() as db:
             await pull.save_cursor(db, pull.PulledCursor(source.pk, "7", mine, False), later)
     assert await stored_cursor() == "0"
-    statuses = await pull.statuses(app.guardian.household().id, later)
+    statuses = await pull.statuses(app.service.household().id, later)
     assert statuses[source.pk].state == "running"
 
 
@@ -625,7 +625,7 @@ async def test_a_paused_pull_source_stops_and_goes_on_from_its_cursor_when_turne
 async def transfer_export(app: App) -> dict[str, Any]:
     from guardian.transfer import export_household
 
-    return await export_household(app.guardian.household().id)
+    return await export_household(app.service.household().id)
 
 
 async def test_a_paused_push_source_asks_its_network_to_retry_and_stores_nothing(

@@ -191,9 +191,9 @@ async def test_export_does_not_carry_overrides(write_settings: Any, start_guardi
 
     running = await start_guardian(write_settings(), EVENING)
     admin = await admin_client(running)
-    before = await export_household(running.guardian.household().id)
+    before = await export_household(running.service.household().id)
     await _control(admin, {"control": "one_more_hour"})
-    assert await export_household(running.guardian.household().id) == before
+    assert await export_household(running.service.household().id) == before
 
 
 async def test_quick_controls_tonight_and_activity_on_postgresql(

@@ -85,7 +85,7 @@ async def test_an_import_without_the_window_summarises_at_once(
     )
     changed = load_settings(path, PluginRegistry.discover().settings_models())
     await transfer.import_household(transfer.household_data(changed), running.clock.now(), "test")
-    await running.guardian.reload()
+    await running.service.reload()
     await running.tick_at(running.clock.now())
     await receiver.wait_for(1)
     assert await held_ids() == set()
@@ -151,7 +151,7 @@ async def test_the_purge_never_deletes_what_is_still_held_or_folded(
     assert (await running.post(message(1))).status == 202
     await Notification.filter(external_id="msg-1").update(status="folded")
     assert (await running.post(message(2))).status == 202
-    view = running.guardian.household()
+    view = running.service.household()
     await purge(view, NIGHT + timedelta(days=400))
     assert await Notification.all().count() == 2
     await Notification.filter(external_id="msg-2").update(status="summarised")
@@ -249,7 +249,7 @@ async def _report_statements(folder: Path, start_guardian: Start, children: int)
     for n in range(children):
         answer = await running.post(message(f"kid-{n}"), f"kid{n}-phone")
         assert answer.status == 202
-    scheduler = running.guardian.scheduler
+    scheduler = running.service.scheduler
     assert scheduler is not None
     await running.run_until(at("2026-11-26T07:29:00+01:00"))
     async with statements() as run:

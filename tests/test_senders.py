@@ -116,11 +116,11 @@ async def test_rebuild_replays_the_stored_notifications_of_a_sender(
     [before] = await Sender.all()
     await Sender.all().delete()  # as a contact edit that renamed the sender leaves it
     async with in_transaction():  # as a contact edit runs it, in its own transaction
-        await senders.rebuild(guardian.guardian.household(), ["contact:sophie"], NOON)
+        await senders.rebuild(guardian.service.household(), ["contact:sophie"], NOON)
     [after] = await Sender.all()
     assert after.sender_key == "contact:sophie"
     assert senders.decode(after.state) == senders.decode(before.state)
     # A key with no notifications stored under it gets no state.
     async with in_transaction():
-        await senders.rebuild(guardian.guardian.household(), ["sms:+31699999999"], NOON)
+        await senders.rebuild(guardian.service.household(), ["sms:+31699999999"], NOON)
     assert await Sender.all().count() == 1

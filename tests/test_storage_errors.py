@@ -52,7 +52,7 @@ async def test_closing_the_dashboard_tab_is_not_a_storage_failure(
     running = await start_guardian(write_settings(), EVENING)
     admin = await admin_client(running)
     await admin.login()
-    events = running.guardian.events
+    events = running.service.events
     stream = await running.client.get("/events")
     assert (await stream.content.readuntil(b"\n\n")).startswith(b"retry:")
     assert len(events._queues) == 1

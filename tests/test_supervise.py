@@ -75,7 +75,7 @@ async def test_readyz_names_a_task_that_is_down(
     async def broken() -> None:
         raise OSError("the disk is gone")
 
-    supervisor = running.guardian.supervisor
+    supervisor = running.service.supervisor
     assert supervisor is not None
     supervisor.start("pull:mia-mail", broken)
     await settle()
@@ -108,7 +108,7 @@ async def test_one_members_failing_summary_stops_no_other(
     with caplog.at_level(logging.ERROR):
         await running.tick_at(morning)
         await running.tick_at(morning + timedelta(minutes=1))
-    scheduler = running.guardian.scheduler
+    scheduler = running.service.scheduler
     assert scheduler is not None
     assert list(scheduler.failing) == ["summary for mia"]
     logged = [r for r in caplog.records if "summary for mia failed" in r.getMessage()]
@@ -118,7 +118,7 @@ async def test_one_members_failing_summary_stops_no_other(
     assert "summary for mia" in ready["checks"]["failing_jobs"]
     # Sam's summary went out all the same, and the timer goes on.
     [summary] = await Delivery.filter(kind="summary")
-    assert summary.member_id == running.guardian.household().members["sam"].pk
+    assert summary.member_id == running.service.household().members["sam"].pk
     assert scheduler.last_tick == morning + timedelta(minutes=1)
 
 

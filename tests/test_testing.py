@@ -235,7 +235,7 @@ async def test_mount_serves_the_plugin_and_gives_the_notifications_back(tmp_path
         assert guardian.error_replies == [forged]
         assert json.loads(forged.body)["error"] == "unauthorized"
     assert "seeded household" in guardian.logs
-    supervisor = guardian.guardian.supervisor  # the app was shut down through its cleanup
+    supervisor = guardian.service.supervisor  # the app was shut down through its cleanup
     assert supervisor is not None and supervisor.tasks
     assert all(state.task is not None and state.task.done() for state in supervisor.tasks.values())
 

@@ -20,7 +20,7 @@ from pydantic_core import core_schema
 
 from guardian.admin import Admin, AdminError, invalid
 from guardian.auth import principal
-from guardian.state import GUARDIAN
+from guardian.state import SERVICE
 
 PREFIX = "/api/v1"
 M = TypeVar("M", bound=BaseModel)
@@ -129,7 +129,7 @@ def _dispatcher(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Str
         try:
             call = Call(
                 request=request,
-                admin=Admin(request.app[GUARDIAN], principal(request)),
+                admin=Admin(request.app[SERVICE], principal(request)),
                 path=dict(request.match_info),
                 body=await _read_body(request, endpoint.body) if endpoint.body else None,
                 query=_read_query(request, endpoint.query) if endpoint.query else None,

@@ -229,7 +229,7 @@ async def retry_delivery(admin: Admin, delivery_id: str) -> DeliveryOut:
             "last_error": _secret_free(delivery.last_error or "", retried),
             "channels": retried,
         }
-    admin.guardian.nudge()  # due now: the deliverer sends it at once
+    admin.service.nudge()  # due now: the deliverer sends it at once
     return await delivery_detail(admin, str(delivery.id))
 
 

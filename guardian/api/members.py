@@ -203,13 +203,13 @@ async def remove_channel(admin: Admin, member_id: str, index: str) -> MemberOut:
 async def test_channel(admin: Admin, member_id: str, index: str) -> ChannelTestOut:
     """Send a test message to one channel now (not queued), and record it as a `test` delivery."""
     member, position, url = _channel(admin, member_id, index)
-    guardian = admin.guardian
+    service = admin.service
     now = admin.now()
     test = render_test(member.name, this_channel=True, language=member.language)
     message = Message(test.title, test.body)
-    timeout = guardian.settings.delivery.timeout.total_seconds() + SLACK
+    timeout = service.settings.delivery.timeout.total_seconds() + SLACK
     try:
-        result = await asyncio.wait_for(guardian.sender.send(url, message), timeout)
+        result = await asyncio.wait_for(service.sender.send(url, message), timeout)
     except TimeoutError:
         result = ChannelResult("TIMEOUT", NO_ANSWER)
     except Exception as error:  # a channel plugin bug is a failed test, not a 500

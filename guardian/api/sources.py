@@ -119,7 +119,7 @@ def secret_fields(model: type[BaseModel] | None) -> list[str]:
 
 
 def webhook_url(admin: Admin, source_id: str) -> str:
-    server = admin.guardian.settings.server
+    server = admin.service.settings.server
     base = server.public_url or f"http://{server.host}:{server.port}"
     return f"{base.rstrip('/')}/hooks/{source_id}"
 
@@ -158,11 +158,11 @@ async def _seen(admin: Admin) -> _Seen:
 
 
 def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
-    guardian = admin.guardian
+    service = admin.service
     total, last_24h = seen.counts.get(source.pk, (0, 0))
     last_at = seen.last.get(source.pk)
-    model = guardian.registry.settings_models().get(source.plugin)
-    pulling = source.plugin in guardian.registry.pulling()
+    model = service.registry.settings_models().get(source.plugin)
+    pulling = source.plugin in service.registry.pulling()
     pulled = seen.pulled.get(source.pk)
     return SourceOut(
         id=source.id,
@@ -171,7 +171,7 @@ def _out(admin: Admin, source: SourceView, seen: _Seen) -> SourceOut:
         webhook_url=webhook_url(admin, source.id),
         last_message_at=last_at,
         notifications=SourceCounts(total=total, last_24h=last_24h),
-        status=guardian.source_status(source, seen.pulled),
+        status=service.source_status(source, seen.pulled),
         silent=went_silent(last_at, admin.now()),
         secret_fields=secret_fields(model),
         kind="pull" if pulling else "push",
@@ -232,7 +232,7 @@ def _invalid(path: str, message: str) -> AdminError:
 async def rotate_secret(admin: Admin, source_id: str, rotate: RotateIn) -> RotateOut:
     """Store a new secret for one of the source's settings; the plugin takes it up at once."""
     source = _source(admin, source_id)
-    model = admin.guardian.registry.settings_models().get(source.plugin)
+    model = admin.service.registry.settings_models().get(source.plugin)
     if model is None:
         raise AdminError(
             409,
@@ -348,7 +348,7 @@ async def _save(admin: Admin, action: str, source_id: str, entry: dict[str, Any]
                 data,
                 admin.now(),
                 admin.actor,
-                plugin_settings=admin.guardian.registry.settings_models(),
+                plugin_settings=admin.service.registry.settings_models(),
                 audit=False,  # this change's own entry says what it was
             )
         except SettingsError as error:
@@ -392,7 +392,7 @@ async def update_source(admin: Admin, source_id: str, edit: SourceEdit) -> Sourc
     plugin = edit.plugin or source.plugin
     own = dict(source.settings if edit.settings is None else edit.settings)
     if plugin == source.plugin and edit.settings is not None:
-        model = admin.guardian.registry.settings_models().get(plugin)
+        model = admin.service.registry.settings_models().get(plugin)
         for name in secret_fields(model):
             if name not in own and name in source.settings:
                 own[name] = source.settings[name]  # left out: kept, never typed again

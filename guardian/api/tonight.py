@@ -370,12 +370,12 @@ def _member_tonight(
 
 async def source_problems(admin: Admin, now: datetime) -> list[SourceProblem]:
     """Sources whose plugin failed to load, and sources that went silent."""
-    guardian = admin.guardian
+    service = admin.service
     problems = []
     last = await last_messages(admin.view.id)
     for source in admin.view.sources.values():
         last_at = last.get(source.pk)
-        error = guardian.plugin_errors.get(source.id)
+        error = service.plugin_errors.get(source.id)
         if error is not None:
             problem = error
         elif went_silent(last_at, now):

@@ -106,7 +106,7 @@ async def add_login(admin: Admin, new: UserIn) -> UserOut:
             new.username,
             new.password.get_secret_value(),
             member=new.member,
-            hashing=admin.guardian.hashing,
+            hashing=admin.service.hashing,
         )
         async with admin.audited("user.add", new.username) as change:
             user = await accounts.create_user(checked, admin.now())

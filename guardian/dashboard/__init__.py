@@ -29,7 +29,7 @@ from guardian.accounts import CSRF_FIELD, PRINCIPAL, Principal
 from guardian.admin import Admin, AdminError
 from guardian.household import HouseholdView
 from guardian.i18n import N_, Language
-from guardian.state import GUARDIAN
+from guardian.state import SERVICE
 
 HERE = Path(__file__).parent
 #: The navigation, in the order a parent needs it.
@@ -85,7 +85,7 @@ def page_language(request: web.Request) -> Language:
     """The language of the request's pages and of the texts its handlers write."""
     found = request.get(LANGUAGE)
     if found is None:
-        household = request.app[GUARDIAN].view
+        household = request.app[SERVICE].view
         found = i18n.language(reader_language(request.get(PRINCIPAL), household))
         request[LANGUAGE] = found
     return found
@@ -115,7 +115,7 @@ def render(
 
 def admin_of(request: web.Request) -> Admin:
     """The household as the signed-in guardian may change it (the middleware checked who)."""
-    return Admin(request.app[GUARDIAN], request[PRINCIPAL])
+    return Admin(request.app[SERVICE], request[PRINCIPAL])
 
 
 def error_page(request: web.Request, error: AdminError) -> web.Response:
@@ -180,21 +180,21 @@ CSP = (
 
 
 def _context(request: web.Request) -> dict[str, Any]:
-    guardian = request.app[GUARDIAN]
+    service = request.app[SERVICE]
     principal = request.get(PRINCIPAL)
     return {
         "principal": principal,
         "csrf_field": CSRF_FIELD,
         "csrf_token": principal.csrf_token if principal else None,
-        "household": guardian.view,
+        "household": service.view,
         "nav": nav_for(principal),
         "path": request.path,
         "path_qs": request.path_qs,
-        "now": guardian.clock.now(),
+        "now": service.clock.now(),
         "reader": page_language(request),
         "language_names": i18n.NAMES,
         "language_choice": principal.language if principal else None,
-        "automatic_language": automatic_language(principal, guardian.view),
+        "automatic_language": automatic_language(principal, service.view),
     }
 
 
@@ -210,7 +210,7 @@ def setup(app: web.Application, *page_routes: web.RouteTableDef) -> None:
     app[TEMPLATES] = environment
     environment.filters["local"] = _local_filter
     environment.filters["duration"] = _duration
-    environment.globals["zone_of"] = lambda request: request.app[GUARDIAN].household().zone
+    environment.globals["zone_of"] = lambda request: request.app[SERVICE].household().zone
     app.router.add_static("/static/", HERE / "static")
     app.router.add_get("/favicon.ico", _favicon)
     for routes in page_routes:

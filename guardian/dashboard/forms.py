@@ -25,7 +25,7 @@ CONFIRM_VALUE = "yes"
 # Translators: beside the "I understand" box of a form that deletes or merges.
 NOT_CONFIRMED = N_("Tick the box to confirm: this cannot be undone.")
 
-#: What an id may be, in words (guardian.settings.SLUG).
+#: What an id may be, in words (guardian.setting_types.SLUG).
 SLUG_WORDS = N_(
     "Use only small letters (a–z), digits, - and _, starting with a letter or a digit, "
     "at most 64 characters: for example grandma or sophie-2."

@@ -13,7 +13,7 @@ from guardian.auth import SESSION_COOKIE, local_path, secure_cookies
 from guardian.dashboard import page_language, render
 from guardian.models import User
 from guardian.proxies import client_address, limit_key
-from guardian.state import GUARDIAN
+from guardian.state import SERVICE
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def _login_form(
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     if len(token) > 64:
         token = secrets.token_urlsafe(24)
-    household_id = request.app[GUARDIAN].household().id
+    household_id = request.app[SERVICE].household().id
     response = render(
         request,
         "login.html",
@@ -61,21 +61,21 @@ async def _login_form(
 
 @routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    guardian = request.app[GUARDIAN]
+    service = request.app[SERVICE]
     form = await request.post()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     if not accounts.same_token(request.cookies.get(LOGIN_COOKIE), str(form.get(CSRF_FIELD, ""))):
         expired = page_language(request).gettext("The form expired. Please try again.")
         return await _login_form(request, status=403, error=expired, username=username)
-    now = guardian.clock.now()
+    now = service.clock.now()
     client = client_address(
-        request.remote, request.headers, guardian.settings.server.trusted_proxies
+        request.remote, request.headers, service.settings.server.trusted_proxies
     )
     user_key = f"user:{username.lower()[:64]}"
     keys = (f"address:{limit_key(client)}", user_key)
     # Counted now, before the password is checked: parallel guesses all count.
-    wait = guardian.login_limiter.take(keys, now)
+    wait = service.login_limiter.take(keys, now)
     if wait:
         log.warning("login for %r from %s refused: too many attempts", username[:64], client)
         minutes = wait // 60 + 1
@@ -89,13 +89,13 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(wait)
         return response
     user = await accounts.check_password(
-        guardian.household().id, username, password, guardian.hashing
+        service.household().id, username, password, service.hashing
     )
     if user is None:
         log.warning("failed login for %r from %s", username[:64], client)
         wrong = page_language(request).gettext("Wrong username or password.")
         return await _login_form(request, status=401, error=wrong, username=username)
-    guardian.login_limiter.succeeded(keys, now, forget=user_key)
+    service.login_limiter.succeeded(keys, now, forget=user_key)
     token, _ = await accounts.open_session(user, now)
     log.info("%s logged in", user.username)
     response = web.HTTPSeeOther(local_path(str(form.get("next", "/"))))

@@ -156,7 +156,7 @@ def values_of(fields: list[FormField], settings: dict[str, Any]) -> dict[str, st
 
 
 def _plugins(request: web.Request) -> dict[str, PluginClass]:
-    registry = admin_of(request).guardian.registry
+    registry = admin_of(request).service.registry
     return {**registry.loaded(), **registry.pulling()}
 
 

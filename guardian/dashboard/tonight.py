@@ -15,7 +15,7 @@ from guardian.api.tonight import tonight as tonight_data
 from guardian.dashboard import admin_of, error_page, page_language, render
 from guardian.events import CLOSED
 from guardian.overrides import CONTROLS, ONE_HOUR, Control
-from guardian.state import GUARDIAN
+from guardian.state import SERVICE
 
 routes = web.RouteTableDef()
 
@@ -91,7 +91,7 @@ async def quick_undo(request: web.Request) -> web.StreamResponse:
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: one `update` whenever notifications, deliveries or settings change."""
-    guardian = request.app[GUARDIAN]
+    service = request.app[SERVICE]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -101,7 +101,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(b"retry: 3000\n\n")
-    with guardian.events.subscribed() as queue:
+    with service.events.subscribed() as queue:
         while True:
             try:
                 kind = await asyncio.wait_for(queue.get(), KEEPALIVE)

@@ -46,7 +46,7 @@ from guardian.plugin import (
     PushPlugin,
 )
 from guardian.settings import format_validation_errors, load_settings
-from guardian.state import GUARDIAN, Guardian
+from guardian.state import SERVICE, Service
 from guardian.transfer import to_toml
 
 SOURCE_ID = "under-test"
@@ -121,9 +121,9 @@ class Served:
     clock: VirtualClock
 
     @property
-    def guardian(self) -> Guardian:
+    def service(self) -> Service:
         """The running service's state."""
-        return self.app[GUARDIAN]
+        return self.app[SERVICE]
 
 
 @asynccontextmanager
@@ -157,7 +157,7 @@ class Mounted(Served):
     @property
     def plugin(self) -> PushPlugin[Any] | None:
         """The plugin instance serving the source; None if it could not start."""
-        return self.guardian.plugins.get(self.source_id)
+        return self.service.plugins.get(self.source_id)
 
     @property
     def logs(self) -> str:

@@ -200,10 +200,10 @@ async def _read(mounted: Mounted, key: str, within: float) -> None:
 async def _status(mounted: Mounted) -> str:
     from guardian import pull
 
-    guardian = mounted.guardian
-    view = guardian.household()
+    service = mounted.service
+    view = service.household()
     statuses = await pull.statuses(view.id, mounted.clock.now())
-    status: str = guardian.source_status(view.sources[SOURCE_ID], statuses)
+    status: str = service.source_status(view.sources[SOURCE_ID], statuses)
     return status
 
 
@@ -245,7 +245,7 @@ async def _cursor_round_trip(run: _Run) -> None:
         await _read(mounted, "conformance-two", run.case.within)
         await _settle(mounted)
         texts = await _texts(mounted)
-        duplicates = mounted.guardian.counters.duplicates
+        duplicates = mounted.service.counters.duplicates
         status = await _status(mounted)
         _seen(run, mounted, status)
     _expect(status == "ok", f"after a restart the source says {status!r}, not 'ok'")
@@ -281,7 +281,7 @@ async def _stops_cleanly(run: _Run) -> None:
     async with _mounted(run) as mounted:
         await _started(mounted, run.case.within)
         await _settle(mounted)  # the plugin is waiting for the network now
-        pulls = mounted.guardian.pulls
+        pulls = mounted.service.pulls
         assert pulls is not None
         tasks = [running.task for running in pulls.running.values()]
         _expect(bool(tasks), "the source is not running")

@@ -25,7 +25,7 @@ from playwright.async_api import (
 from guardian.accounts import add_user
 from guardian.clock import VirtualClock
 from guardian.settings import Settings
-from guardian.state import Guardian
+from guardian.state import Service
 from tests.conftest import Receiver, Running, at
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -139,9 +139,9 @@ class Dashboard:
     password: str = PASSWORD
 
     @property
-    def guardian(self) -> Guardian:
-        """The app's state: `app[guardian.state.GUARDIAN]`."""
-        return self.running.guardian
+    def service(self) -> Service:
+        """The app's state: `app[guardian.state.SERVICE]`."""
+        return self.running.service
 
     @property
     def clock(self) -> VirtualClock:
@@ -149,7 +149,7 @@ class Dashboard:
 
     @property
     def household_id(self) -> str:
-        return self.guardian.settings.household.id
+        return self.service.settings.household.id
 
     def url(self, path: str = "/") -> str:
         return f"{self.base_url}{path}"

@@ -48,10 +48,8 @@ async def test_behind_the_proxy_wrong_passwords_lock_out_only_their_sender(
 ) -> None:
     # docs/deployment.md: nginx in front, on this machine, adding X-Forwarded-For. Each
     # browser context plays one person behind it.
-    server = dashboard.guardian.settings.server.model_copy(
-        update={"trusted_proxies": ["127.0.0.1"]}
-    )
-    dashboard.guardian.settings = dashboard.guardian.settings.model_copy(update={"server": server})
+    server = dashboard.service.settings.server.model_copy(update={"trusted_proxies": ["127.0.0.1"]})
+    dashboard.service.settings = dashboard.service.settings.model_copy(update={"server": server})
 
     async def person(address: str) -> Page:
         context = await browser.new_context(extra_http_headers={"X-Forwarded-For": address})

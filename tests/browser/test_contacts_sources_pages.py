@@ -71,7 +71,7 @@ async def test_trust_with_the_keyboard_and_merging_two_contacts(
         await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_have_text("Saved Sophie.")
     await expect(page.get_by_label("Trust for Sophie")).to_have_value("trusted")
-    assert dashboard.guardian.household().contacts["sophie"].trust == "trusted"
+    assert dashboard.service.household().contacts["sophie"].trust == "trusted"
 
     # A second contact, added with the form, then a message from it.
     await page.get_by_label("Short name", exact=True).fill("sophie-new")
@@ -114,7 +114,7 @@ async def test_rotating_a_source_secret_shows_it_once(
     await page.goto(dashboard.url("/sources"))
     phone = page.locator("#source-mia-phone")
     await expect(phone).to_contain_text("webhook")
-    port = dashboard.guardian.settings.server.port
+    port = dashboard.service.settings.server.port
     await expect(phone.get_by_label("Address to paste into it")).to_have_value(
         f"http://127.0.0.1:{port}/hooks/mia-phone"
     )

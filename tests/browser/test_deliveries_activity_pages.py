@@ -120,7 +120,7 @@ async def test_activity_on_a_phone_and_the_transparency_page(
 
     # A policy with every rule, so that the page has something to say about each.
     await Policy.filter(name="school-night").update(spec=SCHOOL_NIGHT)
-    await dashboard.guardian.reload()
+    await dashboard.service.reload()
     await page.goto(dashboard.url("/activity"))
     link = page.get_by_role("link", name="What Mia’s guardians see, and when")
     await link.focus()

@@ -123,7 +123,7 @@ async def test_a_channel_that_would_write_the_servers_files_is_refused_with_its_
         await expect(field).to_have_attribute("aria-invalid", "true")
         await expect(page.locator("#url-error")).to_contain_text(reason)
         await expect(field).to_have_value("")  # a channel URL is a secret: never echoed back
-    assert len(dashboard.guardian.household().members["mia"].channels) == 1
+    assert len(dashboard.service.household().members["mia"].channels) == 1
     await screenshot(page, "refused-channel")
     refused = [e for e in page_errors if "status of 422" not in e]
     assert refused == []

@@ -71,7 +71,7 @@ async def test_trust_and_link_people_who_wrote(
     async with page.expect_navigation():
         await sms.get_by_role("button", name="Trust Noor", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("Noor is trusted now")
-    contact = dashboard.guardian.household().contacts["noor"]
+    contact = dashboard.service.household().contacts["noor"]
     assert (contact.trust, contact.addresses) == ("trusted", ("sms:+31698765432",))
 
     # The WhatsApp name is the same Noor: link it with the keyboard alone.
@@ -84,7 +84,7 @@ async def test_trust_and_link_people_who_wrote(
         await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_contain_text("Linked: Noor now has")
     await expect(cards).to_have_text(["Noor Trusted"])
-    assert dashboard.guardian.household().contacts["noor"].addresses == (
+    assert dashboard.service.household().contacts["noor"].addresses == (
         "sms:+31698765432",
         "whatsapp:name:Noor 🌙",
     )

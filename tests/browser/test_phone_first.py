@@ -101,13 +101,13 @@ async def test_merge_asks_first_and_can_be_undone(
     # Cancel: nothing happens.
     await dialog.get_by_role("button", name="Cancel").click()
     await expect(dialog).to_be_hidden()
-    assert "noor" in dashboard.guardian.household().contacts
+    assert "noor" in dashboard.service.household().contacts
 
     await page.get_by_role("button", name="Merge", exact=True).click()
     async with page.expect_navigation():
         await dialog.get_by_role("button", name="Yes, merge").click()
     await expect(page.get_by_role("status")).to_have_text("Merged Noor into Sophie.")
-    assert "noor" not in dashboard.guardian.household().contacts
+    assert "noor" not in dashboard.service.household().contacts
     row = await Notification.get(external_id="msg-n1")
     assert row.sender_key == "contact:sophie"
     undo = page.get_by_role("button", name="Undo the merge of Noor")
@@ -121,7 +121,7 @@ async def test_merge_asks_first_and_can_be_undone(
     await expect(page.get_by_role("status")).to_have_text(
         "Undone: Noor is a contact of their own again."
     )
-    household = dashboard.guardian.household()
+    household = dashboard.service.household()
     assert household.contacts["noor"].addresses == ("sms:+31600000077",)
     assert "sms:+31600000077" not in household.contacts["sophie"].addresses
     row = await Notification.get(external_id="msg-n1")
@@ -169,7 +169,7 @@ async def test_without_scripts_the_checkbox_confirms_and_the_server_insists(
             "Tick the box to confirm: this cannot be undone."
         )
         await expect(page.get_by_label("Keep")).to_have_value("sophie")  # what was chosen stays
-        assert "oma" in dashboard.guardian.household().contacts
+        assert "oma" in dashboard.service.household().contacts
         await screenshot(page, "merge-unconfirmed-nojs")
         await box.check()
         async with page.expect_navigation():
@@ -180,12 +180,12 @@ async def test_without_scripts_the_checkbox_confirms_and_the_server_insists(
         await page.goto(dashboard.url("/members/mia"))
         remove = page.get_by_role("button", name="Remove channel 1")
         await remove.click()  # refused by the required box: no request
-        assert len(dashboard.guardian.household().members["mia"].channels) == 1
+        assert len(dashboard.service.household().members["mia"].channels) == 1
         await page.get_by_label("I understand: messages stop going here").check()
         async with page.expect_navigation():
             await remove.click()
         await expect(page.get_by_role("status")).to_have_text("Channel removed.")
-        assert dashboard.guardian.household().members["mia"].channels == ()
+        assert dashboard.service.household().members["mia"].channels == ()
         assert real_errors(errors) == []
     finally:
         await context.close()
@@ -206,12 +206,12 @@ async def test_deleting_a_contact_and_removing_a_channel_say_what_happens(
     await screenshot(page, "delete-dialog")
     await page.keyboard.press("Escape")  # a <dialog> closes with Escape: nothing happens
     await expect(dialog).to_be_hidden()
-    assert "sophie" in dashboard.guardian.household().contacts
+    assert "sophie" in dashboard.service.household().contacts
     await sophie.get_by_role("button", name="Delete Sophie").click()
     async with page.expect_navigation():
         await dialog.get_by_role("button", name="Yes, delete Sophie").click()
     await expect(page.get_by_role("status")).to_have_text("Deleted Sophie.")
-    assert "sophie" not in dashboard.guardian.household().contacts
+    assert "sophie" not in dashboard.service.household().contacts
 
     await page.goto(dashboard.url("/members/mia"))
     await page.get_by_role("button", name="Remove channel 1").click()
@@ -219,7 +219,7 @@ async def test_deleting_a_contact_and_removing_a_channel_say_what_happens(
     await expect(dialog).to_contain_text("It is Mia's only channel: nothing reaches Mia")
     await assert_accessible(page, "/members/mia (remove dialog)")
     await dialog.get_by_role("button", name="Cancel").click()
-    assert len(dashboard.guardian.household().members["mia"].channels) == 1
+    assert len(dashboard.service.household().members["mia"].channels) == 1
     assert page_errors == []
 
 
@@ -260,7 +260,7 @@ async def test_a_channel_from_the_service_form_and_errors_next_to_their_field(
     async with page.expect_navigation():
         await ntfy.get_by_role("button", name="Add ntfy").click()
     await expect(page.get_by_role("status")).to_contain_text("Channel added")
-    channels = dashboard.guardian.household().members["mia"].channels
+    channels = dashboard.service.household().members["mia"].channels
     assert channels[-1] == "ntfys://ntfy.sh/mia-guardian-7f3k"
     await expect(page.locator("#channel-1")).to_contain_text("ntfy")
     await screenshot(page, "ntfy-added")

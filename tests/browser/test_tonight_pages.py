@@ -41,7 +41,7 @@ async def an_evening(dashboard: Dashboard) -> None:
     """Three messages passed on in the evening; at night a storm from Sophie (22 messages,
     22:00-22:42), an EMERGENCY from Noor that breaks through, and one from Lars, held."""
     await Policy.filter(name="school-night").update(spec=SPEC)
-    await dashboard.guardian.reload()
+    await dashboard.service.reload()
     running = dashboard.running
     for n in range(3):
         await running.clock.set(THURSDAY_EVENING + timedelta(minutes=20 * n))
@@ -238,7 +238,7 @@ async def test_a_failed_test_says_so_and_its_retry_goes_to_its_channel_only(
     refused = f"json://127.0.0.1:{free_port()}/nobody-listens"
     working = dashboard.receiver.channel("mia")
     await Member.filter(slug="mia").update(channels=[working, refused])
-    await dashboard.guardian.reload()
+    await dashboard.service.reload()
     arrived = len(dashboard.receiver.received)
     page = browser_page
     await login(page, dashboard.base_url, dashboard.username, dashboard.password)
