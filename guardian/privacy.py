@@ -28,7 +28,7 @@ from guardian import i18n
 from guardian.household import HouseholdView, MemberView
 from guardian.i18n import DEFAULT_LANGUAGE, N_
 from guardian.models import Delivery, Episode, Notification
-from guardian.scheduler import held_item
+from guardian.reports import held_item
 from guardian.setting_types import Level
 from guardian.summary import (
     LEVELS,

@@ -10,7 +10,7 @@ from typing import Any
 
 from guardian import accounts
 from guardian.plugin import PluginRegistry
-from guardian.scheduler import child_activity
+from guardian.reports import child_activity
 from guardian.settings import load_settings
 from tests.admin import admin_client
 from tests.conftest import at, children_toml, message, settings_toml

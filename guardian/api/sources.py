@@ -23,7 +23,7 @@ from guardian.admin import Admin, AdminError, not_found
 from guardian.api import Call, Endpoints
 from guardian.household import SourceView
 from guardian.models import Notification, Source
-from guardian.scheduler import last_messages, went_silent
+from guardian.reports import last_messages, went_silent
 from guardian.settings import SettingsError, loc_path
 
 endpoints = Endpoints("sources")

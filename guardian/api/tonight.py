@@ -26,7 +26,7 @@ from guardian.household import MemberView
 from guardian.i18n import DEFAULT_LANGUAGE
 from guardian.models import Delivery, Episode, Notification, QuietOverride, Schedule
 from guardian.overrides import KEPT, Control, ControlError
-from guardian.scheduler import (
+from guardian.reports import (
     SILENT_AFTER,
     after,
     counted,
