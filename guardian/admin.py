@@ -29,7 +29,7 @@ from guardian.models import AuditEntry, Household
 from guardian.scheduler import reschedule
 from guardian.setting_types import Level
 from guardian.settings import loc_path
-from guardian.state import Service
+from guardian.state import ServiceView
 
 
 class AdminError(Exception):
@@ -105,7 +105,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Admin:
-    service: Service
+    service: ServiceView
     principal: Principal
 
     @property

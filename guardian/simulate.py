@@ -19,7 +19,7 @@ from aiohttp import web
 
 from guardian.accounts import Principal
 from guardian.clock import VirtualClock
-from guardian.core import INGEST, create_core
+from guardian.core import CORE, INGEST, Service, create_core
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
@@ -33,7 +33,6 @@ from guardian.scenario import (
     read_scenario,
 )
 from guardian.settings import DatabaseSettings, Settings
-from guardian.state import SERVICE, Service
 from guardian.windows import Override
 from guardian.words import UNSENT, NotificationStatus, OverrideKind
 
@@ -91,7 +90,7 @@ async def replay(
         runner = web.AppRunner(app)
         await runner.setup()  # runs the same start-up as serve, without listening
         try:
-            service = app[SERVICE]
+            service = app[CORE]
             for number, event in enumerate(events, start=1):
                 await run_until(service, clock, event.at)
                 if isinstance(event, Event):
@@ -138,7 +137,7 @@ async def _quiet_end(service: Service, clock: VirtualClock) -> datetime:
 
 
 async def _ingest(app: web.Application, event: Event, number: int) -> None:
-    service = app[SERVICE]
+    service = app[CORE]
     view = service.household()
     source = view.sources[event.source]
     try:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from guardian.app import create_app
 from guardian.clock import VirtualClock
-from guardian.core import INGEST
+from guardian.core import CORE, INGEST
 from guardian.delivery import RecordingSender
 from guardian.ingest import Arrival, checked
 from guardian.models import Delivery, Notification
@@ -25,7 +25,6 @@ from guardian.policy_settings import PolicySettings
 from guardian.scenario import Event
 from guardian.settings import DatabaseSettings, Settings, load_settings
 from guardian.simulate import replay, run_until
-from guardian.state import SERVICE
 from guardian.webhook_format import WebhookMessage
 from guardian.windows import quiet_interval_at
 from tests.conftest import settings_toml
@@ -190,7 +189,7 @@ async def _decided(
                 app = create_app(settings, clock, sender=RecordingSender(), run_scheduler=False)
                 runner = web.AppRunner(app)
                 await runner.setup()
-            service = app[SERVICE]
+            service = app[CORE]
             await run_until(service, clock, max(at, clock.now()))
             view = service.household()
             source = view.sources[source_id]
@@ -199,7 +198,7 @@ async def _decided(
             except HookError:
                 continue  # answered 4xx: it never reaches the writer
             await app[INGEST].arrive(Arrival(messages, source, clock.now()))
-        await run_until(app[SERVICE], clock, clock.now() + timedelta(days=2))
+        await run_until(app[CORE], clock, clock.now() + timedelta(days=2))
         decided = [
             (n.external_id, n.status, n.reason or "")
             for n in await Notification.all().order_by("external_id")

@@ -139,3 +139,13 @@ def test_the_core_never_reaches_the_admin_side() -> None:
 def test_auth_imports_neither_the_dashboard_nor_ingest() -> None:
     reached = reachable(graph(), "guardian.auth")
     assert not {m for m in reached if m.startswith(("guardian.dashboard", "guardian.ingest"))}
+
+
+def test_the_admin_side_sees_the_service_only_through_its_view() -> None:
+    """The API, the pages and the login read the running service as `state.ServiceView`
+    (`app[SERVICE]`), never the core's whole `Service`: they do not import guardian.core."""
+    edges = graph()
+    admin_side = [m for m in edges if m.startswith(ADMIN[:4]) or m == "guardian.admin"]
+    assert "guardian.api.members" in admin_side and "guardian.dashboard.login" in admin_side
+    for module in admin_side:
+        assert "guardian.core" not in edges[module], module

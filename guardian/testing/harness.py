@@ -34,6 +34,7 @@ from yarl import URL
 
 from guardian.app import create_app
 from guardian.clock import Clock, VirtualClock
+from guardian.core import CORE, Service
 from guardian.delivery import RecordingSender
 from guardian.models import Notification
 from guardian.plugin import (
@@ -46,7 +47,6 @@ from guardian.plugin import (
     PushPlugin,
 )
 from guardian.settings import format_validation_errors, load_settings
-from guardian.state import SERVICE, Service
 from guardian.transfer import to_toml
 
 SOURCE_ID = "under-test"
@@ -123,7 +123,7 @@ class Served:
     @property
     def service(self) -> Service:
         """The running service's state."""
-        return self.app[SERVICE]
+        return self.app[CORE]
 
 
 @asynccontextmanager

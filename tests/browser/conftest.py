@@ -24,8 +24,8 @@ from playwright.async_api import (
 
 from guardian.accounts import add_user
 from guardian.clock import VirtualClock
+from guardian.core import Service
 from guardian.settings import Settings
-from guardian.state import Service
 from tests.conftest import Receiver, Running, at
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -140,7 +140,7 @@ class Dashboard:
 
     @property
     def service(self) -> Service:
-        """The app's state: `app[guardian.state.SERVICE]`."""
+        """The app's state: `app[guardian.core.CORE]`."""
         return self.running.service
 
     @property
