@@ -166,6 +166,9 @@ class Delivery(Model):
 
     class Meta:
         table = "deliveries"
+        # The deliverer's claims read the due pending ones in order: without status first, each
+        # claim skipped every delivery ever sent (all due long ago).
+        indexes = (("status", "next_attempt_at"),)
 
 
 class Notification(Model):

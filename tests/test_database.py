@@ -48,3 +48,35 @@ async def test_an_existing_database_is_never_replaced_by_the_cache(
     await migrate(f"sqlite://{mine}")
     with sqlite3.connect(mine) as db:
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'kept'").fetchone()
+
+
+async def test_the_deliverer_reads_due_deliveries_from_an_index_of_the_pending_ones(
+    tmp_path: Path,
+) -> None:
+    """Every delivery ever sent keeps its `next_attempt_at` in the past: read through an index of
+    `next_attempt_at` alone, each claim skipped all of them (on PostgreSQL, 8,000 sent rows made a
+    claim 6× slower: "Rows Removed by Filter: 8000"). The claim's and the next-due query's
+    conditions are answered from (status, next_attempt_at), so sent rows are never read."""
+    path = tmp_path / "plan.db"
+    await migrate(f"sqlite://{path}")
+    with sqlite3.connect(path) as db:
+        [index] = [
+            name
+            for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
+            if sql and '"status","next_attempt_at"' in sql.replace(" ", "")
+        ]
+        for query, arguments in (
+            (
+                "SELECT id, member_id, channels FROM deliveries WHERE status = 'pending' "
+                "AND next_attempt_at <= ? AND household_id = ? ORDER BY next_attempt_at, id "
+                "LIMIT 20",
+                ["2026-12-04", "h"],
+            ),
+            (
+                "SELECT id FROM deliveries WHERE status = 'pending' AND household_id = ? "
+                "ORDER BY next_attempt_at LIMIT 1",
+                ["h"],
+            ),
+        ):
+            plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}", arguments))
+            assert f"USING INDEX {index} (status=?" in plan and "TEMP B-TREE" not in plan, plan
