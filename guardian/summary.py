@@ -4,6 +4,9 @@
 first 80 characters of the newest message of each group. Nothing beyond the level is ever put in
 a title or body. No I/O and no clock: every instant arrives with the data, and times are shown
 in the household zone passed in.
+
+One module because every text shares the privacy levels, the grouping by sender and the
+language's formats: a forward, a summary, a notice and a report must say one thing one way.
 """
 
 from __future__ import annotations

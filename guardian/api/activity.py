@@ -5,6 +5,9 @@ guardians see about them and when, in plain sentences from the real policy.
 The hours run from local midnight `days - 1` days ago to the coming local midnight, so they
 line up as days × hours. A day of a clock change has 23 or 25 hours; each hour starts at a real
 UTC instant, one hour after the one before.
+
+The activity and the child's transparency page are one area because the page shows the
+activity as the child's guardians see it: the same rows, read once, at their level.
 """
 
 from __future__ import annotations

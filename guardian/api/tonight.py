@@ -5,6 +5,9 @@ What a guardian sees of a member follows the household's privacy choices (guardi
 at `counts` no sender and no text, at `senders` who but not what, at `preview` the first 80
 characters of what is held. The quick controls ("quiet now until", "pause quiet hours tonight",
 "one more hour") change one member's quiet hours at once (guardian.overrides).
+
+One area because the page is one answer: who is quiet, what is held, and the controls that
+change it, computed from one reading of the household.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ a virtual clock and a throwaway SQLite file, with one member `mia` and one sourc
 using the plugin, and serves it over real HTTP on localhost (`served`): send it signed requests,
 read back what was stored. The plugin needs not be installed. Also what both conformance suites
 share: the settings checks, the secret hunt in logs and answers, the settings file writer.
+One module because it is what both suites stand on: neither imports the other.
 """
 
 from __future__ import annotations

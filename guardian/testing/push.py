@@ -3,7 +3,8 @@ push plugin must pass against a `PluginCase`, through a mounted Guardian, and
 `conformance_tests` turns them into one pytest test per check. The suite owns the signature
 tampering table; a network gives how it signs (`Signing`) and its particular checks.
 
-pytest is imported only by `conformance_tests`; the rest needs no test framework.
+pytest is imported only by `conformance_tests`; the rest needs no test framework. Most of the
+length is the tampering table, which every push network shares.
 """
 
 from __future__ import annotations
