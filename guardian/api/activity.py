@@ -7,7 +7,7 @@ line up as days × hours. A day of a clock change has 23 or 25 hours; each hour 
 UTC instant, one hour after the one before.
 
 The activity and the child's transparency page are one area because the page shows the
-activity as the child's guardians see it: the same rows, read once, at their level.
+activity as the child's guardians see it, with the same words, at their level.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ characters of what is held. The quick controls ("quiet now until", "pause quiet 
 "one more hour") change one member's quiet hours at once (guardian.overrides).
 
 One area because the page is one answer: who is quiet, what is held, and the controls that
-change it, computed from one reading of the household.
+change it, all from the same household view and privacy rule.
 """
 
 from __future__ import annotations
