@@ -28,6 +28,7 @@ from guardian.api.sources import (
     update_source,
 )
 from guardian.dashboard import admin_of, error_page, page_language, render
+from guardian.dashboard.source_steps import NETWORKS
 from guardian.household import SourceView
 from guardian.i18n import N_, SOURCE_LANGUAGE, Language, plugin_catalog
 from guardian.plugin import PluginClass, setting_label
@@ -160,8 +161,13 @@ def _plugins(request: web.Request) -> dict[str, PluginClass]:
     return {**registry.loaded(), **registry.pulling()}
 
 
-def _summary(plugin: PluginClass) -> str:
-    return (plugin.__doc__ or "").strip().splitlines()[0] if plugin.__doc__ else ""
+def _title(name: str, plugin: PluginClass, t: Language) -> str:
+    """What a plugin connects to, in the reader's words: the network's name for a built-in one
+    ("E-mail (a mailbox)"), else the first line of the plugin's docstring, else its name."""
+    if name in NETWORKS:
+        return t.gettext(NETWORKS[name].name)
+    doc = (plugin.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else name
 
 
 def _page(
@@ -178,7 +184,8 @@ def _page(
         "form": form,
         "basics": basics,
         "plugins": [
-            (name, plugin.kind, _summary(plugin)) for name, plugin in sorted(plugins.items())
+            (name, plugin.kind, _title(name, plugin, page_language(request)))
+            for name, plugin in sorted(plugins.items())
         ],
         "kinds": KINDS,
         "members": list(admin_of(request).view.members.values()),

@@ -47,7 +47,8 @@ async def test_a_parent_adds_changes_and_removes_a_mailbox_on_a_phone(
 
     await page.goto(dashboard.url("/sources/new"))
     await expect(page.get_by_role("heading", name="Add a source", level=1)).to_be_visible()
-    await page.get_by_label("imap", exact=True).check()
+    # Each connection by what it is in a parent's words, its plugin's name beside it.
+    await page.get_by_label("E-mail (a mailbox)", exact=True).check()
     await fits(page)
     async with page.expect_navigation():
         await page.get_by_role("button", name="Next").click()
