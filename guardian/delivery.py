@@ -395,15 +395,18 @@ class Deliverer:
         """Dispatch whenever something is due, a channel came free, or the timer says so."""
         assert self.clock is not None, "a running deliverer needs the clock"
         while True:
+            # Cleared before looking, never after: a send that lands (or a wake that comes)
+            # while this turn dispatches or looks ahead must end the wait below at once; cleared
+            # after the look, it was forgotten and its retry waited for the whole POLL.
+            self._landed.clear()
+            self.wake.clear()
             now = self.clock.now()
             await self.dispatch(now)
             # With every slot taken, the next landing wakes this loop: no need to look ahead.
             full = len(self._flying) >= self.settings.concurrency
             following = None if full else await self._next_due()
             delay = POLL if following is None else min(POLL, max(following - now, timedelta(0)))
-            self._landed.clear()
             await sleep_or(self.clock, delay.total_seconds(), self.wake, self._landed)
-            self.wake.clear()
 
     async def _next_due(self) -> datetime | None:
         """The next attempt due, or the moment a claim left by a dead worker runs out."""
