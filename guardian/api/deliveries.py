@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -81,10 +80,6 @@ class DeliveryQuery(BaseModel):
     before_id: int | None = Field(None, ge=1, le=MAX_ID, description="page on: older than this id")
 
 
-#: Building a privacy form parses the URL with Apprise; a list shows the same few many times.
-_privacy_url = lru_cache(maxsize=256)(privacy_url)
-
-
 def _secret_free(text: str, privacy_forms: list[str]) -> str:
     """`text` through the log redactor, keeping the channels' privacy forms readable (the
     redactor would otherwise mask the part of a privacy form that equals a raw URL)."""
@@ -104,7 +99,7 @@ def _states(delivery: Delivery, member_channels: tuple[str, ...]) -> list[dict[s
         for url in member_channels:
             states.setdefault(
                 channel_id(url),
-                {"channel": _privacy_url(url), "status": "pending", "attempts": 0},
+                {"channel": privacy_url(url), "status": "pending", "attempts": 0},
             )
     return list(states.values())
 

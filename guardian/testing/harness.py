@@ -375,6 +375,19 @@ async def pull_batches(
     return batches
 
 
+def chosen_checks(
+    names: list[str], only: Collection[str] | None, what: str, among: str
+) -> list[str]:
+    """The checks of a suite to run: all of `names`, or those in `only`; a ValueError names any
+    check in `only` the suite does not have (`unknown {what} [...] ({among} [...])`)."""
+    if only is None:
+        return names
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown} ({among} {names})")
+    return [name for name in names if name in only]
+
+
 def _expect(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)

@@ -39,6 +39,7 @@ from guardian.testing.harness import (
     SOURCE_ID,
     Mounted,
     check_plugin_settings,
+    chosen_checks,
     mount,
 )
 
@@ -102,12 +103,7 @@ async def check_pull_conformance(
     what happened; a secret anywhere in a check's logs, pages or answers fails it.
     """
 
-    names = pull_conformance_checks()
-    if only is not None:
-        unknown = sorted(set(only) - set(names))
-        if unknown:
-            raise ValueError(f"unknown pull conformance checks {unknown} (there are {names})")
-        names = [name for name in names if name in only]
+    names = chosen_checks(pull_conformance_checks(), only, "pull conformance checks", "there are")
     failures: list[str] = []
     for index, name in enumerate(names):
         async with case.network() as network:

@@ -39,6 +39,7 @@ from guardian.testing.harness import (
     _is_secret_field,
     _plain,
     check_plugin_settings,
+    chosen_checks,
     mount,
 )
 
@@ -129,12 +130,7 @@ async def check_conformance(
     Raises one AssertionError listing every check that failed, each with what was expected and
     what happened. No secret may appear in any log line of the whole run or any error body.
     """
-    names = conformance_checks(case)
-    if only is not None:
-        unknown = sorted(set(only) - set(names))
-        if unknown:
-            raise ValueError(f"unknown conformance checks {unknown} (this case has {names})")
-        names = [name for name in names if name in only]
+    names = chosen_checks(conformance_checks(case), only, "conformance checks", "this case has")
     failures: list[str] = []
     if SETTINGS_CHECK in names:
         try:
