@@ -4,6 +4,7 @@ each way a plugin can get it wrong fails exactly the checks it should."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from dataclasses import replace
@@ -332,11 +333,14 @@ class Plain(PushPlugin[PlainSettings]):
 class Forgetful(WebhookPlugin):
     """Makes up an id per delivery instead of taking the network's."""
 
+    # A counter, not id(request): a freed request's id is reused by the next one, and then
+    # the replay looked like the same delivery after all (a CI run caught it).
+    deliveries = itertools.count()
+
     async def receive(self, request: HookRequest) -> Received:
         messages = (await super().receive(request)).messages
-        return Received(
-            [replace(m, external_id=f"{m.external_id}-{id(request)}") for m in messages]
-        )
+        delivery = next(self.deliveries)
+        return Received([replace(m, external_id=f"{m.external_id}-{delivery}") for m in messages])
 
 
 @pytest.mark.parametrize(
