@@ -134,6 +134,7 @@ def _load(args: argparse.Namespace, registry: PluginRegistry | None = None) -> S
 
 def _serve(args: argparse.Namespace) -> int:
     from guardian.app import create_app
+    from guardian.database import MigrationFailed
 
     registry = PluginRegistry.discover()
     settings = _load(args, registry)
@@ -145,17 +146,23 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, SystemClock(), registry=registry)
     # What is loaded by now (modules, settings, plugins) lives as long as the process: out of
     # the cyclic collector's sight, each full collection scans only what requests allocate.
+    gc.collect()
     gc.freeze()
     log = logging.getLogger("guardian")
     log.info("Guardian on http://%s:%d", settings.server.host, settings.server.port)
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
-        print=None,
-        access_log=None,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
+            print=None,
+            access_log=None,
+        )
+    except MigrationFailed as error:
+        where = mask_url_password(settings.database.url)
+        print(f"{where}: the migrations could not be applied: {error}", file=sys.stderr)
+        return EXIT_FAILED
     _exit_without_waiting_for_channels(log)
     return EXIT_OK
 
@@ -226,13 +233,18 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from guardian.database import migrate
+    from guardian.database import MigrationFailed, migrate
 
     settings = _load(args)
     if settings is None:
         return EXIT_BAD_SETTINGS
-    asyncio.run(migrate(settings.database.url))
-    print(f"migrations applied to {mask_url_password(settings.database.url)}")
+    where = mask_url_password(settings.database.url)
+    try:
+        asyncio.run(migrate(settings.database.url))
+    except MigrationFailed as error:
+        print(f"{where}: the migrations could not be applied: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"migrations applied to {where}")
     return EXIT_OK
 
 

@@ -110,6 +110,20 @@ def test_migrate(config: Path, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
 
 
+def test_migrate_a_file_that_is_not_a_database_says_so(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "guardian.db").write_bytes(b"not SQLite at all\n" * 200)
+    result = guardian("migrate", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "the migrations could not be applied: DatabaseError: file is not a database" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    served = guardian("serve", "--config", str(config), cwd=tmp_path)
+    assert served.returncode == 1, served.stderr
+    assert "the migrations could not be applied: DatabaseError" in served.stderr
+    assert "Traceback" not in served.stderr
+
+
 def test_plugins_lists_the_builtin_webhook(tmp_path: Path) -> None:
     result = guardian("plugins", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

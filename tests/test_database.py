@@ -3,12 +3,15 @@ running every migration makes, and an existing database is never replaced by the
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import sqlite3
 from pathlib import Path
 
 import pytest
+from tortoise.models import Model
 
-from guardian.database import SCHEMA_CACHE_ENV, migrate
+from guardian.database import SCHEMA_CACHE_ENV, MigrationFailed, migrate
 
 
 def schema(path: Path) -> tuple[list[tuple[str, str]], list[tuple[str, ...]]]:
@@ -80,3 +83,35 @@ async def test_the_deliverer_reads_due_deliveries_from_an_index_of_the_pending_o
         ):
             plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}", arguments))
             assert f"USING INDEX {index} (status=?" in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_a_file_that_is_not_a_database_is_refused_with_its_reason_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tortoise's SQLite client takes its lock before it connects and kept it when connecting
+    failed: every later query waited for it, and `guardian migrate` on a damaged file hung."""
+    monkeypatch.delenv(SCHEMA_CACHE_ENV, raising=False)
+    path = tmp_path / "garbage.db"
+    path.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(MigrationFailed, match="file is not a database"):
+        await asyncio.wait_for(migrate(f"sqlite://{path}"), 60)
+    assert path.read_bytes() == bytes(range(256)) * 20, "the file was changed"
+
+
+async def test_a_new_database_is_migrated_without_keeping_the_migrations_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applying the migrations builds every model at each of their states (~20 MiB that stayed
+    with the process): it happens in a child process, and this one only looks."""
+    monkeypatch.delenv(SCHEMA_CACHE_ENV, raising=False)
+
+    def models() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, type) and issubclass(o, Model))
+
+    before = models()
+    path = tmp_path / "new.db"
+    await migrate(f"sqlite://{path}")
+    assert models() == before
+    plain = schema(path)
+    assert len(plain[1]) == len(list(Path("guardian/migrations").glob("0*.py")))
