@@ -234,11 +234,26 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)") if needle else None
 
 
+@lru_cache(maxsize=256)
+def _any_keyword(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern that matches where any of the keywords does (an alternation backtracks to
+    the next keyword where one fails its word boundary)."""
+    needles = [needle for needle in (_fold_accents(k).strip() for k in keywords) if needle]
+    if not needles:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, needles))})(?!\w)")
+
+
 def matching_keyword(keywords: Sequence[str], text: str) -> str | None:
     """The first keyword found as a whole word (or phrase), case- and accent-insensitively."""
     if not keywords or not text:
         return None
     haystack = _fold_accents(text)
+    # Nearly every message has none: one scan says so, instead of one per keyword (arrays of
+    # 100: 7 % of ingest's time went to the keywords).
+    anywhere = _any_keyword(tuple(keywords))
+    if anywhere is None or anywhere.search(haystack) is None:
+        return None
     for keyword in keywords:
         pattern = _keyword_pattern(keyword)
         if pattern is not None and pattern.search(haystack):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from guardian.policy import Action, Seen, SenderState, StormStep, decide, matching_keyword
 from guardian.policy_settings import PolicySettings
@@ -362,3 +364,19 @@ def test_storm_running(story: str, now: str, recent: list[Seen], running: bool) 
 )
 def test_keywords_match_in_any_language(keywords: list[str], text: str, found: str | None) -> None:
     assert matching_keyword(keywords, text) == found
+
+
+WORDS = st.sampled_from(["help", "help me", "me", "hé", "HE", "ß", "ss", "a-b", "b", "-", " ", "."])
+
+
+@given(
+    keywords=st.lists(st.lists(WORDS, max_size=3).map("".join), max_size=4),
+    text=st.lists(WORDS, max_size=8).map("".join),
+)
+def test_one_scan_for_any_keyword_finds_what_each_keyword_alone_would(
+    keywords: list[str], text: str
+) -> None:
+    """matching_keyword looks for all keywords at once before it looks for each in order: the
+    first keyword of the list that matches on its own must be what it answers."""
+    alone = [k for k in keywords if k.strip() and matching_keyword([k], text) == k]
+    assert matching_keyword(keywords, text) == (alone[0] if alone else None)
