@@ -38,6 +38,11 @@ from apprise import plugins as apprise_plugins
 from apprise.manager_plugins import NotificationManager
 from apprise.utils.parse import parse_urls
 
+from guardian import apprise_services
+
+# Before anything asks Apprise's registry: it imports only the services channels use.
+apprise_services.start_lazily()
+
 #: The one file a channel writes to: the demo's log of what `console://` delivered.
 CONSOLE_FILE = "var/deliveries.log"
 CONSOLE_SCHEME = "console"
@@ -98,6 +103,7 @@ def apprise_silenced() -> Iterator[None]:
 def apprise_reading(url: str) -> dict[str, Any] | None:
     """Apprise's reading of `url`: its service (`schema`) and parameters, as `Apprise.add`
     reads them; None for a URL it cannot read. Read silently (Apprise would log the URL)."""
+    apprise_services.load_for(url)
     with apprise_silenced():
         try:
             # Nothing is logged while silenced, so Apprise need not mask the URL for its log
