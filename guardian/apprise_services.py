@@ -51,8 +51,27 @@ _SCHEME = re.compile(r"[a-z0-9]{1,32}", re.IGNORECASE)
 _everything = False
 
 
+#: The registry's parts this module relies on; without any of them Apprise loads as it does.
+_RELIED_ON = (
+    "_lock",
+    "_loaded",
+    "_module_map",
+    "_schema_map",
+    "_custom_module_map",
+    "_build_dep_counter",
+    "module_path",
+    "module_name_prefix",
+    "module_filter_re",
+)
+
+
 def start_lazily() -> None:
     """Make Apprise's registry look loaded, and empty, unless something has loaded it."""
+    global _everything
+    if not all(hasattr(_MANAGER, part) for part in _RELIED_ON):
+        log.warning("this Apprise's registry is not the one expected: it loads every service")
+        _everything = True
+        return
     with _MANAGER._lock:
         if _MANAGER:
             return

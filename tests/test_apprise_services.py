@@ -131,3 +131,23 @@ print(json.dumps(len([m for m in sys.modules if m.startswith("apprise.plugins.")
 """
     )
     assert loaded == 1  # apprise.plugins.base
+
+
+def test_an_apprise_whose_registry_is_not_as_expected_loads_everything_as_before() -> None:
+    answer = run(
+        """
+import json, sys
+from apprise.manager_plugins import NotificationManager
+from guardian import apprise_services
+from guardian.channels import apprise_reading
+NotificationManager().unload_modules()  # as before guardian.channels started it lazily
+apprise_services._RELIED_ON += ("_a_part_a_new_release_renamed",)
+apprise_services.start_lazily()
+print(json.dumps({
+    "schema": apprise_reading("json://127.0.0.1:9/hook")["schema"],
+    "services": len([m for m in sys.modules if m.startswith("apprise.plugins.")]),
+}))
+"""
+    )
+    assert isinstance(answer, dict) and answer["schema"] == "json"
+    assert answer["services"] > 100
