@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -25,6 +24,8 @@ from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.migrations.executor import MigrationExecutor
+
+from guardian.sql import postgres_errors
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +42,29 @@ class StorageUnavailable(Exception):
 
 
 #: Errors of the drivers and the ORM that mean "storage unavailable", not "bad input".
-STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+_STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     StorageUnavailable,
     OperationalError,
     DBConnectionError,
     TransactionManagementError,
     sqlite3.OperationalError,
     sqlite3.DatabaseError,
-    # PostgreSQL errors tortoise passes through untranslated: a deadlock or serialization
-    # failure between instances (retry), a lost or refused connection, a server shutting
-    # down, a full disk or too many connections.
-    asyncpg.exceptions.TransactionRollbackError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
 )
+#: PostgreSQL errors tortoise passes through untranslated: a deadlock or serialization failure
+#: between instances (retry), a lost or refused connection, a server shutting down, a full disk
+#: or too many connections (asyncpg's names: see `sql.postgres_errors`).
+_POSTGRES_STORAGE_ERRORS = (
+    "TransactionRollbackError",
+    "PostgresConnectionError",
+    "InterfaceError",
+    "OperatorInterventionError",
+    "InsufficientResourcesError",
+)
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """The errors that mean the database is unavailable, whatever raised them."""
+    return (*_STORAGE_ERRORS, *postgres_errors(*_POSTGRES_STORAGE_ERRORS))
 
 
 #: Where a socket or file error is the database's: a PostgreSQL server refusing or dropping the
@@ -71,7 +79,7 @@ def storage_failure(error: BaseException) -> bool:
     A driver's or the ORM's error always is. An OSError is only when the database's own code
     raised it: a dashboard tab closed mid-answer or a plugin's socket error is not storage.
     """
-    if isinstance(error, STORAGE_ERRORS):
+    if isinstance(error, storage_errors()):
         return True
     if not isinstance(error, OSError):
         return False
@@ -170,7 +178,7 @@ async def _pending(url: str) -> bool:
     executor = MigrationExecutor(get_connection("default"), {APP: config["apps"][APP]})
     try:
         return bool(await executor.plan())
-    except STORAGE_ERRORS:
+    except storage_errors():
         # No record yet (a new database), or one we cannot read: the child migrates, and
         # says what is wrong if anything is.
         return True
@@ -258,6 +266,8 @@ async def _migration_lock(url: str) -> AsyncIterator[None]:
     if is_sqlite(url):
         yield  # one writer at a time anyway; SQLite serialises the schema change itself
         return
+    import asyncpg  # only for PostgreSQL (see sql.postgres_errors)
+
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-import asyncpg
-
 from guardian.database import StorageUnavailable, storage_failure
-from guardian.sql import CONFLICTS, Db, transaction
+from guardian.sql import Db, conflicts, postgres_errors, transaction
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +27,11 @@ MAX_ROWS_PER_COMMIT = 2000
 #: Attempts for a batch that races another instance (a unique row, a deadlock) or a reload.
 ATTEMPTS = 5
 
-#: Another instance got there first, or PostgreSQL chose this transaction to break a deadlock:
-#: deciding again from what is stored now gives the right answer.
-RETRY: tuple[type[BaseException], ...] = (
-    *CONFLICTS,
-    asyncpg.exceptions.TransactionRollbackError,
-)
+
+def retried() -> tuple[type[BaseException], ...]:
+    """Another instance got there first, or PostgreSQL chose this transaction to break a
+    deadlock: deciding again from what is stored now gives the right answer."""
+    return (*conflicts(), *postgres_errors("TransactionRollbackError"))
 
 
 class Stale(Exception):
@@ -153,7 +150,7 @@ class Writer(Generic[R]):
                 if self._reload is None:
                     raise
                 await self._reload()
-            except RETRY as error:
+            except retried() as error:
                 if attempt == ATTEMPTS:
                     raise StorageUnavailable(f"gave up after {attempt} attempts: {error}") from None
                 log.info("batch raced another writer (%s); deciding again", type(error).__name__)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from tortoise.models import Model
 
-from guardian.database import SCHEMA_CACHE_ENV, MigrationFailed, migrate
+from guardian.database import SCHEMA_CACHE_ENV, MigrationFailed, migrate, storage_failure
+from guardian.writer import retried
 
 
 def schema(path: Path) -> tuple[list[tuple[str, str]], list[tuple[str, ...]]]:
@@ -115,3 +118,25 @@ async def test_a_new_database_is_migrated_without_keeping_the_migrations_in_memo
     assert models() == before
     plain = schema(path)
     assert len(plain[1]) == len(list(Path("guardian/migrations").glob("0*.py")))
+
+
+def test_a_guardian_on_sqlite_never_loads_the_postgresql_driver() -> None:
+    """asyncpg is 23 modules and 3 MiB; on SQLite none of its errors can happen."""
+    code = (
+        "import sys, guardian.app, guardian.cli, guardian.writer;"
+        "print(sorted(m for m in sys.modules if m.startswith('asyncpg')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_postgresql_errors_count_once_the_driver_is_loaded() -> None:
+    import asyncpg
+
+    assert storage_failure(asyncpg.exceptions.PostgresConnectionError("gone"))
+    assert storage_failure(asyncpg.exceptions.TooManyConnectionsError("full"))
+    assert asyncpg.exceptions.UniqueViolationError in retried()
+    assert issubclass(asyncpg.exceptions.DeadlockDetectedError, retried())
+    assert not storage_failure(asyncpg.exceptions.DataError("bad input"))
