@@ -34,6 +34,7 @@ from guardian.policy import next_summary_time, summary_times
 from guardian.reports import children_activity
 from guardian.sql import Db, read_instant, transaction
 from guardian.summary import (
+    MAX_GROUPS,
     PREVIEW_CHARS,
     Group,
     Item,
@@ -412,6 +413,8 @@ class _Due:
     missed: int
     #: What it read: each group's senders, as `_read_held` counted them.
     parts: dict[str, list[_Part]] = field(default_factory=dict)
+    #: The keys of `parts`, newest group first.
+    order: list[str] = field(default_factory=list)
     count: int = 0
     #: The sender label of its newest notification, read only when the title shows it.
     newest_label: str = ""
@@ -582,9 +585,15 @@ async def _read_held(db: Db, claimed: list[_Due], contacts: dict[int, ContactVie
             key = f"chat:{chat}" if chat is not None else f"sender:{sender_key}"
             d.parts.setdefault(key, []).append(part)
             d.count += count
-            refs.setdefault(newest[2], []).append((part, False))
-            if titled is not None:
-                refs.setdefault(titled[2], []).append((part, True))
+        for d in members.values():
+            # Newest group first, as group_items orders them; past MAX_GROUPS only counted.
+            last = {key: max(p.newest[0] for p in parts) for key, parts in d.parts.items()}
+            d.order = sorted(sorted(last), key=last.__getitem__, reverse=True)
+            for key in d.order[:MAX_GROUPS]:
+                for part in d.parts[key]:
+                    refs.setdefault(part.newest[2], []).append((part, False))
+                    if part.titled is not None:
+                        refs.setdefault(part.titled[2], []).append((part, True))
         text_columns = "text, preview" if preview else "'', NULL"
         wanted = list(refs)
         for start in range(0, len(wanted), DETAIL_CHUNK):
@@ -637,7 +646,8 @@ def _counted(db: Db, held: str) -> str:
         )
     return (
         f"SELECT member_id, {_CHAT}, sender_key, count(*), min(received_at), {ends} "
-        f"FROM notifications WHERE {held} GROUP BY member_id, {_CHAT}, sender_key"
+        # The sender first: the sort behind the grouping tells rows apart sooner.
+        f"FROM notifications WHERE {held} GROUP BY sender_key, member_id, {_CHAT}"
     )
 
 
@@ -690,9 +700,17 @@ async def _newest_labels(
 
 
 def _groups(d: _Due) -> list[Group]:
-    """A member's groups, from its counted parts, ordered as `group_items` orders them."""
+    """A member's groups from its counted parts, in `d.order`; those past MAX_GROUPS, which a
+    summary only counts, with their count and senders alone."""
     groups = []
-    for key, parts in d.parts.items():
+    for index, key in enumerate(d.order):
+        parts = d.parts[key]
+        if index >= MAX_GROUPS:
+            first, last = min(p.first for p in parts), max(p.newest[0] for p in parts)
+            senders = frozenset(p.sender_key for p in parts)
+            count = sum(p.count for p in parts)
+            groups.append(Group("", count, first, last, "", key, sender_keys=senders))
+            continue
         parts.sort(key=lambda p: p.newest[:2], reverse=True)
         titled = max((p.titled for p in parts if p.titled), default=None, key=lambda t: t[:2])
         conversation = None
@@ -711,8 +729,6 @@ def _groups(d: _Due) -> list[Group]:
                 chat=key.startswith("chat:"),
             )
         )
-    groups.sort(key=lambda g: g.key)
-    groups.sort(key=lambda g: g.last, reverse=True)
     return groups
 
 
