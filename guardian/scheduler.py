@@ -34,11 +34,14 @@ from guardian.policy import next_summary_time, summary_times
 from guardian.reports import children_activity
 from guardian.sql import Db, read_instant, transaction
 from guardian.summary import (
+    MAX_GROUPS,
     PREVIEW_CHARS,
+    Group,
     Item,
     Rendered,
-    group_items,
+    counted_group,
     render_burst_notice,
+    render_groups,
     render_report,
     render_summary,
 )
@@ -408,7 +411,13 @@ class _Due:
     member: MemberView
     covered_until: datetime
     missed: int
-    rows: list[Sequence[Any]] = field(default_factory=list)
+    #: What it read: each group's senders, as `_read_held` counted them.
+    parts: dict[str, list[_Part]] = field(default_factory=dict)
+    #: The keys of `parts`, newest group first.
+    order: list[str] = field(default_factory=list)
+    count: int = 0
+    #: The sender label of its newest notification, read only when the title shows it.
+    newest_label: str = ""
     delivery_id: int | None = None
 
 
@@ -429,20 +438,24 @@ async def _summarise(
     what was read (a notification committed meanwhile) rolls the chunk back to be built again.
     """
     claimed = await _claim(db, due, view, now, times)
-    await _read_held(db, claimed)
-    chunk = [d for d in claimed if d.rows]
+    chunk = await _read_held(db, claimed, view.contacts_by_pk)
     if not chunk:
         return []
-    contacts = view.contacts_by_pk
     rendered = []
     for d in chunk:
         try:
-            items = [_held_row(row, contacts) for row in d.rows]
-            groups = group_items(items)
+            groups = _groups(d)
             language, level = d.member.language, d.member.policy.content
-            text = render_summary(items, level, view.zone, language=language, groups=groups)
-            markdown = render_summary(
-                items, level, view.zone, markdown=True, language=language, groups=groups
+            text = render_groups(
+                groups, level, view.zone, newest_label=d.newest_label, language=language
+            )
+            markdown = render_groups(
+                groups,
+                level,
+                view.zone,
+                newest_label=d.newest_label,
+                markdown=True,
+                language=language,
             )
         except Exception as error:
             # The chunk is rolled back and built again without this member.
@@ -475,7 +488,7 @@ async def _summarise(
     for d in chunk:
         d.delivery_id = delivery_of[d.member.pk]
     await _mark(db, chunk)
-    return [(d.member.id, len(d.rows), d.covered_until.isoformat(), d.missed) for d in chunk]
+    return [(d.member.id, d.count, d.covered_until.isoformat(), d.missed) for d in chunk]
 
 
 async def _claim(
@@ -527,25 +540,196 @@ async def _claim(
     return claimed
 
 
-async def _read_held(db: Db, claimed: list[_Due]) -> None:
-    """Each claimed member's held rows, one query per window end the chunk covers."""
+@dataclass(slots=True)
+class _Part:
+    """One sender's held notifications in one group (a contact's, or a group chat's), counted
+    in SQL; `newest` and `titled` are (instant, order, row) of its newest notification and of
+    its newest with a conversation title, `order` breaking ties as the rows were read."""
+
+    sender_key: str
+    count: int
+    first: datetime
+    newest: tuple[datetime, int, Any]
+    titled: tuple[datetime, int, Any] | None
+    label: str = ""
+    text: str = ""
+    conversation: str | None = None
+
+
+#: Rows of notifications fetched by their references at most per statement.
+DETAIL_CHUNK = 5000
+
+
+async def _read_held(db: Db, claimed: list[_Due], contacts: dict[int, ContactView]) -> list[_Due]:
+    """What each claimed member has held, counted per group and sender in SQL: a summary shows
+    counts and a few names, never every notification, so only the newest notification of each
+    sender in each group is read. One counting query per window end the chunk covers, then the
+    newest rows by reference. Returns the members with something held."""
     by_until: dict[tuple[datetime, bool], dict[int, _Due]] = {}
     for d in claimed:
-        # Only the preview level shows any text; rendering orders the items itself.
+        # Only the preview level shows any text.
         preview = d.member.policy.content == "preview"
         by_until.setdefault((d.covered_until, preview), {})[d.member.pk] = d
     for (until, preview), members in by_until.items():
-        text_columns = "text, preview" if preview else "'', NULL"
-        rows = await db.fetch(
-            "SELECT member_id, sender_key, COALESCE(NULLIF(sender_name, ''), sender_address), "
-            f"contact_id, network, {text_columns}, received_at, conversation_title, "
-            "conversation_id, is_group FROM notifications "
-            f"WHERE member_id IN ({db.placeholders(len(members))}) "
-            f"AND status = '{NotificationStatus.HELD}' AND received_at <= ?",
-            [*members, db.instant(until)],
+        held = (
+            f"member_id IN ({db.placeholders(len(members))}) "
+            f"AND status = '{NotificationStatus.HELD}' AND received_at <= ?"
         )
-        for row in rows:
-            members[row[0]].rows.append(row[1:])
+        params = [*members, db.instant(until)]
+        rows = await db.fetch(_counted(db, held), params)
+        refs: dict[Any, list[tuple[_Part, bool]]] = {}
+        for member_pk, chat, sender_key, count, first, *ends in rows:
+            d = members[member_pk]
+            newest, titled = _ends(db, ends)
+            part = _Part(sender_key, count, read_instant(first), newest, titled)
+            key = f"chat:{chat}" if chat is not None else f"sender:{sender_key}"
+            d.parts.setdefault(key, []).append(part)
+            d.count += count
+        for d in members.values():
+            # Newest group first, as group_items orders them; past MAX_GROUPS only counted.
+            last = {key: max(p.newest[0] for p in parts) for key, parts in d.parts.items()}
+            d.order = sorted(sorted(last), key=last.__getitem__, reverse=True)
+            for key in d.order[:MAX_GROUPS]:
+                for part in d.parts[key]:
+                    refs.setdefault(part.newest[2], []).append((part, False))
+                    if part.titled is not None:
+                        refs.setdefault(part.titled[2], []).append((part, True))
+        text_columns = "text, preview" if preview else "'', NULL"
+        wanted = list(refs)
+        for start in range(0, len(wanted), DETAIL_CHUNK):
+            some = wanted[start : start + DETAIL_CHUNK]
+            for ref, label, contact_pk, text, kept, title in await db.fetch(
+                f"SELECT {_REF[db.postgres]}, COALESCE(NULLIF(sender_name, ''), sender_address), "
+                f"contact_id, {text_columns}, conversation_title FROM notifications "
+                f"WHERE {_REF[db.postgres]} IN ({db.placeholders(len(some))})",
+                some,
+            ):
+                contact = contacts.get(contact_pk) if contact_pk is not None else None
+                for part, is_title in refs[ref]:
+                    if is_title:
+                        part.conversation = title
+                    else:
+                        part.label = contact.name if contact else label
+                        part.text = text if text.strip() else (kept or "")
+        await _newest_labels(db, held, params, members, contacts)
+    return [d for d in claimed if d.count]
+
+
+#: How a notification row is referred to: SQLite's rowid, PostgreSQL's primary key.
+_REF = {False: "rowid", True: "id"}
+#: The order rows are read in, which breaks ties between equal instants as the items did:
+#: SQLite's rowid, PostgreSQL's physical position (ctid as block * 2^16 + line).
+_ORDER = {
+    False: "rowid",
+    True: "((ctid::text::point)[0]::bigint * 65536 + (ctid::text::point)[1]::bigint)",
+}
+_CHAT = "CASE WHEN is_group THEN network || ':' || COALESCE(conversation_id, 'None') END"
+_TITLED = "is_group AND conversation_title <> ''"
+
+
+def _counted(db: Db, held: str) -> str:
+    """Held notifications counted per member, group chat (or none) and sender, with the first
+    instant and the (instant, order, reference) of the newest, and of the newest titled."""
+    if db.postgres:
+        newest = f"ORDER BY received_at DESC, {_ORDER[True]} DESC"
+        ends = (
+            f"max(received_at), (array_agg({_ORDER[True]} {newest}))[1], "
+            f"(array_agg(id {newest}))[1], max(received_at) FILTER (WHERE {_TITLED}), "
+            f"(array_agg({_ORDER[True]} {newest}) FILTER (WHERE {_TITLED}))[1], "
+            f"(array_agg(id {newest}) FILTER (WHERE {_TITLED}))[1]"
+        )
+    else:
+        # The newest as one text that sorts by instant, then by rowid (padded).
+        ends = (
+            "max(received_at || printf('%020d', rowid)), "
+            f"max(CASE WHEN {_TITLED} THEN received_at || printf('%020d', rowid) END)"
+        )
+    return (
+        f"SELECT member_id, {_CHAT}, sender_key, count(*), min(received_at), {ends} "
+        # The sender first: the sort behind the grouping tells rows apart sooner.
+        f"FROM notifications WHERE {held} GROUP BY sender_key, member_id, {_CHAT}"
+    )
+
+
+def _ends(
+    db: Db, ends: Sequence[Any]
+) -> tuple[tuple[datetime, int, Any], tuple[datetime, int, Any] | None]:
+    """`_counted`'s newest and newest titled, as (instant, order, reference)."""
+    if db.postgres:
+        at, order, ref, titled_at, titled_order, titled_ref = ends
+        titled = None if titled_at is None else (read_instant(titled_at), titled_order, titled_ref)
+        return (read_instant(at), order, ref), titled
+    newest, titled_text = ends
+
+    def split(text: str) -> tuple[datetime, int, Any]:
+        rowid = int(text[-20:])
+        return read_instant(text[:-20]), rowid, rowid
+
+    return split(newest), None if titled_text is None else split(titled_text)
+
+
+async def _newest_labels(
+    db: Db,
+    held: str,
+    params: list[Any],
+    members: dict[int, _Due],
+    contacts: dict[int, ContactView],
+) -> None:
+    """The label of each member's newest notification (the first read of the newest, if
+    several share its instant), for the members whose title names their one sender."""
+    wanted = [
+        d
+        for d in members.values()
+        if d.member.policy.content != "counts"
+        and len({p.sender_key for parts in d.parts.values() for p in parts}) == 1
+    ]
+    if not wanted:
+        return
+    one = (
+        "SELECT * FROM (SELECT member_id, COALESCE(NULLIF(sender_name, ''), sender_address), "
+        f"contact_id FROM notifications WHERE member_id = ? AND {held} "
+        f"ORDER BY received_at DESC, {_ORDER[db.postgres]} LIMIT 1) AS newest_{{}}"
+    )
+    rows = await db.fetch(
+        " UNION ALL ".join(one.format(n) for n in range(len(wanted))),
+        [value for d in wanted for value in (d.member.pk, *params)],
+    )
+    for member_pk, label, contact_pk in rows:
+        contact = contacts.get(contact_pk) if contact_pk is not None else None
+        members[member_pk].newest_label = contact.name if contact else label
+
+
+def _groups(d: _Due) -> list[Group]:
+    """A member's groups from its counted parts, in `d.order`; those past MAX_GROUPS, which a
+    summary only counts, with their count and senders alone."""
+    groups = []
+    for index, key in enumerate(d.order):
+        parts = d.parts[key]
+        if index >= MAX_GROUPS:
+            first, last = min(p.first for p in parts), max(p.newest[0] for p in parts)
+            senders = frozenset(p.sender_key for p in parts)
+            count = sum(p.count for p in parts)
+            groups.append(Group("", count, first, last, "", key, sender_keys=senders))
+            continue
+        parts.sort(key=lambda p: p.newest[:2], reverse=True)
+        titled = max((p.titled for p in parts if p.titled), default=None, key=lambda t: t[:2])
+        conversation = None
+        if titled is not None:
+            conversation = next(p.conversation for p in parts if p.titled == titled)
+        newest = parts[0]
+        groups.append(
+            counted_group(
+                key,
+                sum(p.count for p in parts),
+                min(p.first for p in parts),
+                newest.newest[0],
+                newest.text,
+                [(p.sender_key, p.label) for p in parts],
+                conversation,
+                chat=key.startswith("chat:"),
+            )
+        )
+    return groups
 
 
 async def _mark(db: Db, chunk: list[_Due]) -> None:
@@ -570,25 +754,8 @@ async def _mark(db: Db, chunk: list[_Due]) -> None:
                 db.instant(until),
             ],
         )
-        if marked != sum(len(d.rows) for d in members):
+        if marked != sum(d.count for d in members):
             raise _Raced
-
-
-def _held_row(row: Sequence[Any], contacts: dict[int, ContactView]) -> Item:
-    """`held_item` for a plain row of `_summarise`'s query."""
-    key, label, contact_pk, network, text, preview, at, title, conversation, group = row
-    contact = contacts.get(contact_pk) if contact_pk is not None else None
-    return Item(
-        key,
-        contact.name if contact else label,
-        network,
-        text,
-        read_instant(at),
-        title,
-        f"{network}:{conversation}" if group else None,
-        bool(group),
-        preview,
-    )
 
 
 def _burst_due(burst: Episode, view: HouseholdView) -> datetime:

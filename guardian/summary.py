@@ -300,25 +300,51 @@ def _group(key: str, members: Sequence[Item]) -> Group:
     newest = ordered[-1]
     labels: dict[str, str] = {}
     for item in reversed(ordered):
-        labels.setdefault(item.sender_key, _flat(item.sender_label) or item.sender_key)
-    people = tuple(labels.values())
+        labels.setdefault(item.sender_key, item.sender_label)
     chat = newest.group
     conversation = None
     if chat:
-        conversation = next(
-            (_flat(i.conversation) for i in reversed(ordered) if i.conversation), None
-        )
+        conversation = next((i.conversation for i in reversed(ordered) if i.conversation), None)
+    return counted_group(
+        key,
+        len(ordered),
+        ordered[0].at,
+        newest.at,
+        _item_text(newest),
+        list(labels.items()),
+        conversation,
+        chat=chat,
+    )
+
+
+def counted_group(
+    key: str,
+    count: int,
+    first: datetime,
+    last: datetime,
+    newest_text: str,
+    senders: Sequence[tuple[str, str]],
+    conversation: str | None,
+    *,
+    chat: bool,
+) -> Group:
+    """A group from what is known of its items without the items themselves (the timer counts
+    them in SQL): `senders` are (sender key, label of its newest item), newest first, and
+    `conversation` the title of the newest item that has one."""
+    people = tuple(_flat(label) or sender for sender, label in senders)
+    if chat and conversation is not None:
+        conversation = _flat(conversation)
     who = _some(people, ENGLISH)
     return Group(
         label=f"{who} in {conversation or 'a group chat'}" if chat else people[0],
-        count=len(ordered),
-        first=ordered[0].at,
-        last=newest.at,
-        newest_text=_item_text(newest),
+        count=count,
+        first=first,
+        last=last,
+        newest_text=newest_text,
         key=key,
         people=people,
-        sender_keys=frozenset(labels),
-        conversation=conversation,
+        sender_keys=frozenset(sender for sender, _ in senders),
+        conversation=conversation if chat else None,
         group_chat=chat,
     )
 
@@ -432,22 +458,44 @@ def render_summary(
 
     `groups` is `group_items(items)` when the caller has it already (a summary is rendered
     twice, as text and as Markdown, from the same groups)."""
+    if groups is None:
+        groups = group_items(items)
+    return render_groups(
+        groups,
+        level,
+        zone,
+        newest_label=lambda: max(items, key=lambda i: i.at).sender_label,
+        markdown=markdown,
+        language=language,
+    )
+
+
+def render_groups(
+    groups: Sequence[Group],
+    level: str,
+    zone: ZoneInfo,
+    *,
+    newest_label: str | Callable[[], str],
+    markdown: bool = False,
+    language: str = DEFAULT_LANGUAGE,
+) -> Rendered:
+    """`render_summary` from the groups alone (as `group_items` orders them), for a caller that
+    counted the items without reading each one. `newest_label` is the sender label of the
+    newest item (the first of them, if several share the newest instant), shown in the title
+    when there is one sender; a function giving it is called only then."""
     _check(level)
     t = i18n.language(language)
     fmt = _Format(markdown)
-    if not items:
+    if not groups:
         return Rendered(
             t.gettext("While you were away: no new messages"),
             t.gettext("Nothing is waiting."),
             INFO,
             fmt.body_format,
         )
-    if groups is None:
-        groups = group_items(items)
-    messages = _messages(len(items), t)
+    messages = _messages(sum(g.count for g in groups), t)
     senders = {key for group in groups for key in group.sender_keys}
     if level != "counts" and len(senders) == 1:
-        newest = max(items, key=lambda i: i.at)
         title = _fit(
             # TRANSLATORS: the title of a summary sent when quiet hours end.
             lambda name: t.gettext(
@@ -455,7 +503,7 @@ def render_summary(
                 messages=messages,
                 name=_isolated(name),
             ),
-            newest.sender_label,
+            newest_label if isinstance(newest_label, str) else newest_label(),
         )
     else:
         title = t.gettext(

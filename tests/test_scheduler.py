@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guardian.models import Delivery, Notification, Schedule
 from guardian.plugin import PluginRegistry
 from guardian.policy import DEFAULT_SUMMARY_TIME
+from guardian.reports import held_item
 from guardian.scheduler import purge
 from guardian.settings import Settings, load_settings
+from guardian.sql import transaction
+from guardian.summary import render_summary
 from tests.admin import admin_client
 from tests.conftest import Receiver, Running, at, children_toml, message, settings_toml
 from tests.queries import statements
@@ -269,3 +273,109 @@ async def test_the_report_is_built_in_as_many_statements_for_twenty_children_as_
     one = await _report_statements(tmp_path / "one", start_guardian, 1)
     twenty = await _report_statements(tmp_path / "twenty", start_guardian, 20)
     assert twenty == one
+
+
+def _chat(n: int | str, sender: str, name: str, chat: str | None, title: str | None) -> Any:
+    return message(
+        n,
+        f"in the chat ({n})",
+        **{"from": {"id": sender, "name": name}},
+        conversation={"id": chat, "title": title, "group": True},
+    )
+
+
+#: Messages that make grouping hard: several at one instant (a sender renamed between them),
+#: a contact on two networks, chats with a title only on an older message, with a blank
+#: title or none, and without a conversation id, and more groups than a summary lists.
+TRICKY: list[list[Any]] = [
+    [
+        message("s1", "first from Sophie"),
+        message("a1", "anna one", **{"from": {"id": "+31611111111", "name": "Anna"}}),
+        message("a2", "anna two", **{"from": {"id": "+31611111111", "name": "Annie"}}),
+        _chat("c1", "+31622222222", "Bo", "family", "Family"),
+        _chat("c2", "+31633333333", "Cas", "family", "Family  chat"),
+    ],
+    [
+        message("s2", "Sophie on telegram", network="telegram", **{"from": {"id": "99887766"}}),
+        _chat("c3", "+31622222222", "Bo", "family", None),
+        _chat("c4", "+31644444444", "Dee", "blank", " "),
+        _chat("c5", "+31655555555", "Eli", None, "No id"),
+        message("a3", "", **{"from": {"id": "+31611111111", "name": ""}}),
+    ],
+    [
+        message(f"f{n}", f"friend {n}", **{"from": {"id": f"+3167000000{n}", "name": f"F {n}"}})
+        for n in range(9)
+    ],
+    [_chat("c6", "+31655555555", "Eli", None, None), message("s3", "Sophie again")],
+]
+#: One sender only: the title names them, from the first of the newest messages.
+ONE_SENDER: list[list[Any]] = [
+    [message("b1", "bo one", **{"from": {"id": "+31622222222", "name": "Bo"}})],
+    [
+        message("b2", "bo two", **{"from": {"id": "+31622222222", "name": "Bob"}}),
+        message("b3", "bo three", **{"from": {"id": "+31622222222", "name": "Bobby"}}),
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("level", "language", "waves"),
+    [
+        ("counts", "en", TRICKY),
+        ("senders", "nl", TRICKY),
+        ("preview", "de", TRICKY),
+        ("senders", "en", ONE_SENDER),
+        ("preview", "nl", ONE_SENDER),
+    ],
+)
+async def test_a_summary_counted_in_sql_says_what_every_item_rendered_says(
+    tmp_path: Path, start_guardian: Start, level: str, language: str, waves: list[list[Any]]
+) -> None:
+    """The timer counts held notifications per group and sender in SQL and reads only each
+    one's newest: its summary is, byte for byte, what rendering every held item gives (ties
+    between equal instants broken as the rows are read)."""
+    url = f"sqlite://{tmp_path / 'guardian.db'}"
+    await _counted_summary(tmp_path, start_guardian, url, level, language, waves)
+
+
+@pytest.mark.parametrize("waves", [TRICKY, ONE_SENDER])
+async def test_a_summary_counted_on_postgresql_says_what_every_item_rendered_says(
+    postgres: Any, tmp_path: Path, start_guardian: Start, waves: list[list[Any]]
+) -> None:
+    url = postgres.create_database()
+    await _counted_summary(tmp_path, start_guardian, url, "preview", "en", waves)
+
+
+async def _counted_summary(
+    folder: Path, start_guardian: Start, url: str, level: str, language: str, waves: list[Any]
+) -> None:
+    path = folder / "settings.toml"
+    text = settings_toml(folder / "guardian.db").replace(
+        f'url = "sqlite://{folder / "guardian.db"}"', f'url = "{url}"'
+    )
+    text = text.replace('content = "senders"', f'content = "{level}"')
+    path.write_text(text.replace('role = "child"', f'role = "child"\nlanguage = "{language}"'))
+    settings = load_settings(path, PluginRegistry.discover().settings_models())
+    running = await start_guardian(settings, NIGHT)
+    for minutes, wave in enumerate(waves):
+        await running.clock.set(NIGHT + timedelta(minutes=7 * minutes))
+        for body in wave:  # one instant for the whole wave
+            assert (await running.post(body)).status == 202
+    scheduler = running.service.scheduler
+    assert scheduler is not None
+    view = scheduler.household()
+    async with transaction() as db:  # the order the rows are read in
+        order = "ctid" if db.postgres else "rowid"
+        rows = await db.fetch(
+            f"SELECT id FROM notifications WHERE status = 'held' ORDER BY {order}"
+        )
+    held = {str(n.id): n for n in await Notification.filter(status="held")}
+    assert len(held) == len(rows) == sum(len(wave) for wave in waves)
+    items = [held_item(held[str(id)], view) for (id,) in rows]
+    expected = render_summary(items, level, view.zone, language=language)
+    markdown = render_summary(items, level, view.zone, markdown=True, language=language)
+    await running.tick_at(at("2026-11-26T07:00:00+01:00"))
+    summary = await Delivery.get(kind="summary")
+    assert (summary.title, summary.body) == (expected.title, expected.body)
+    assert summary.body_markdown == markdown.body
+    assert await held_ids() == set()
