@@ -580,8 +580,12 @@ async def _read_held(db: Db, claimed: list[_Due], contacts: dict[int, ContactVie
         refs: dict[Any, list[tuple[_Part, bool]]] = {}
         for member_pk, chat, sender_key, count, first, *ends in rows:
             d = members[member_pk]
-            newest, titled = _ends(db, ends)
-            part = _Part(sender_key, count, read_instant(first), newest, titled)
+            try:
+                newest, titled = _ends(db, ends)
+                part = _Part(sender_key, count, read_instant(first), newest, titled)
+            except Exception as error:
+                # A row that cannot be read (a broken tool wrote it): only this member fails.
+                raise _MemberFailed(d.schedule_id, d.member.id) from error
             key = f"chat:{chat}" if chat is not None else f"sender:{sender_key}"
             d.parts.setdefault(key, []).append(part)
             d.count += count
