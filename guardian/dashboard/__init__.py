@@ -14,8 +14,9 @@ render, so two readers in two languages never share them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,24 +212,55 @@ def setup(app: web.Application, *page_routes: web.RouteTableDef) -> None:
     environment.filters["local"] = _local_filter
     environment.filters["duration"] = _duration
     environment.globals["zone_of"] = lambda request: request.app[SERVICE].household().zone
-    app.router.add_static("/static/", HERE / "static")
+    app.router.add_get("/static/{name}", _static)
     app.router.add_get("/favicon.ico", _favicon)
     for routes in page_routes:
         app.router.add_routes(routes)
 
 
-#: Read once: a FileResponse's open file is left to the garbage collector when the browser
-#: drops the request half-way (it often does, for an icon), which warns "unclosed file".
-FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
+@dataclass(frozen=True, slots=True)
+class _Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+_CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+#: The pages' few styles, scripts and the icon, read once at import and served from memory.
+#: aiohttp's FileResponse opens the file in a thread; when the browser drops the request
+#: meanwhile (it often does, for an icon) the opened file is left to the garbage collector,
+#: which warns "unclosed file". A few kilobytes in memory spare that and a thread per request.
+ASSETS = {
+    path.name: _Asset(
+        path.read_bytes(),
+        _CONTENT_TYPES[path.suffix],
+        f'"{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"',
+    )
+    for path in sorted((HERE / "static").iterdir())
+    if path.suffix in _CONTENT_TYPES
+}
+
+
+def _asset(request: web.Request, asset: _Asset) -> web.Response:
+    # The pages name assets without a version, so a browser asks again after an hour; the
+    # ETag makes that a 304 when nothing changed.
+    headers = {"Cache-Control": "public, max-age=3600", "ETag": asset.etag}
+    if asset.etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=asset.body, content_type=asset.content_type, headers=headers)
+
+
+async def _static(request: web.Request) -> web.Response:
+    asset = ASSETS.get(request.match_info["name"])
+    if asset is None:
+        raise web.HTTPNotFound
+    return _asset(request, asset)
 
 
 async def _favicon(request: web.Request) -> web.Response:
     """Browsers ask for /favicon.ico before reading a page's icon link: the same SVG."""
-    return web.Response(
-        body=FAVICON,
-        content_type="image/svg+xml",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    return _asset(request, ASSETS["favicon.svg"])
 
 
 #: The styles pages show instants in, each as the CLDR skeleton other languages write it with
