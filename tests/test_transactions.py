@@ -82,3 +82,39 @@ async def test_cancelled_at_any_moment_of_a_transaction_the_database_still_answe
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert await answers() == 0, (database, kind, amount)
+
+
+async def test_a_pooled_connection_goes_back_without_a_query_and_with_no_transaction(
+    postgres: Any,
+) -> None:
+    """asyncpg's default reset sends `… RESET ALL` at every release: a round trip per
+    statement run outside a transaction. Guardian's pool sends nothing, and a transaction left
+    open still ends before the connection is used again."""
+    import asyncpg
+
+    from guardian.database import asyncpg_dsn
+
+    url = postgres.create_database() + "?minsize=1&maxsize=1"
+    async with opened(url):
+        pool = connections.get("default")._pool
+        async with pool.acquire() as connection:
+            pid = connection.get_server_pid()
+        watcher = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await Household.all().count()
+            last = await watcher.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+            assert "RESET" not in last and "households" in last, last
+
+            left_open = await pool.acquire()
+            await left_open.execute("BEGIN")
+            await left_open.execute(
+                "INSERT INTO households (id, name, timezone, created_at) "
+                "VALUES ('half', 'half', 'UTC', now())"
+            )
+            await pool.release(left_open)
+            async with pool.acquire() as connection:
+                assert connection.get_server_pid() == pid
+                assert not connection.is_in_transaction()
+            assert await answers() == 0  # the half-done insert was rolled back
+        finally:
+            await watcher.close()
