@@ -31,7 +31,7 @@ class CancelSafeAsyncpgClient(AsyncpgDBClient):
         return CancelSafeTransaction(super()._in_transaction())
 
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
-        return await asyncpg.create_pool(None, reset=no_session_to_reset, **kwargs)
+        return await super().create_pool(reset=no_session_to_reset, **kwargs)
 
 
 client_class = CancelSafeAsyncpgClient
