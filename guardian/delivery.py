@@ -41,7 +41,7 @@ from guardian.durations import format_duration
 from guardian.household import HouseholdView, MemberView
 from guardian.models import Delivery
 from guardian.settings import DeliverySettings
-from guardian.sql import transaction
+from guardian.sql import Db, read_instant, statement, transaction
 from guardian.summary import render_failure_report
 from guardian.supervise import stopped as stopped_tasks
 from guardian.words import DeliveryKind, DeliveryStatus, Role
@@ -270,6 +270,8 @@ class Deliverer:
     _dispatching: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: When stale claims were last released: once in a while is enough, not every dispatch.
     _released_at: datetime | None = None
+    #: The last claim found a due delivery waiting for its busy channel (see `_claim`).
+    _contended: bool = False
 
     @property
     def _release_every(self) -> timedelta:
@@ -301,14 +303,8 @@ class Deliverer:
         room = self.settings.concurrency - len(self._flying)
         if room <= 0:
             return 0
-        view = self.household()
-        claimed = await self._claim(view, now, room)
-        if not claimed:
-            return 0
-        for delivery in await Delivery.filter(id__in=list(claimed)).order_by(
-            "next_attempt_at", "id"
-        ):
-            keys = claimed[delivery.id]
+        claimed = await self._claim(self.household(), now, room)
+        for delivery, keys in claimed:
             self._busy.update(keys)
             task = asyncio.create_task(
                 self._send(delivery, now, keys), name=f"delivery-{delivery.id}"
@@ -316,48 +312,95 @@ class Deliverer:
             self._flying[delivery.id] = task
         return len(claimed)
 
-    async def _claim(self, view: HouseholdView, now: datetime, room: int) -> dict[int, list[str]]:
-        """Claim up to `room` due deliveries in one transaction, in due order, skipping those
-        whose channel is busy; their channel keys by id.
+    async def _claim(
+        self, view: HouseholdView, now: datetime, room: int
+    ) -> list[tuple[Delivery, list[str]]]:
+        """Claim up to `room` due deliveries, in due order, skipping those whose channel is
+        busy; each with its channel keys.
 
         Setting them `sending` is the claim: two workers never send the same delivery. On
         PostgreSQL the candidates are locked with SKIP LOCKED, so that instances claiming at
         the same moment take different ones instead of queueing for the same rows.
+
+        Most claims find no busy channel among the first `room` due: one statement picks and
+        marks those. When one of them must wait for its channel it is given back, and the
+        claim looks further in a transaction that reads the candidates before it marks any;
+        claims go that way until one of them finds no busy channel again.
         """
-        members = view.members_by_pk
-        flying = sorted(self._flying)
         busy = Counter(self._busy)
-        chosen: dict[int, list[str]] = {}
-        async with transaction() as db:
-            mine = f" AND id NOT IN ({db.placeholders(len(flying))})" if flying else ""
-            lock = " FOR UPDATE SKIP LOCKED" if db.postgres else ""
-            due = await db.fetch(
-                "SELECT id, member_id, channels FROM deliveries "
-                f"WHERE status = '{DeliveryStatus.PENDING}' "
-                f"AND next_attempt_at <= ? AND household_id = ?{mine} "
-                f"ORDER BY next_attempt_at, id LIMIT {room * 4 + 16}{lock}",
-                [db.instant(now), view.id, *flying],
-            )
-            for delivery_id, member_pk, states in due:
-                if len(chosen) >= room:
-                    break
-                member = members.get(member_pk)
-                channels = member.channels if member else ()
-                known = json.loads(states) if isinstance(states, str) else states
-                keys = [channel_id(u) for u in _still_to_send(known or [], channels)]
+        chosen: list[tuple[Delivery, list[str]]] = []
+        if not self._contended:
+            async with statement() as db:
+                due, params = self._due(db, view, now, room, "id")
+                taken = await self._mark(db, now, due, params)
+            waiting: list[int] = []
+            for delivery in taken:
+                keys = _keys(delivery.channels, view, delivery.member_id)
                 if any(busy[key] >= self.settings.per_channel for key in keys):
+                    waiting.append(delivery.id)
+                else:
+                    busy.update(keys)
+                    chosen.append((delivery, keys))
+            if not waiting:
+                return chosen
+            self._contended = True
+            async with statement() as db:
+                await db.execute(
+                    f"UPDATE deliveries SET status = '{DeliveryStatus.PENDING}', claimed_at = NULL "
+                    f"WHERE id IN ({db.placeholders(len(waiting))}) "
+                    f"AND status = '{DeliveryStatus.SENDING}'",
+                    waiting,
+                )
+            room -= len(chosen)
+            if room <= 0:
+                return chosen
+        async with transaction() as db:
+            due, params = self._due(db, view, now, room * 4 + 16, "id, member_id, channels")
+            picks: list[int] = []
+            blocked = False
+            for delivery_id, member_pk, states in await db.fetch(due, params):
+                if len(picks) >= room:
+                    break
+                known = json.loads(states) if isinstance(states, str) else states
+                keys = _keys(known or [], view, member_pk)
+                if any(busy[key] >= self.settings.per_channel for key in keys):
+                    blocked = True
                     continue  # its channel is busy: later ones to other channels go first
                 busy.update(keys)
-                chosen[delivery_id] = keys
-            if chosen:
-                taken = await db.fetch(
-                    f"UPDATE deliveries SET status = '{DeliveryStatus.SENDING}', claimed_at = ? "
-                    f"WHERE id IN ({db.placeholders(len(chosen))}) "
-                    f"AND status = '{DeliveryStatus.PENDING}' RETURNING id",
-                    [db.instant(now), *chosen],
-                )
-                return {row[0]: chosen[row[0]] for row in taken}
-        return {}
+                picks.append(delivery_id)
+            self._contended = blocked
+            if not picks:
+                return chosen
+            taken = await self._mark(db, now, db.placeholders(len(picks)), picks)
+        return chosen + [(d, _keys(d.channels, view, d.member_id)) for d in taken]
+
+    def _due(
+        self, db: Db, view: HouseholdView, now: datetime, limit: int, columns: str
+    ) -> tuple[str, list[Any]]:
+        """The query of the first `limit` due deliveries, but for those in flight here (a claim
+        released by its lease while its send still runs is not taken twice)."""
+        mine = list(self._flying)
+        others = f" AND id NOT IN ({db.placeholders(len(mine))})" if mine else ""
+        lock = " FOR UPDATE SKIP LOCKED" if db.postgres else ""
+        sql = (
+            f"SELECT {columns} FROM deliveries WHERE status = '{DeliveryStatus.PENDING}' "
+            f"AND next_attempt_at <= ? AND household_id = ?{others} "
+            f"ORDER BY next_attempt_at, id LIMIT {int(limit)}{lock}"
+        )
+        return sql, [db.instant(now), view.id, *mine]
+
+    async def _mark(self, db: Db, now: datetime, ids: str, params: list[Any]) -> list[Delivery]:
+        """Set the deliveries `ids` (a list or a query of them) `sending`; those still pending,
+        read whole, in due order."""
+        columns = delivery_columns()
+        rows = await db.fetch(
+            f"UPDATE deliveries SET status = '{DeliveryStatus.SENDING}', claimed_at = ? "
+            f"WHERE id IN ({ids}) AND status = '{DeliveryStatus.PENDING}' "
+            f"RETURNING {', '.join(columns)}",
+            [db.instant(now), *params],
+        )
+        taken = [Delivery._init_from_db(**dict(zip(columns, row, strict=True))) for row in rows]
+        return sorted(taken, key=lambda d: (d.next_attempt_at, d.id))
 
     async def _send(self, delivery: Delivery, now: datetime, keys: list[str]) -> None:
         try:
@@ -404,29 +447,33 @@ class Deliverer:
             await self.dispatch(now)
             # With every slot taken, the next landing wakes this loop: no need to look ahead.
             full = len(self._flying) >= self.settings.concurrency
-            following = None if full else await self._next_due()
+            following = None if full else await self._next_due(now)
             delay = POLL if following is None else min(POLL, max(following - now, timedelta(0)))
             await sleep_or(self.clock, delay.total_seconds(), self.wake, self._landed)
 
-    async def _next_due(self) -> datetime | None:
-        """The next attempt due, or the moment a claim left by a dead worker runs out."""
+    async def _next_due(self, now: datetime) -> datetime | None:
+        """The next attempt due after `now`, or the moment a claim left by a dead worker runs
+        out; in one statement.
+
+        Deliveries due already but not claimed are waiting for their channel, and the send
+        that frees it wakes the deliverer: counting them made it look again at once, and
+        again, as long as the channel stayed busy (thousands of queries a second).
+        """
         mine = list(self._flying)
         household_id = self.household().id
-        pending = (
-            await Delivery.filter(status=DeliveryStatus.PENDING, household_id=household_id)
-            .exclude(id__in=mine)
-            .order_by("next_attempt_at")
-            .first()
-        )
-        stale = (
-            await Delivery.filter(status=DeliveryStatus.SENDING, household_id=household_id)
-            .exclude(id__in=mine)
-            .order_by("claimed_at")
-            .first()
-        )
+        async with statement() as db:
+            others = f" AND id NOT IN ({db.placeholders(len(mine))})" if mine else ""
+            ((pending, stale),) = await db.fetch(
+                "SELECT (SELECT MIN(next_attempt_at) FROM deliveries "
+                f"WHERE status = '{DeliveryStatus.PENDING}' AND household_id = ? "
+                f"AND next_attempt_at > ?{others}), "
+                "(SELECT MIN(claimed_at) FROM deliveries "
+                f"WHERE status = '{DeliveryStatus.SENDING}' AND household_id = ?{others})",
+                [household_id, db.instant(now), *mine, household_id, *mine],
+            )
         found = [
-            *([pending.next_attempt_at] if pending else []),
-            *([self._stale_due(stale.claimed_at)] if stale and stale.claimed_at else []),
+            *([read_instant(pending)] if pending is not None else []),
+            *([self._stale_due(read_instant(stale))] if stale is not None else []),
         ]
         return min(found) if found else None
 
@@ -564,6 +611,13 @@ class Deliverer:
 PERMANENT = (MISCONFIGURED, "NOMATCH")
 
 
+@lru_cache(maxsize=1)
+def delivery_columns() -> tuple[str, ...]:
+    """A delivery's columns, in the order a claim reads them back: known once tortoise is
+    set up (the foreign keys' columns are added then)."""
+    return tuple(sorted(Delivery._meta.db_fields))
+
+
 def _said(status: str) -> str:
     return "timed out" if status == TIMEOUT else status
 
@@ -575,6 +629,12 @@ def _channels_of(delivery: Delivery, member: MemberView) -> tuple[str, ...]:
         tested = {s.get("id") for s in delivery.channels}
         return tuple(url for url in member.channels if channel_id(url) in tested)
     return member.channels
+
+
+def _keys(states: Sequence[dict[str, Any]], view: HouseholdView, member_pk: int) -> list[str]:
+    """The keys of the channels a delivery (its `channels` states) still goes to."""
+    member = view.members_by_pk.get(member_pk)
+    return [channel_id(url) for url in _still_to_send(states, member.channels if member else ())]
 
 
 def _still_to_send(
