@@ -336,7 +336,7 @@ class Deliverer:
             waiting: list[int] = []
             for delivery in taken:
                 keys = _keys(delivery.channels, view, delivery.member_id)
-                if any(busy[key] >= self.settings.per_channel for key in keys):
+                if self._waits(keys, busy):
                     waiting.append(delivery.id)
                 else:
                     busy.update(keys)
@@ -363,7 +363,7 @@ class Deliverer:
                     break
                 known = json.loads(states) if isinstance(states, str) else states
                 keys = _keys(known or [], view, member_pk)
-                if any(busy[key] >= self.settings.per_channel for key in keys):
+                if self._waits(keys, busy):
                     blocked = True
                     continue  # its channel is busy: later ones to other channels go first
                 busy.update(keys)
@@ -374,13 +374,21 @@ class Deliverer:
             taken = await self._mark(db, now, db.placeholders(len(picks)), picks)
         return chosen + [(d, _keys(d.channels, view, d.member_id)) for d in taken]
 
+    def _waits(self, keys: list[str], busy: Counter[str]) -> bool:
+        """Whether a delivery to these channels waits: one of them has `per_channel` sends."""
+        return any(busy[key] >= self.settings.per_channel for key in keys)
+
+    def _not_mine(self, db: Db) -> tuple[str, list[int]]:
+        """A condition leaving out the deliveries in flight here (a claim released by its lease
+        while its send still runs is not taken twice, nor waited for), with its parameters."""
+        mine = list(self._flying)
+        return (f" AND id NOT IN ({db.placeholders(len(mine))})" if mine else ""), mine
+
     def _due(
         self, db: Db, view: HouseholdView, now: datetime, limit: int, columns: str
     ) -> tuple[str, list[Any]]:
-        """The query of the first `limit` due deliveries, but for those in flight here (a claim
-        released by its lease while its send still runs is not taken twice)."""
-        mine = list(self._flying)
-        others = f" AND id NOT IN ({db.placeholders(len(mine))})" if mine else ""
+        """The query of the first `limit` due deliveries not in flight here."""
+        others, mine = self._not_mine(db)
         lock = " FOR UPDATE SKIP LOCKED" if db.postgres else ""
         sql = (
             f"SELECT {columns} FROM deliveries WHERE status = '{DeliveryStatus.PENDING}' "
@@ -459,10 +467,9 @@ class Deliverer:
         that frees it wakes the deliverer: counting them made it look again at once, and
         again, as long as the channel stayed busy (thousands of queries a second).
         """
-        mine = list(self._flying)
         household_id = self.household().id
         async with statement() as db:
-            others = f" AND id NOT IN ({db.placeholders(len(mine))})" if mine else ""
+            others, mine = self._not_mine(db)
             ((pending, stale),) = await db.fetch(
                 "SELECT (SELECT MIN(next_attempt_at) FROM deliveries "
                 f"WHERE status = '{DeliveryStatus.PENDING}' AND household_id = ? "

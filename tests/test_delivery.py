@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from guardian.app import create_app
@@ -165,6 +166,19 @@ class Gated:
         return ChannelResult("SUCCESS", "")
 
 
+@asynccontextmanager
+async def gated_forwards(settings: Settings, count: int) -> AsyncIterator[Gated]:
+    """Guardian at noon with `count` forwards for Mia accepted, its channel's gate shut."""
+    clock, sender = VirtualClock(NOON), Gated()
+    async with served(create_app(settings, clock, sender=sender), clock) as running:
+        for n in range(count):
+            answer = await running.client.post(
+                "/hooks/mia-bridge", json=message(f"one-{n}"), headers=bearer()
+            )
+            assert answer.status == 202
+        yield sender
+
+
 async def test_each_delivery_costs_the_database_two_statements(
     write_settings: Callable[..., Settings],
 ) -> None:
@@ -177,14 +191,7 @@ async def test_each_delivery_costs_the_database_two_statements(
     settings = with_delivery(
         write_settings(mia_channels=["json://127.0.0.1:9/mia"]), concurrency=4, per_channel=4
     )
-    clock, sender = VirtualClock(NOON), Gated()
-    app = create_app(settings, clock, sender=sender)
-    async with served(app, clock) as running:
-        for n in range(20):
-            answer = await running.client.post(
-                "/hooks/mia-bridge", json=message(f"one-{n}"), headers=bearer()
-            )
-            assert answer.status == 202
+    async with gated_forwards(settings, 20) as sender:
         assert await Delivery.filter(kind="forward").count() == 20
         await asyncio.sleep(0.2)  # the deliverer has claimed what it may and waits for them
         async with statements() as run:
@@ -204,14 +211,7 @@ async def test_a_deliverer_waiting_for_a_busy_channel_leaves_the_database_alone(
     """Deliveries due but held back because their channel has `per_channel` sends in flight
     wait for one of those to land: looking again and again meanwhile found the same ones."""
     settings = write_settings(mia_channels=["json://127.0.0.1:9/mia"])
-    clock, sender = VirtualClock(NOON), Gated()
-    app = create_app(settings, clock, sender=sender)
-    async with served(app, clock) as running:
-        for n in range(6):
-            answer = await running.client.post(
-                "/hooks/mia-bridge", json=message(f"one-{n}"), headers=bearer()
-            )
-            assert answer.status == 202
+    async with gated_forwards(settings, 6) as sender:
         await asyncio.sleep(0.2)  # two sends in flight, four due behind them
         async with statements() as run:
             await asyncio.sleep(0.5)
